@@ -1,0 +1,1 @@
+"""Warehouse (MongoDB API) and vector store (Qdrant) repositories."""

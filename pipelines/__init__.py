@@ -1,0 +1,6 @@
+"""ZenML pipelines. Each module defines one pipeline; ``tools/run.py`` runs them by name."""
+
+#: Pipeline name -> "module:function". Modules are imported only when their pipeline runs.
+PIPELINES: dict[str, str] = {
+    "digital_data_etl": "pipelines.digital_data_etl:digital_data_etl",
+}

@@ -1,0 +1,110 @@
+"""Shared fixtures: an embedded warehouse server, isolated settings, ZenML state in a temp dir.
+
+The warehouse tests run against the embedded nx-27017 server always, and also against the
+MongoDB named by ``LLM_TWIN_TEST_MONGO_URI`` when that variable is set.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SAMPLE_WAREHOUSE = Path(__file__).resolve().parents[2] / "shared" / "data" / "sample_warehouse"
+EXTERNAL_MONGO_ENV = "LLM_TWIN_TEST_MONGO_URI"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Keep every test process offline and quiet, whatever the developer's shell has.
+    os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")
+    os.environ.setdefault("ZENML_AUTO_OPEN_DASHBOARD", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("OPIK_TRACK_DISABLE", "true")
+    os.environ.setdefault("COMET_START_ONLINE", "false")
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse_dir() -> Path:
+    """The shared sample corpus (76 articles, 2 users)."""
+    if not (SAMPLE_WAREHOUSE / "ArticleDocument.json").is_file():
+        pytest.fail(f"sample corpus missing at {SAMPLE_WAREHOUSE}: clone the repo beside shared/")
+    return SAMPLE_WAREHOUSE
+
+
+@pytest.fixture(scope="session")
+def embedded_mongo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real embedded warehouse server for the whole test session; yields its URI."""
+    from llm_twin.infrastructure.db.embedded_mongo import EmbeddedMongo
+
+    server = EmbeddedMongo(tmp_path_factory.mktemp("warehouse"))
+    running = server.ensure_running()
+    yield running.uri
+    server.stop()
+
+
+def _mongo_backends() -> list:
+    params = [pytest.param("embedded", id="embedded")]
+    external = os.environ.get(EXTERNAL_MONGO_ENV)
+    params.append(
+        pytest.param(
+            external,
+            id="external",
+            marks=pytest.mark.skipif(
+                not external, reason=f"set {EXTERNAL_MONGO_ENV} to also test a real MongoDB"
+            ),
+        )
+    )
+    return params
+
+
+@pytest.fixture(params=_mongo_backends())
+def mongo_uri(request: pytest.FixtureRequest, embedded_mongo: str) -> str:
+    """URI of each warehouse backend under test."""
+    return embedded_mongo if request.param == "embedded" else request.param
+
+
+@pytest.fixture
+def warehouse(mongo_uri: str) -> Iterator:
+    """A :class:`Warehouse` on a fresh database (dropped afterwards)."""
+    from llm_twin.infrastructure.db.mongo import connect
+    from llm_twin.infrastructure.db.warehouse import Warehouse
+
+    client = connect(mongo_uri)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield Warehouse(client[name])
+    client.drop_database(name)
+    client.close()
+
+
+@pytest.fixture
+def settings_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedded_mongo: str
+) -> Iterator[Path]:
+    """Point the project's settings at a temp DATA_DIR and the test warehouse server.
+
+    Yields the DATA_DIR. ``get_settings`` is cleared before and after.
+    """
+    from llm_twin.settings import get_settings
+
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    monkeypatch.setenv("DATABASE_HOST", embedded_mongo)
+    monkeypatch.setenv("DATABASE_NAME", f"test_{uuid.uuid4().hex[:12]}")
+    monkeypatch.delenv("QDRANT_URL", raising=False)
+    get_settings.cache_clear()
+    yield data_dir
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def zenml_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Isolated ZenML state (local SQLite store) for pipeline tests."""
+    path = tmp_path_factory.mktemp("zenml")
+    previous = os.environ.get("ZENML_CONFIG_PATH")
+    os.environ["ZENML_CONFIG_PATH"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("ZENML_CONFIG_PATH", None)
+    else:
+        os.environ["ZENML_CONFIG_PATH"] = previous

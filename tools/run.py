@@ -1,0 +1,121 @@
+"""Run a ZenML pipeline by name with a YAML config; print one JSON summary line on stdout.
+
+    python -m tools.run digital_data_etl --config configs/digital_data_etl_maxime_labonne.yaml
+
+Everything the pipeline logs goes to stderr; stdout carries exactly one line:
+``{"pipeline", "run_id", "status", "duration_s", "counts"}``.
+"""
+
+import contextlib
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pipelines import PIPELINES
+
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+
+
+def load_pipeline(name: str) -> Any:
+    """Import the pipeline registered as ``name``; raise ``typer.BadParameter`` if unknown."""
+    if name not in PIPELINES:
+        known = ", ".join(sorted(PIPELINES))
+        raise typer.BadParameter(f"unknown pipeline {name!r} (known: {known})")
+    module_name, function_name = PIPELINES[name].split(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[Any]:
+    """Send everything written to fd 1 (ZenML's console logs too) to stderr; yield a stream
+    on the real stdout for the summary line."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    real_stdout = os.fdopen(os.dup(saved), "w")
+    try:
+        yield real_stdout
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def summarize(pipeline_name: str, run: Any, duration_s: float) -> dict[str, Any]:
+    """The run's summary: status, duration and the sum of every step's ``counts`` metadata."""
+    from zenml.client import Client
+
+    run = Client().get_pipeline_run(run.id)
+    counts: dict[str, Any] = {}
+    for step_run in run.steps.values():
+        for key, value in (step_run.run_metadata.get("counts") or {}).items():
+            if isinstance(value, int | float) and isinstance(counts.get(key, 0), int | float):
+                counts[key] = counts.get(key, 0) + value
+            else:
+                counts[key] = value
+    return {
+        "pipeline": pipeline_name,
+        "run_id": str(run.id),
+        "status": str(getattr(run.status, "value", run.status)),
+        "duration_s": round(duration_s, 2),
+        "counts": counts,
+    }
+
+
+def run_pipeline(name: str, config: Path | None, no_cache: bool) -> dict[str, Any]:
+    """Run pipeline ``name`` with ``config``; return its summary."""
+    from llm_twin.logs import configure_logging
+    from llm_twin.settings import apply_offline_defaults
+
+    apply_offline_defaults()
+    configure_logging()
+    pipeline = load_pipeline(name)
+    options: dict[str, Any] = {"enable_cache": not no_cache}
+    if config is not None:
+        if not config.is_file():
+            raise typer.BadParameter(f"config file {config} does not exist")
+        options["config_path"] = str(config)
+    started = time.perf_counter()
+    run = pipeline.with_options(**options)()
+    return summarize(name, run, time.perf_counter() - started)
+
+
+@app.command()
+def main(
+    pipeline: Annotated[str, typer.Argument(help="Pipeline name, e.g. digital_data_etl")],
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML config from configs/")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Disable step caching")] = False,
+) -> None:
+    """Run PIPELINE and print its JSON summary line."""
+    with stdout_to_stderr() as stdout:
+        try:
+            summary = run_pipeline(pipeline, config, no_cache)
+        except typer.BadParameter:
+            raise
+        except Exception as error:
+            summary = {
+                "pipeline": pipeline,
+                "run_id": None,
+                "status": "failed",
+                "duration_s": None,
+                "counts": {},
+                "error": f"{type(error).__name__}: {error}",
+            }
+            print(json.dumps(summary), file=stdout, flush=True)
+            raise
+        print(json.dumps(summary), file=stdout, flush=True)
+    if summary["status"] != "completed":
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()
