@@ -5,6 +5,7 @@ MongoDB named by ``LLM_TWIN_TEST_MONGO_URI`` when that variable is set.
 """
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("OPIK_TRACK_DISABLE", "true")
     os.environ.setdefault("COMET_START_ONLINE", "false")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # ZenML reads its config path once, at import: isolate it before any test imports zenml.
+    os.environ["ZENML_CONFIG_PATH"] = tempfile.mkdtemp(prefix="llm-twin-zenml-")
 
 
 @pytest.fixture(scope="session")
@@ -98,13 +102,6 @@ def settings_env(
 
 
 @pytest.fixture(scope="session")
-def zenml_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Isolated ZenML state (local SQLite store) for pipeline tests."""
-    path = tmp_path_factory.mktemp("zenml")
-    previous = os.environ.get("ZENML_CONFIG_PATH")
-    os.environ["ZENML_CONFIG_PATH"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("ZENML_CONFIG_PATH", None)
-    else:
-        os.environ["ZENML_CONFIG_PATH"] = previous
+def zenml_store() -> Path:
+    """The isolated ZenML state folder of this test session (set in ``pytest_configure``)."""
+    return Path(os.environ["ZENML_CONFIG_PATH"])
