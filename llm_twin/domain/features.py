@@ -83,3 +83,9 @@ def chunk_id(document_id: uuid.UUID, chunk_index: int, content: str) -> uuid.UUI
     """Deterministic chunk id from its document, position and text."""
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
     return uuid.uuid5(CHUNK_NAMESPACE, f"{document_id}:{chunk_index}:{digest}")
+
+
+#: Vector-store collection of cleaned documents (the logical feature store for datasets).
+CLEANED_DOCUMENTS_COLLECTION = "cleaned_documents"
+#: Vector-store collection of embedded chunks (what retrieval searches).
+EMBEDDED_CHUNKS_COLLECTION = "embedded_chunks"
