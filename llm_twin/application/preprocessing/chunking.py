@@ -9,6 +9,7 @@ to a chunk (only whitespace between chunks is left out), and each chunk is a ver
 """
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ _FILE_HEADER = re.compile(r"^### File: ", re.M)
 def _cut_at(boundaries: Sequence[int], start: int, end: int) -> list[tuple[int, int]]:
     cuts = sorted({b for b in boundaries if start < b < end})
     edges = [start, *cuts, end]
-    return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def split_blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -158,11 +159,19 @@ class TokenChunker:
     Args:
         counter: Token counter of the embedder's tokenizer.
         levels: Splitters tried in order on any span over budget.
+        hard_first_level: The first splitter's cuts always start a new chunk (repository
+            files), instead of being packed together with their neighbours.
     """
 
-    def __init__(self, counter: TokenCounter, levels: Sequence[Splitter] = PROSE_LEVELS) -> None:
+    def __init__(
+        self,
+        counter: TokenCounter,
+        levels: Sequence[Splitter] = PROSE_LEVELS,
+        hard_first_level: bool = False,
+    ) -> None:
         self.counter = counter
         self.levels = tuple(levels)
+        self.hard_first_level = hard_first_level
 
     def chunk(
         self, text: str, budget: int, overlap: int = 0, min_tokens: int = 0
@@ -179,8 +188,13 @@ class TokenChunker:
             raise ValueError(f"chunk budget of {budget} tokens is too small")
         if not text.strip():
             return []
-        pieces = self._pieces(text, 0, len(text), budget, 0)
-        chunks = self._pack(text, pieces, budget, overlap)
+        sections = [(0, len(text))]
+        if self.hard_first_level and self.levels:
+            sections = self.levels[0](text, 0, len(text))
+        chunks: list[TextSpan] = []
+        for start, end in sections:
+            pieces = self._pieces(text, start, end, budget, 0)
+            chunks += self._pack(text, pieces, budget, overlap)
         if min_tokens and len(chunks) > 1 and chunks[-1].tokens < min_tokens:
             merged = self._span(text, chunks[-2].start, chunks[-1].end)
             if merged.tokens <= budget:
@@ -223,9 +237,7 @@ class TokenChunker:
         windows = self.counter.token_windows(text, piece.start, piece.end, budget * 3 // 4)
         return [self._span(text, a, b) for a, b in windows if text[a:b].strip()]
 
-    def _pack(
-        self, text: str, pieces: list[TextSpan], budget: int, overlap: int
-    ) -> list[TextSpan]:
+    def _pack(self, text: str, pieces: list[TextSpan], budget: int, overlap: int) -> list[TextSpan]:
         chunks: list[TextSpan] = []
         first = 0
         while first < len(pieces):
