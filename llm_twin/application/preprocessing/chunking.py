@@ -241,17 +241,16 @@ class TokenChunker:
         chunks: list[TextSpan] = []
         first = 0
         while first < len(pieces):
-            last = first
-            best = self._span(text, pieces[first].start, pieces[first].end)
-            # Estimate with piece counts, then confirm on the real slice (joins can differ).
-            total = pieces[first].tokens
+            # Grow on the pieces' own counts (WordPiece counts add up across whitespace), then
+            # confirm on the real slice and back off while a join tokenised differently.
+            last, total = first, pieces[first].tokens
             while last + 1 < len(pieces) and total + pieces[last + 1].tokens <= budget:
-                candidate = self._span(text, pieces[first].start, pieces[last + 1].end)
-                if candidate.tokens > budget:
-                    break
                 last += 1
                 total += pieces[last].tokens
-                best = candidate
+            best = self._span(text, pieces[first].start, pieces[last].end)
+            while best.tokens > budget and last > first:
+                last -= 1
+                best = self._span(text, pieces[first].start, pieces[last].end)
             chunks.append(best)
             if last + 1 >= len(pieces):
                 break
