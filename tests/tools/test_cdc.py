@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from llm_twin.application.preprocessing.cdc import CdcStateFile, PollingWatcher, is_replica_set
+from llm_twin.application.preprocessing.cdc import (
+    CdcStateFile,
+    ChangeStreamWatcher,
+    PollingWatcher,
+    is_replica_set,
+)
 from llm_twin.application.preprocessing.chunking import ChunkingConfig
 from llm_twin.application.preprocessing.sync import FeatureSyncConfig
 from llm_twin.application.sparse import SparseEncoder
@@ -44,13 +49,11 @@ def _article(user, slug: str, text: str) -> ArticleDocument:
     )
 
 
-def _watcher(warehouse, qdrant: Path, state: Path, embedder) -> PollingWatcher:
+def _watcher(warehouse, qdrant: Path, state: Path, embedder, kind=PollingWatcher):
     def open_store():
         return contextlib.closing(open_embedded_vector_store(qdrant))
 
-    return PollingWatcher(
-        warehouse, open_store, embedder, SparseEncoder(), CdcStateFile(state), CONFIG
-    )
+    return kind(warehouse, open_store, embedder, SparseEncoder(), CdcStateFile(state), CONFIG)
 
 
 def _stored(qdrant: Path) -> dict[str, str]:
@@ -100,6 +103,32 @@ def test_polling_applies_changes_and_resumes_after_a_restart(warehouse, tmp_path
     edited = warehouse.articles.get_by_link("https://blog.test/one")
     assert stored["https://blog.test/one"] == edited.content_hash
     assert json.loads(state.read_text())["position_ms"] > saved["position_ms"]
+
+
+def test_change_streams_apply_changes_and_resume_from_their_tokens(warehouse, tmp_path, embedder):
+    # The embedded server has collection-level change streams, so this path runs here too.
+    user, _ = warehouse.users.get_or_create("Ada Lovelace")
+    qdrant, state = tmp_path / "qdrant", tmp_path / "cdc" / "state-stream.json"
+    warehouse.articles.upsert_many([_article(user, "one", "First text. " * 30)])
+    # First start: reconciles what exists, then stores one token per collection.
+    _watcher(warehouse, qdrant, state, embedder, ChangeStreamWatcher).run(once=True)
+    assert set(_stored(qdrant)) == {"https://blog.test/one"}
+    tokens = json.loads(state.read_text())["resume_tokens"]
+    assert set(tokens) == {"articles", "posts", "repositories"}
+
+    # While it is down: an insert and an edit+delete of the same document.
+    warehouse.articles.upsert_many([_article(user, "two", "Second. " * 30)])
+    warehouse.articles.upsert_many([_article(user, "one", "Edited. " * 30)])
+    assert warehouse.articles.delete(warehouse.articles.get_by_link("https://blog.test/one").id)
+
+    crashed = _watcher(warehouse, qdrant, state, embedder, ChangeStreamWatcher)
+    with open_embedded_vector_store(qdrant), pytest.raises(StoreLocked):
+        crashed.run(once=True)
+    assert json.loads(state.read_text())["resume_tokens"] == tokens
+
+    _watcher(warehouse, qdrant, state, embedder, ChangeStreamWatcher).run(once=True)
+    assert set(_stored(qdrant)) == {"https://blog.test/two"}
+    assert json.loads(state.read_text())["resume_tokens"]["articles"] != tokens["articles"]
 
 
 @pytest.mark.slow

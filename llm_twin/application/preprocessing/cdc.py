@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,13 +49,13 @@ class CdcState:
         position_ms: Polling: ``updated_at`` (epoch ms) of the newest change applied.
         known_ids: Polling: document ids per category at the last applied poll (deletions are
             the ids that disappear).
-        resume_token: Change streams: the token after the last applied event.
+        resume_tokens: Change streams: per collection, the token after the last applied event.
     """
 
     mode: str
     position_ms: int = 0
     known_ids: dict[str, list[str]] = field(default_factory=dict)
-    resume_token: dict[str, Any] | None = None
+    resume_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class CdcStateFile:
@@ -216,15 +216,18 @@ class PollingWatcher:
 class ChangeStreamWatcher:
     """Applies MongoDB change-stream events of the warehouse's document collections.
 
+    One stream per collection (collection-level streams work on every server that has change
+    streams, the embedded nx-27017 included), each resumed from its own stored token.
+
     Args:
-        warehouse: The warehouse (its database must belong to a replica set or sharded
-            cluster; change streams need one).
+        warehouse: The warehouse (a replica set, sharded cluster, or a server with change
+            streams).
         open_store: Opens the vector store for one batch.
         embedder: The embedder.
         sparse: The sparse encoder.
-        state_file: Where the resume token is kept.
+        state_file: Where the resume tokens are kept.
         config: Chunking/batching.
-        batch_events: Most events applied together.
+        batch_events: Most events read from one stream before applying them.
         max_await_ms: How long one read waits for new events.
     """
 
@@ -239,7 +242,7 @@ class ChangeStreamWatcher:
         state_file: CdcStateFile,
         config: FeatureSyncConfig | None = None,
         batch_events: int = 64,
-        max_await_ms: int = 1000,
+        max_await_ms: int = 300,
     ) -> None:
         self.warehouse = warehouse
         self.applier = _Applier(warehouse, open_store, embedder, sparse, config)
@@ -248,14 +251,18 @@ class ChangeStreamWatcher:
         self.max_await_ms = max_await_ms
         self.state = state_file.load(self.mode)
 
-    def _stream(self) -> Any:
-        collections = [category.collection for category in DataCategory]
-        resume = self.state.resume_token if self.state else None
-        return self.warehouse.database.watch(
-            [{"$match": {"ns.coll": {"$in": collections}}}],
-            resume_after=resume,
-            max_await_time_ms=self.max_await_ms,
-        )
+    def _open_streams(self, stack: ExitStack) -> dict[DataCategory, Any]:
+        tokens = self.state.resume_tokens if self.state else {}
+        streams = {}
+        for category in DataCategory:
+            collection = self.warehouse.database[category.collection]
+            streams[category] = stack.enter_context(
+                collection.watch(
+                    resume_after=tokens.get(category.collection),
+                    max_await_time_ms=self.max_await_ms,
+                )
+            )
+        return streams
 
     def _read_batch(self, stream: Any) -> list[dict[str, Any]]:
         batch = []
@@ -266,44 +273,56 @@ class ChangeStreamWatcher:
             batch.append(event)
         return batch
 
-    def apply_events(self, events: list[dict[str, Any]]) -> SyncReport:
-        """Apply a batch of change events (each document's *current* state is read)."""
-        latest: dict[tuple[str, str], str] = {}
-        for event in events:
-            key = (event["ns"]["coll"], str(event["documentKey"]["_id"]))
-            latest[key] = event["operationType"]
+    def apply_events(self, category: DataCategory, events: list[dict[str, Any]]) -> SyncReport:
+        """Apply a batch of one collection's events (each document's *current* state is read,
+        so several events of one document cost one update)."""
+        repository = self.warehouse.documents(category)
         changed: list[ContentDocument] = []
         deleted: list[str] = []
-        for (collection, doc_id), _operation in latest.items():
-            document = self.warehouse.documents(DataCategory.from_collection(collection)).get(
-                doc_id
-            )
+        for doc_id in dict.fromkeys(str(event["documentKey"]["_id"]) for event in events):
+            document = repository.get(doc_id)
             if document is None:
                 deleted.append(doc_id)
             else:
                 changed.append(document)
         return self.applier.apply(changed, deleted)
 
+    def poll_once(self, streams: dict[DataCategory, Any]) -> int:
+        """Read and apply what each stream has waiting; return the number of events."""
+        total = 0
+        for category, stream in streams.items():
+            events = self._read_batch(stream)
+            if events:
+                self.apply_events(category, events)
+                total += len(events)
+            self._save(streams)
+        return total
+
     def run(self, stop: Callable[[], bool] = lambda: False, once: bool = False) -> None:
         """Consume events until ``stop()`` (or, with ``once``, until no event is waiting)."""
-        with self._stream() as stream:
+        with ExitStack() as stack:
+            streams = self._open_streams(stack)
             if self.state is None:
-                # First start: reconcile everything once; events from here on are caught
-                # (the stream was opened first, so nothing written meanwhile is missed).
+                # First start: reconcile everything once; the streams are already open, so
+                # nothing written meanwhile is missed (re-applying it is a no-op).
                 self._reconcile()
-                self._save(stream.resume_token)
+                self._save(streams)
             while not stop():
-                events = self._read_batch(stream)
-                if events:
-                    self.apply_events(events)
-                    self._save(stream.resume_token)
-                elif once:
+                if not self.poll_once(streams) and once:
                     return
 
-    def _save(self, token: dict[str, Any] | None) -> None:
-        # Without a token a restart could not resume: keep no state, so it reconciles again.
-        if token is not None:
-            self.state = CdcState(mode=self.mode, resume_token=dict(token))
+    def _save(self, streams: dict[DataCategory, Any]) -> None:
+        tokens = {
+            category.collection: dict(stream.resume_token)
+            for category, stream in streams.items()
+            if stream.resume_token is not None
+        }
+        # A collection without a token could not resume: keep no state, so a restart
+        # reconciles everything again instead of silently starting from "now".
+        if len(tokens) == len(streams) and (
+            self.state is None or tokens != self.state.resume_tokens
+        ):
+            self.state = CdcState(mode=self.mode, resume_tokens=tokens)
             self.state_file.save(self.state)
 
     def _reconcile(self) -> None:
