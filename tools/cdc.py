@@ -74,7 +74,9 @@ def main(
             }
             logger.info("cdc: watching {} ({} mode)", settings.masked_database_host(), chosen)
             if chosen == "stream":
-                ChangeStreamWatcher(**arguments).run(lambda: stopping["flag"], once=once)
+                ChangeStreamWatcher(**arguments).run(
+                    lambda: stopping["flag"], once=once, retry_s=interval
+                )
             else:
                 watcher = PollingWatcher(**arguments)
                 if once:

@@ -29,6 +29,7 @@ from loguru import logger
 
 from llm_twin.application.preprocessing.sync import FeatureSync, FeatureSyncConfig, SyncReport
 from llm_twin.domain.documents import ContentDocument
+from llm_twin.domain.exceptions import StoreLocked
 from llm_twin.domain.types import DataCategory
 from llm_twin.infrastructure.db.vector_store import VectorStore
 from llm_twin.infrastructure.db.warehouse import Warehouse, epoch_ms
@@ -207,9 +208,16 @@ class PollingWatcher:
         return report
 
     def run(self, interval_s: float = 2.0, stop: Callable[[], bool] = lambda: False) -> None:
-        """Poll every ``interval_s`` seconds until ``stop()`` is true (or Ctrl-C)."""
+        """Poll every ``interval_s`` seconds until ``stop()`` is true (or Ctrl-C).
+
+        While another process holds the embedded vector store, the changes wait (the position
+        is not advanced) and are applied at a later poll.
+        """
         while not stop():
-            self.poll_once()
+            try:
+                self.poll_once()
+            except StoreLocked as error:
+                logger.warning("cdc: {} Retrying in {} s.", error, interval_s)
             time.sleep(interval_s)
 
 
@@ -298,18 +306,32 @@ class ChangeStreamWatcher:
             self._save(streams)
         return total
 
-    def run(self, stop: Callable[[], bool] = lambda: False, once: bool = False) -> None:
-        """Consume events until ``stop()`` (or, with ``once``, until no event is waiting)."""
-        with ExitStack() as stack:
-            streams = self._open_streams(stack)
-            if self.state is None:
-                # First start: reconcile everything once; the streams are already open, so
-                # nothing written meanwhile is missed (re-applying it is a no-op).
-                self._reconcile()
-                self._save(streams)
-            while not stop():
-                if not self.poll_once(streams) and once:
-                    return
+    def run(
+        self, stop: Callable[[], bool] = lambda: False, once: bool = False, retry_s: float = 2.0
+    ) -> None:
+        """Consume events until ``stop()`` (or, with ``once``, until no event is waiting).
+
+        While another process holds the embedded vector store, the streams are reopened from
+        the saved tokens every ``retry_s`` seconds (with ``once``, the error is raised).
+        """
+        while not stop():
+            try:
+                with ExitStack() as stack:
+                    streams = self._open_streams(stack)
+                    if self.state is None:
+                        # First start: reconcile everything once; the streams are already
+                        # open, so nothing written meanwhile is missed (re-applying is a no-op).
+                        self._reconcile()
+                        self._save(streams)
+                    while not stop():
+                        if not self.poll_once(streams) and once:
+                            return
+            except StoreLocked as error:
+                if once:
+                    raise
+                # The events read but not applied are read again from the saved tokens.
+                logger.warning("cdc: {} Retrying in {} s.", error, retry_s)
+                time.sleep(retry_s)
 
     def _save(self, streams: dict[DataCategory, Any]) -> None:
         tokens = {

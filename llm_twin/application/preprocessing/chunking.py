@@ -69,12 +69,13 @@ class TokenCounter:
         self.count = functools.lru_cache(maxsize=65536)(self._count)
 
     def _count(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        # verbose=False: counting a whole document is fine, it is never fed to the model.
+        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def token_windows(self, text: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
         """Cut ``text[start:end]`` at token boundaries into windows of at most ``budget``."""
         encoded = self.tokenizer(
-            text[start:end], add_special_tokens=False, return_offsets_mapping=True
+            text[start:end], add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )
         offsets = encoded["offset_mapping"]
         spans: list[tuple[int, int]] = []

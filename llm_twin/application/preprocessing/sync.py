@@ -431,6 +431,7 @@ class _Writer:
         self.max_pending = max_pending
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[Future[None]] = []
+        self._failed = False
 
     def __enter__(self) -> "_Writer":
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feature-load")
@@ -447,8 +448,14 @@ class _Writer:
         self._pending.append(self._executor.submit(self._timed_call, function, *args))
 
     def _timed_call(self, function: Callable[..., Any], *args: Any) -> None:
-        with _timed(self.report, "load"):
-            function(*args)
+        if self._failed:  # an earlier write failed: later batches must not land after it
+            return
+        try:
+            with _timed(self.report, "load"):
+                function(*args)
+        except BaseException:
+            self._failed = True
+            raise
 
     def _raise_errors(self) -> None:
         for future in self._pending:

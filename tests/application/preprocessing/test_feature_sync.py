@@ -160,3 +160,17 @@ def test_author_filter_and_cleaned_vector_is_mean_of_chunks(warehouse, store, em
     chunks = list(store.scroll(EMBEDDED_CHUNKS_COLLECTION, with_vectors=True))
     mean = np.mean([c.vector for c in chunks], axis=0)
     assert np.allclose(cleaned.vector, mean / np.linalg.norm(mean), atol=1e-5)
+
+
+def test_a_failed_write_is_raised_and_stops_later_writes(store):
+    from llm_twin.application.preprocessing.sync import SyncReport, _Writer
+
+    store.ensure_collection("present", 3)
+    point = VectorPoint(id=uuid.uuid4(), vector=[1.0, 0.0, 0.0], payload={"document_id": "d"})
+    report = SyncReport()
+    with pytest.raises(ValueError, match="missing"), _Writer(report) as writer:
+        writer.submit(store.upsert, "missing", [point])  # fails on the writer thread
+        writer.submit(store.upsert, "missing", [point])
+        writer.submit(store.upsert, "present", [point])
+    assert store.count("present") == 0
+    assert report.seconds["load"] > 0
