@@ -102,6 +102,7 @@ _FENCE = re.compile(r"^[ \t]*(```|~~~)", re.M)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])(?:[\"'”’)\]]*)(?:\s+|(?=[A-Z][a-z]))")
 _NEWLINE = re.compile(r"\n")
 _FILE_HEADER = re.compile(r"^### File: ", re.M)
+_HEADING = re.compile(r"#{1,6} [^\n]*")
 
 
 def _cut_at(boundaries: Sequence[int], start: int, end: int) -> list[tuple[int, int]]:
@@ -111,14 +112,20 @@ def _cut_at(boundaries: Sequence[int], start: int, end: int) -> list[tuple[int, 
 
 
 def split_blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Paragraphs separated by blank lines; a fenced code block stays one block."""
+    """Paragraphs separated by blank lines; a fenced code block stays one block, and a
+    heading stays with the paragraph after it (a chunk never ends on a heading)."""
     fences = [m.start() for m in _FENCE.finditer(text, start, end)]
     inside: list[tuple[int, int]] = list(zip(fences[::2], fences[1::2], strict=False))
     boundaries = []
+    previous = start
     for match in _BLANK_LINES.finditer(text, start, end):
         cut = match.end()
-        if not any(a < cut <= b for a, b in inside):
-            boundaries.append(cut)
+        if any(a < cut <= b for a, b in inside):
+            continue
+        if _HEADING.fullmatch(text[previous : match.start()].strip()):
+            continue
+        boundaries.append(cut)
+        previous = cut
     return _cut_at(boundaries, start, end)
 
 

@@ -129,3 +129,14 @@ def test_config_validation_and_empty_text(counter):
     assert TokenChunker(counter).chunk("   \n ", 100) == []
     with pytest.raises(ValueError, match="leaves only"):
         _chunk(_cleaned("text", title="word " * 60), counter, ChunkingConfig(chunk_tokens=64))
+
+
+def test_headings_stay_with_the_text_they_introduce(counter):
+    sections = [
+        f"## Section {i}\n\n" + " ".join(f"Point {j} of section {i} matters." for j in range(9))
+        for i in range(10)
+    ]
+    document = _cleaned("\n\n".join(sections))
+    chunks = _chunk(document, counter, ChunkingConfig(chunk_tokens=120, overlap_tokens=0))
+    _assert_chunks_valid(document, chunks, counter)
+    assert not [c for c in chunks if c.content.splitlines()[-1].startswith("#")]
