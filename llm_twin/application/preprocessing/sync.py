@@ -263,16 +263,21 @@ class FeatureSync:
         self, documents: Iterable[ContentDocument], report: SyncReport | None = None
     ) -> SyncReport:
         """Process the given warehouse documents whose stored copy is missing or stale."""
-        self.ensure_collections()
         report = report or SyncReport()
         by_category: dict[DataCategory, list[ContentDocument]] = defaultdict(list)
         for document in documents:
             by_category[type(document).category].append(document)
+        stale_by_category = {}
         for category, docs in by_category.items():
             stored = self.stored_hashes([str(doc.id) for doc in docs])
             stale = [doc for doc in docs if stored.get(str(doc.id)) != doc.content_hash]
             report.documents_skipped += len(docs) - len(stale)
-            with _Writer(report) as writer:
+            if stale:
+                stale_by_category[category] = stale
+        if stale_by_category:  # else the model need not even load
+            self.ensure_collections()
+        with _Writer(report) as writer:
+            for category, stale in stale_by_category.items():
                 for batch in _batches(stale, self.config.batch_documents):
                     self._process(category, batch, report, writer)
         self._finish(report)
@@ -283,7 +288,7 @@ class FeatureSync:
     ) -> SyncReport:
         """Remove the chunks, then the cleaned copies, of ``document_ids``."""
         report = report or SyncReport()
-        if not document_ids:
+        if not document_ids or not self.store.collection_exists(CLEANED_DOCUMENTS_COLLECTION):
             return report
         ids = [str(i) for i in document_ids]
         with _timed(report, "delete"):
