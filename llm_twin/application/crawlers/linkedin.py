@@ -42,6 +42,8 @@ class LinkedInSelectors:
 
 
 SELECTORS = LinkedInSelectors()
+#: How long to wait for more posts after a scroll before deciding the feed has ended.
+SCROLL_WAIT_S = 2.0
 _PROFILE = re.compile(r"^/in/([^/]+)")
 _ACTIVITY_ID = re.compile(r"urn:li:(?:activity|share|ugcPost):(\d+)")
 
@@ -141,22 +143,21 @@ class LinkedInCrawler(Crawler):
         driver.find_element(By.CSS_SELECTOR, SELECTORS.password_input).send_keys(password)
         login_url = driver.current_url
         driver.find_element(By.CSS_SELECTOR, SELECTORS.submit_button).click()
+        failure = CrawlError(
+            "login_failed",
+            # Never echo the credentials: only say which settings to check.
+            "LinkedIn login failed (check LINKEDIN_USERNAME/LINKEDIN_PASSWORD; a security "
+            "check may need one manual login in a browser)",
+        )
         try:
-            WebDriverWait(driver, timeout).until(
-                lambda d: (
-                    d.current_url != login_url
-                    and not any(
-                        m in urlsplit(d.current_url).path for m in SELECTORS.login_failed_markers
-                    )
-                )
-            )
+            # The form posts and the site redirects: wait for the URL to change, then see
+            # whether we landed inside (feed) or back on a login/checkpoint page.
+            WebDriverWait(driver, timeout).until(lambda d: d.current_url != login_url)
         except TimeoutException:
-            # Never echo the credentials: only say which account setting to check.
-            raise CrawlError(
-                "login_failed",
-                "LinkedIn login failed (check LINKEDIN_USERNAME/LINKEDIN_PASSWORD; a security "
-                "check may need one manual login in a browser)",
-            ) from None
+            raise failure from None
+        landed = urlsplit(driver.current_url).path
+        if any(marker in landed for marker in SELECTORS.login_failed_markers):
+            raise failure
         browser.state[state_key] = True
         logger.debug("logged in to {}", origin)
 
@@ -175,8 +176,8 @@ class LinkedInCrawler(Crawler):
         for _ in range(self.settings.LINKEDIN_MAX_SCROLLS):
             driver.execute_script("window.scrollTo(0, document.body.scrollHeight);")
             try:
-                # More posts arrive asynchronously after a scroll; give them a few seconds.
-                WebDriverWait(driver, min(3.0, self.settings.CRAWL_TIMEOUT_S)).until(
+                # More posts arrive asynchronously after a scroll; give them a moment.
+                WebDriverWait(driver, min(SCROLL_WAIT_S, self.settings.CRAWL_TIMEOUT_S)).until(
                     lambda d, n=seen: len(d.find_elements(By.CSS_SELECTOR, SELECTORS.post)) > n
                 )
             except TimeoutException:
