@@ -36,10 +36,11 @@ else
   started=$SECONDS
   log "creating .venv with $($python --version) and installing requirements.lock (a few minutes the first time)"
   [ -x .venv/bin/python ] || "$python" -m venv .venv
-  .venv/bin/python -m pip install --quiet --upgrade pip
+  # -qq: errors only (some package mirrors print a warning per package otherwise).
+  .venv/bin/python -m pip install -qq --upgrade pip
   # The lock pins torch==2.13.0: on a CPU machine point pip at a CPU wheel (see README).
-  .venv/bin/python -m pip install --quiet -r requirements.lock
-  .venv/bin/python -m pip install --quiet --no-deps -e .
+  .venv/bin/python -m pip install -qq -r requirements.lock
+  .venv/bin/python -m pip install -qq --no-deps -e .
   .venv/bin/python -m pip check >&2
   echo "$want" > "$stamp"
   log "installed in $((SECONDS - started)) s; .venv is $(du -sh .venv | cut -f1)"
@@ -47,7 +48,9 @@ fi
 
 if [ ! -d .zen ]; then
   log "initialising ZenML for this repository"
-  ZENML_ANALYTICS_OPT_IN=false .venv/bin/zenml init >/dev/null
+  if ! output=$(ZENML_ANALYTICS_OPT_IN=false .venv/bin/zenml init 2>&1); then
+    echo "$output" >&2; exit 1
+  fi
 fi
 
 if [ "$dev" = 1 ] && ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then
