@@ -18,6 +18,14 @@ MIN_BODY_WORDS = 5
 #: A body has at least one line this long; text made only of shorter lines is a menu.
 MIN_LONGEST_LINE_WORDS = 6
 
+#: Removed before extraction on every page: small blocks around an e-mail sign-up form
+#: (newsletter and subscribe boxes placed inside the article body, which trafilatura keeps).
+#: The length bound keeps the rule from ever matching a container of the article itself.
+DEFAULT_PRUNE_XPATH = (
+    "//*[self::div or self::section or self::aside or self::form]"
+    "[.//input[@type='email']][string-length(normalize-space(.)) < 300]",
+)
+
 _ESCAPED = re.compile(r"\\([_*\[\]`#<>|~\\-])")
 _FENCE = re.compile(r"^(```|~~~)")
 
@@ -72,7 +80,7 @@ def extract_article(
         "include_images": False,
         "include_links": False,
         "deduplicate": False,
-        "prune_xpath": prune_xpath,
+        "prune_xpath": [*DEFAULT_PRUNE_XPATH, *(prune_xpath or [])],
     }
     text = trafilatura.extract(html, **options)
     if not text or len(text) < MIN_TEXT_CHARS:

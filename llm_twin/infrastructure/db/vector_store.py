@@ -60,11 +60,16 @@ class VectorStore:
         client: An open ``QdrantClient`` (server or local mode).
         holder_file: For the embedded backend, the file naming this process as the holder;
             removed on :meth:`close`.
+        payload_indexes: Create payload indexes for filtered fields (a server uses them; local
+            mode ignores them, so it skips them).
     """
 
-    def __init__(self, client: Any, holder_file: Path | None = None) -> None:
+    def __init__(
+        self, client: Any, holder_file: Path | None = None, payload_indexes: bool = True
+    ) -> None:
         self._client = client
         self._holder_file = holder_file
+        self._payload_indexes = payload_indexes
 
     # -- collections -------------------------------------------------------------------------
     def ensure_collection(self, name: str, vector_size: int, *, sparse: bool = False) -> bool:
@@ -94,7 +99,7 @@ class VectorStore:
                 else None
             ),
         )
-        for field_name in INDEXED_PAYLOAD_FIELDS:
+        for field_name in INDEXED_PAYLOAD_FIELDS if self._payload_indexes else ():
             self._client.create_payload_index(
                 collection_name=name,
                 field_name=field_name,
@@ -124,7 +129,9 @@ class VectorStore:
             self._client.upsert(
                 collection_name=name,
                 points=[
-                    models.PointStruct(id=str(point.id), vector=_vectors(point), payload=point.payload)
+                    models.PointStruct(
+                        id=str(point.id), vector=_vectors(point), payload=point.payload
+                    )
                     for point in batch
                 ],
                 wait=True,
@@ -296,7 +303,7 @@ def open_embedded_vector_store(path: Path) -> VectorStore:
         "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     holder_file.write_text(json.dumps(holder))
-    return VectorStore(client, holder_file)
+    return VectorStore(client, holder_file, payload_indexes=False)
 
 
 def _describe_holder(holder_file: Path) -> str:
@@ -307,7 +314,9 @@ def _describe_holder(holder_file: Path) -> str:
         return "another process"
 
 
-def open_server_vector_store(url: str, api_key: str | None = None, timeout: int = 10) -> VectorStore:
+def open_server_vector_store(
+    url: str, api_key: str | None = None, timeout: int = 10
+) -> VectorStore:
     """Connect to a Qdrant server and check it answers.
 
     Raises:
@@ -320,7 +329,9 @@ def open_server_vector_store(url: str, api_key: str | None = None, timeout: int 
         client.get_collections()
     except Exception as error:  # the client raises several transport error types
         client.close()
-        raise StoreUnavailable(f"Qdrant server at {url} is unreachable: {type(error).__name__}") from None
+        raise StoreUnavailable(
+            f"Qdrant server at {url} is unreachable: {type(error).__name__}"
+        ) from None
     return VectorStore(client)
 
 

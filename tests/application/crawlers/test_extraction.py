@@ -39,6 +39,13 @@ BOILERPLATE = [
     "Proudly powered by WordPress",
     "Recent Posts",
     "Previous post",
+    "Join the waitlist",
+    "On this page",
+    "Enjoying this post",
+    "More about me",
+    "Keep reading",
+    "self-retrieval trick is so simple",
+    "Made with Eleventy",
 ]
 
 
