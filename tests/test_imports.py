@@ -16,9 +16,13 @@ MODULES = [
     "llm_twin.application.embeddings",
     "llm_twin.application.sparse",
     "llm_twin.application.warehouse_json",
+    "llm_twin.application.preprocessing.handlers",
+    "llm_twin.application.preprocessing.sync",
+    "llm_twin.application.preprocessing.cdc",
     "tools.data_warehouse",
     "tools.quickstart",
     "tools.run",
+    "tools.cdc",
 ]
 HEAVY = ["torch", "transformers", "sentence_transformers", "trl", "peft", "zenml", "qdrant_client"]
 
