@@ -61,11 +61,16 @@ class VectorStore:
         client: An open ``QdrantClient`` (server or local mode).
         holder_file: For the embedded backend, the file naming this process as the holder;
             removed on :meth:`close`.
+        payload_indexes: Create payload indexes for filtered fields (a server uses them; local
+            mode ignores them, so it skips them).
     """
 
-    def __init__(self, client: Any, holder_file: Path | None = None) -> None:
+    def __init__(
+        self, client: Any, holder_file: Path | None = None, payload_indexes: bool = True
+    ) -> None:
         self._client = client
         self._holder_file = holder_file
+        self._payload_indexes = payload_indexes
 
     # -- collections -------------------------------------------------------------------------
     def ensure_collection(self, name: str, vector_size: int, *, sparse: bool = False) -> bool:
@@ -95,7 +100,7 @@ class VectorStore:
                 else None
             ),
         )
-        for field_name in INDEXED_PAYLOAD_FIELDS:
+        for field_name in INDEXED_PAYLOAD_FIELDS if self._payload_indexes else ():
             self._client.create_payload_index(
                 collection_name=name,
                 field_name=field_name,
@@ -297,7 +302,7 @@ def open_embedded_vector_store(path: Path) -> VectorStore:
         "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     holder_file.write_text(json.dumps(holder))
-    return VectorStore(client, holder_file)
+    return VectorStore(client, holder_file, payload_indexes=False)
 
 
 def _describe_holder(holder_file: Path) -> str:

@@ -45,10 +45,22 @@ class UpsertResult:
         )
 
 
+#: Store-maintained integer copy of ``updated_at`` in epoch milliseconds. Range queries use it
+#: because the embedded server (nx-27017 0.8) compares dates at whole-second precision only.
+UPDATED_MS = "updated_at_ms"
+
+
 def _now() -> dt.datetime:
     # Millisecond precision: BSON dates store milliseconds, so round-trips compare equal.
     now = dt.datetime.now(dt.UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000, tzinfo=None)
+
+
+def epoch_ms(moment: dt.datetime) -> int:
+    """Milliseconds since the epoch; naive datetimes are taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1000)
 
 
 class UserRepository:
@@ -133,7 +145,7 @@ class DocumentRepository(Generic[DocumentT]):
             return
         self._collection.create_index("link", unique=True, name="link_unique")
         self._collection.create_index("author_id", name="author_id")
-        self._collection.create_index("updated_at", name="updated_at")
+        self._collection.create_index(UPDATED_MS, name=UPDATED_MS)
         self._indexed = True
 
     def save(self, document: DocumentT) -> UpsertResult:
@@ -162,6 +174,7 @@ class DocumentRepository(Generic[DocumentT]):
         for document in documents:
             record = document.to_mongo()
             record["updated_at"] = now
+            record[UPDATED_MS] = epoch_ms(now)
             previous = stored.get(document.link)
             if previous is None:
                 inserts.append(pymongo.InsertOne(record))
@@ -177,12 +190,16 @@ class DocumentRepository(Generic[DocumentT]):
 
     def get(self, document_id: uuid.UUID | str) -> DocumentT | None:
         found = self._collection.find_one({"_id": str(document_id)})
-        return self.document_type.from_mongo(found) if found else None
+        return self._load(found) if found else None
+
+    def _load(self, stored: dict[str, Any]) -> DocumentT:
+        stored.pop(UPDATED_MS, None)
+        return self.document_type.from_mongo(stored)
 
     def get_by_link(self, link: str) -> DocumentT | None:
         self._ensure_indexes()
         found = self._collection.find_one({"link": link})
-        return self.document_type.from_mongo(found) if found else None
+        return self._load(found) if found else None
 
     def links(self) -> set[str]:
         """Every stored link (cheap projection; used to skip already-crawled links)."""
@@ -199,18 +216,35 @@ class DocumentRepository(Generic[DocumentT]):
     ) -> Iterator[DocumentT]:
         """Documents matching every given filter, oldest update first."""
         query = _filters(author_id, author_full_name, platform, updated_since)
-        cursor = self._collection.find(query).sort([("updated_at", 1), ("_id", 1)])
+        cursor = self._collection.find(query).sort([(UPDATED_MS, 1), ("_id", 1)])
         if limit:
             cursor = cursor.limit(limit)
         for found in cursor:
-            yield self.document_type.from_mongo(found)
+            yield self._load(found)
 
-    def hashes(self) -> dict[str, str]:
-        """``{document id: content hash}`` for every stored document."""
+    def hashes(
+        self,
+        *,
+        author_id: uuid.UUID | str | None = None,
+        author_full_name: str | None = None,
+        platform: str | None = None,
+    ) -> dict[str, str]:
+        """``{document id: content hash}`` for every stored document matching the filters."""
+        query = _filters(author_id, author_full_name, platform, None)
         return {
             doc["_id"]: doc.get("content_hash", "")
-            for doc in self._collection.find({}, {"content_hash": 1})
+            for doc in self._collection.find(query, {"content_hash": 1})
         }
+
+    def get_many(self, document_ids: Sequence[uuid.UUID | str]) -> list[DocumentT]:
+        """The stored documents among ``document_ids`` (missing ids are left out), in id order."""
+        if not document_ids:
+            return []
+        query = {"_id": {"$in": [str(i) for i in document_ids]}}
+        return [
+            self.document_type.from_mongo(found)
+            for found in self._collection.find(query).sort("_id", 1)
+        ]
 
     def count(
         self,
@@ -241,12 +275,12 @@ def _filters(
     if platform is not None:
         query["platform"] = platform
     if updated_since is not None:
-        query["updated_at"] = {"$gt": updated_since}
+        query[UPDATED_MS] = {"$gt": epoch_ms(updated_since)}
     return query
 
 
 def _same_record(previous: dict[str, Any], record: dict[str, Any]) -> bool:
-    ignored = {"_id", "updated_at"}
+    ignored = {"_id", "updated_at", UPDATED_MS}
     keys = (set(previous) | set(record)) - ignored
     return all(previous.get(key) == record.get(key) for key in keys)
 

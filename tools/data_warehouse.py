@@ -1,0 +1,133 @@
+"""Warehouse CLI: import/export JSON, and start/stop/inspect the embedded server.
+
+    python -m tools.data_warehouse import-json [--dir DIR]
+    python -m tools.data_warehouse export-json --dir DIR
+    python -m tools.data_warehouse start | stop | status
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from llm_twin.settings import PROJECT_ROOT
+
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+
+#: The shared sample corpus, beside the repository checkout.
+SAMPLE_DIR = PROJECT_ROOT.parent / "shared" / "data" / "sample_warehouse"
+
+
+def _setup() -> None:
+    from llm_twin.logs import configure_logging
+    from llm_twin.settings import apply_offline_defaults
+
+    apply_offline_defaults()
+    configure_logging()
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+@app.command("import-json")
+def import_json(
+    directory: Annotated[
+        Path, typer.Option("--dir", "-d", help="Folder with UserDocument.json, ArticleDocument.json…")
+    ] = SAMPLE_DIR,
+) -> None:
+    """Import JSON files into the warehouse (idempotent) and print the counts as JSON."""
+    from llm_twin.application.warehouse_json import import_directory
+    from llm_twin.domain.exceptions import LLMTwinError
+    from llm_twin.infrastructure.db.mongo import open_warehouse
+
+    _setup()
+    try:
+        with open_warehouse() as warehouse:
+            results = import_directory(warehouse, directory)
+            counts = warehouse.counts()
+    except LLMTwinError as error:
+        _fail(str(error))
+    summary = {
+        "imported_from": str(directory),
+        "results": {name: vars(result) for name, result in results.items()},
+        "counts": counts,
+    }
+    print(json.dumps(summary))
+
+
+@app.command("export-json")
+def export_json(
+    directory: Annotated[Path, typer.Option("--dir", "-d", help="Folder to write the files to")],
+) -> None:
+    """Export every collection to DIR (one JSON file per collection)."""
+    from llm_twin.application.warehouse_json import export_directory
+    from llm_twin.domain.exceptions import LLMTwinError
+    from llm_twin.infrastructure.db.mongo import open_warehouse
+
+    _setup()
+    try:
+        with open_warehouse() as warehouse:
+            written = export_directory(warehouse, directory)
+    except LLMTwinError as error:
+        _fail(str(error))
+    print(json.dumps({"exported_to": str(directory), "records": written}))
+
+
+@app.command()
+def start() -> None:
+    """Start the embedded warehouse server (reuses a running one)."""
+    from llm_twin.infrastructure.db.embedded_mongo import EmbeddedMongo
+    from llm_twin.settings import get_settings
+
+    _setup()
+    settings = get_settings()
+    if not settings.uses_embedded_mongo:
+        _fail(f"DATABASE_HOST is set ({settings.masked_database_host()}): nothing to start")
+    server = EmbeddedMongo(settings.warehouse_dir, settings.EMBEDDED_MONGO_PORT).ensure_running()
+    print(json.dumps({"pid": server.pid, "port": server.port, "uri": server.uri}))
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded warehouse server if it runs."""
+    from llm_twin.infrastructure.db.embedded_mongo import EmbeddedMongo
+    from llm_twin.settings import get_settings
+
+    _setup()
+    settings = get_settings()
+    stopped = EmbeddedMongo(settings.warehouse_dir).stop()
+    print(json.dumps({"stopped": stopped}))
+
+
+@app.command()
+def status() -> None:
+    """Show which warehouse is used and its counts (starts the embedded server if needed)."""
+    from llm_twin.domain.exceptions import LLMTwinError
+    from llm_twin.infrastructure.db.mongo import open_warehouse
+    from llm_twin.settings import get_settings
+
+    _setup()
+    settings = get_settings()
+    try:
+        with open_warehouse() as warehouse:
+            counts = warehouse.counts()
+    except LLMTwinError as error:
+        _fail(str(error))
+    print(
+        json.dumps(
+            {
+                "backend": "embedded" if settings.uses_embedded_mongo else "mongodb",
+                "database_host": settings.masked_database_host(),
+                "database": settings.DATABASE_NAME,
+                "counts": counts,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(app())
