@@ -241,10 +241,7 @@ class DocumentRepository(Generic[DocumentT]):
         if not document_ids:
             return []
         query = {"_id": {"$in": [str(i) for i in document_ids]}}
-        return [
-            self.document_type.from_mongo(found)
-            for found in self._collection.find(query).sort("_id", 1)
-        ]
+        return [self._load(found) for found in self._collection.find(query).sort("_id", 1)]
 
     def count(
         self,
