@@ -58,7 +58,8 @@ def main() -> None:
         k = args.k or settings.RAG_TOP_K
         results = {}
         for name, (overrides, reranker) in stages(settings).items():
-            base.options = dataclasses.replace(RetrievalOptions.from_settings(settings), **overrides)
+            defaults = RetrievalOptions.from_settings(settings)
+            base.options = dataclasses.replace(defaults, **overrides)
             base.reranker = build_reranker(reranker, settings.RAG_RERANKER_MODEL)
             ranked, latencies = [], []
             for item in questions:
