@@ -69,10 +69,16 @@ class Settings(BaseSettings):
         RAG_RERANKER: ``evidence`` (offline: passage + source-document evidence + title
             match), ``cross-encoder`` (needs RAG_RERANKER_MODEL) or ``none``.
         RAG_RERANKER_MODEL: Local folder of a sentence-transformers cross-encoder.
+        RAG_EVIDENCE_DOC_WEIGHT: ``evidence`` reranker: weight of the source document's
+            evidence (its other matching passages) next to the passage's own score.
+        RAG_EVIDENCE_TITLE_WEIGHT: ``evidence`` reranker: weight of the share of the
+            question's keywords found in the document title.
         RAG_RERANK_DEPTH: How many fused candidates the reranker reorders.
         RAG_DEDUP_THRESHOLD: Word-trigram overlap above which two passages count as one (the
             same article on two platforms); 0 turns dedup off.
         RAG_LLM_TIMEOUT: Seconds to wait for the LLM in self-query/expansion.
+        RAG_QUERY_THREADS: Torch threads used to embed a query (0: torch's default); 1 is
+            fastest for one short query, especially on a busy machine.
     """
 
     model_config = SettingsConfigDict(
@@ -116,7 +122,7 @@ class Settings(BaseSettings):
 
     RAG_TOP_K: int = Field(default=5, ge=1, le=100)
     RAG_CANDIDATES: int = Field(default=50, ge=1, le=1000)
-    RAG_FUSION: Literal["rrf", "score"] = "rrf"
+    RAG_FUSION: Literal["rrf", "score"] = "score"
     RAG_DENSE_WEIGHT: float = Field(default=1.0, ge=0)
     RAG_SPARSE_WEIGHT: float = Field(default=1.0, ge=0)
     RAG_RRF_K: float = Field(default=60.0, gt=0)
@@ -124,9 +130,12 @@ class Settings(BaseSettings):
     RAG_EXPANSION_COUNT: int = Field(default=0, ge=0, le=10)
     RAG_RERANKER: Literal["evidence", "cross-encoder", "none"] = "evidence"
     RAG_RERANKER_MODEL: str = ""
+    RAG_EVIDENCE_DOC_WEIGHT: float = Field(default=1.0, ge=0)
+    RAG_EVIDENCE_TITLE_WEIGHT: float = Field(default=0.3, ge=0)
     RAG_RERANK_DEPTH: int = Field(default=50, ge=1, le=1000)
     RAG_DEDUP_THRESHOLD: float = Field(default=0.8, ge=0, le=1)
     RAG_LLM_TIMEOUT: float = Field(default=20.0, gt=0)
+    RAG_QUERY_THREADS: int = Field(default=1, ge=0)
 
     @property
     def uses_embedded_mongo(self) -> bool:

@@ -54,7 +54,9 @@ def test_upsert_filtered_search_scroll_delete(store):
 
     filtered = store.search("c", [1, 0, 0], limit=3, where={"author_id": "alan"})
     assert [h.payload["document_id"] for h in filtered] == ["d2"]
-    both = store.search("c", [0, 1, 0], where={"author_id": "ada", "category": ["posts", "repositories"]})
+    both = store.search(
+        "c", [0, 1, 0], where={"author_id": "ada", "category": ["posts", "repositories"]}
+    )
     assert [h.payload["document_id"] for h in both] == ["d3"]
 
     sparse_hits = store.search_sparse("c", SparseVector(indices=[3], values=[1.0]))
@@ -72,8 +74,8 @@ def test_upsert_filtered_search_scroll_delete(store):
         store.delete_where("c")
 
 
-def test_open_vector_store_uses_the_embedded_folder_by_default(tmp_path):
-    settings = Settings(_env_file=None, DATA_DIR=tmp_path)
+def test_open_vector_store_uses_the_local_mode_folder_when_chosen(tmp_path):
+    settings = Settings(_env_file=None, DATA_DIR=tmp_path, VECTOR_STORE_BACKEND="local")
     with open_vector_store(settings) as store:
         store.ensure_collection("c", 2)
     assert (tmp_path / "qdrant" / "collection" / "c").exists()
@@ -98,7 +100,10 @@ def test_second_process_gets_a_clear_lock_error_naming_the_holder(tmp_path):
 
 def test_lock_error_in_process(tmp_path):
     path = tmp_path / "qdrant"
-    with open_embedded_vector_store(path), pytest.raises(StoreLocked, match="Only one process may open it"):
+    with (
+        open_embedded_vector_store(path),
+        pytest.raises(StoreLocked, match="Only one process may open it"),
+    ):
         open_embedded_vector_store(path)
 
 

@@ -223,9 +223,7 @@ class TokenChunker:
         windows = self.counter.token_windows(text, piece.start, piece.end, budget * 3 // 4)
         return [self._span(text, a, b) for a, b in windows if text[a:b].strip()]
 
-    def _pack(
-        self, text: str, pieces: list[TextSpan], budget: int, overlap: int
-    ) -> list[TextSpan]:
+    def _pack(self, text: str, pieces: list[TextSpan], budget: int, overlap: int) -> list[TextSpan]:
         chunks: list[TextSpan] = []
         first = 0
         while first < len(pieces):

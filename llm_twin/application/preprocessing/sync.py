@@ -269,13 +269,17 @@ class FeatureSync:
         with _timed(report, "delete"):
             doomed = [
                 point.id
-                for point in self.store.scroll(EMBEDDED_CHUNKS_COLLECTION, where={"document_id": ids})
+                for point in self.store.scroll(
+                    EMBEDDED_CHUNKS_COLLECTION, where={"document_id": ids}
+                )
             ]
             self.store.delete_ids(EMBEDDED_CHUNKS_COLLECTION, doomed)
             self.store.delete_ids(CLEANED_DOCUMENTS_COLLECTION, ids)
         report.documents_deleted += len(ids)
         report.chunks_deleted += len(doomed)
-        logger.info("deleted {} documents ({} chunks) gone from the warehouse", len(ids), len(doomed))
+        logger.info(
+            "deleted {} documents ({} chunks) gone from the warehouse", len(ids), len(doomed)
+        )
         return report
 
     # -- internals -------------------------------------------------------------------------
@@ -335,7 +339,9 @@ class FeatureSync:
         doc_ids = [str(doc.document_id) for doc in cleaned]
         stale = [
             point.id
-            for point in self.store.scroll(EMBEDDED_CHUNKS_COLLECTION, where={"document_id": doc_ids})
+            for point in self.store.scroll(
+                EMBEDDED_CHUNKS_COLLECTION, where={"document_id": doc_ids}
+            )
             if point.id not in fresh
         ]
         self.store.delete_ids(EMBEDDED_CHUNKS_COLLECTION, stale)

@@ -25,13 +25,16 @@ def similarity(a: frozenset[int], b: frozenset[int]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
-def deduplicate(chunks: Sequence[RetrievedChunk], threshold: float = 0.8) -> list[RetrievedChunk]:
+def deduplicate(
+    chunks: Sequence[RetrievedChunk], threshold: float = 0.8, limit: int | None = None
+) -> list[RetrievedChunk]:
     """Keep the first of every group of repeated chunks, preserving order.
 
     Args:
         chunks: Chunks, best first.
         threshold: Two chunks whose word-trigram overlap coefficient reaches this are the same
             passage (1.0: only exact containment; lower values merge looser paraphrases).
+        limit: Stop once this many chunks are kept (the rest is never compared: cheaper).
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"dedup threshold must be in (0, 1], got {threshold}")
@@ -39,6 +42,8 @@ def deduplicate(chunks: Sequence[RetrievedChunk], threshold: float = 0.8) -> lis
     kept_shingles: list[frozenset[int]] = []
     seen_ids: set[str] = set()
     for chunk in chunks:
+        if limit is not None and len(kept) >= limit:
+            break
         if chunk.id in seen_ids:
             continue
         seen_ids.add(chunk.id)
