@@ -111,5 +111,5 @@ def test_unreachable_server_is_a_clear_error():
     from llm_twin.domain.exceptions import StoreUnavailable
     from llm_twin.infrastructure.db.vector_store import open_server_vector_store
 
-    with pytest.raises(StoreUnavailable, match="127.0.0.1:9 is unreachable"):
+    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:9 is unreachable"):
         open_server_vector_store("http://127.0.0.1:9", timeout=1)
