@@ -158,6 +158,11 @@ class Settings(BaseSettings):
         return self.QDRANT_PATH or self.DATA_DIR / "qdrant_edge"
 
     @property
+    def embedded_vector_store_path(self) -> Path:
+        """Folder of the embedded vector store of the chosen ``VECTOR_STORE_BACKEND``."""
+        return self.edge_store_path if self.VECTOR_STORE_BACKEND == "edge" else self.qdrant_path
+
+    @property
     def warehouse_dir(self) -> Path:
         """Folder of the embedded warehouse server (data, PID file, log)."""
         return self.DATA_DIR / "warehouse"

@@ -19,6 +19,9 @@ MODULES = [
     "tools.data_warehouse",
     "tools.quickstart",
     "tools.run",
+    "llm_twin.application.rag",
+    "llm_twin.infrastructure.db.edge_vector_store",
+    "tools.rag",
 ]
 HEAVY = ["torch", "transformers", "sentence_transformers", "trl", "peft", "zenml", "qdrant_client"]
 
