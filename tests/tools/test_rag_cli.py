@@ -101,10 +101,7 @@ def test_human_output(cli_env):
     assert "1. [" in run.stdout and "https://m.example/gat" in run.stdout
 
 
-def test_errors_are_clear(cli_env, tmp_path):
-    run = run_cli(cli_env, "-q", "gptq", "--author", "Bob", "--json")
-    assert run.returncode == 2 and run.stdout == ""
-    assert "unknown author 'Bob'" in run.stderr
+def test_input_errors_are_clear_and_found_before_loading_models(cli_env, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "ok"}\n{"q": "missing"}\n')
     run = run_cli(cli_env, "--batch", str(bad))

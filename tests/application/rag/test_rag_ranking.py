@@ -109,12 +109,6 @@ def test_build_reranker_by_name():
         build_reranker("magic")
 
 
-def test_cross_encoder_with_a_missing_model_is_a_clear_error(tmp_path):
-    reranker = CrossEncoderReranker(str(tmp_path / "no-model"))
-    with pytest.raises(Exception, match="no-model"):
-        reranker.rerank("q", [chunk("1", "text")])
-
-
 def test_to_context_numbers_sources_once_per_link():
     chunks = [
         chunk("1", "GPTQ uses second-order information.", link="https://a", title="GPTQ"),
