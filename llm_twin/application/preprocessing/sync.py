@@ -15,7 +15,8 @@ The batch pipeline (:meth:`FeatureSync.plan` + :meth:`FeatureSync.apply`) and th
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,7 +25,6 @@ from pydantic import BaseModel, Field
 
 from llm_twin.application.preprocessing.chunking import ChunkingConfig, TokenCounter
 from llm_twin.application.preprocessing.handlers import (
-    EncodedChunk,
     handlers_for,
     registered_categories,
 )
@@ -41,7 +41,16 @@ from llm_twin.infrastructure.db.vector_store import VectorPoint, VectorStore
 from llm_twin.infrastructure.db.warehouse import Warehouse
 
 #: The stages timed in :attr:`SyncReport.seconds`.
-STAGES = ("query", "clean", "chunk", "embed_dense", "embed_sparse", "load", "delete")
+STAGES = (
+    "query",
+    "clean",
+    "chunk",
+    "embed_dense",
+    "embed_sparse",
+    "load",
+    "load_wait",
+    "delete",
+)
 
 
 class FeatureSyncConfig(BaseModel):
@@ -103,7 +112,8 @@ class SyncReport(BaseModel):
         chunks_total: Chunk points in the store afterwards.
         cleaned_total: Cleaned-document points in the store afterwards.
         per_category: ``{category: {"documents": n, "chunks": n}}`` processed.
-        seconds: Seconds per stage (see :data:`STAGES`).
+        seconds: Seconds per stage (see :data:`STAGES`); ``load`` runs on a writer thread
+            while the next batch is embedded, ``load_wait`` is the part the run waited for.
     """
 
     documents_processed: int = 0
@@ -218,15 +228,17 @@ class FeatureSync:
         self.ensure_collections()
         report = SyncReport(documents_skipped=plan.documents_skipped)
         self.delete_documents(plan.delete, report)
-        for category_value, ids in plan.process.items():
-            category = DataCategory(category_value)
-            repository = self.warehouse.documents(category)
-            for batch_ids in _batches(ids, self.config.batch_documents):
-                with _timed(report, "query"):
-                    documents = repository.get_many(batch_ids)
-                gone = sorted(set(batch_ids) - {str(doc.id) for doc in documents})
-                self.delete_documents(gone, report)
-                self._process(category, documents, report)
+        with _Writer(report) as writer:
+            for category_value, ids in plan.process.items():
+                category = DataCategory(category_value)
+                repository = self.warehouse.documents(category)
+                for batch_ids in _batches(ids, self.config.batch_documents):
+                    with _timed(report, "query"):
+                        documents = repository.get_many(batch_ids)
+                    gone = sorted(set(batch_ids) - {str(doc.id) for doc in documents})
+                    if gone:
+                        writer.submit(self.delete_documents, gone, report)
+                    self._process(category, documents, report, writer)
         self._finish(report)
         return report
 
@@ -253,8 +265,9 @@ class FeatureSync:
             stored = self.stored_hashes([str(doc.id) for doc in docs])
             stale = [doc for doc in docs if stored.get(str(doc.id)) != doc.content_hash]
             report.documents_skipped += len(docs) - len(stale)
-            for batch in _batches(stale, self.config.batch_documents):
-                self._process(category, batch, report)
+            with _Writer(report) as writer:
+                for batch in _batches(stale, self.config.batch_documents):
+                    self._process(category, batch, report, writer)
         self._finish(report)
         return report
 
@@ -284,7 +297,11 @@ class FeatureSync:
 
     # -- internals -------------------------------------------------------------------------
     def _process(
-        self, category: DataCategory, documents: Sequence[ContentDocument], report: SyncReport
+        self,
+        category: DataCategory,
+        documents: Sequence[ContentDocument],
+        report: SyncReport,
+        writer: "_Writer",
     ) -> None:
         if not documents:
             return
@@ -302,12 +319,18 @@ class FeatureSync:
             dense = handlers.embedder.dense(chunks, self.embedder)
         with _timed(report, "embed_sparse"):
             sparse = handlers.embedder.sparse(chunks, self.sparse)
-        encoded = [
-            EncodedChunk(chunk, vector, keywords)
+        points = [
+            VectorPoint(
+                id=chunk_id(chunk.document_id, chunk.chunk_index, chunk.content),
+                vector=vector,
+                payload=chunk_payload(chunk),
+                sparse=keywords,
+            )
             for chunk, vector, keywords in zip(chunks, dense, sparse, strict=True)
         ]
-        with _timed(report, "load"):
-            self._load(cleaned, chunks_by_doc, encoded, report)
+        with _timed(report, "embed_dense"):
+            documents_points = self._document_points(cleaned, chunks, dense)
+        writer.submit(self._load, documents_points, points, report)
         report.documents_processed += len(documents)
         report.chunks_embedded += len(chunks)
         stats = report.per_category.setdefault(category.value, {"documents": 0, "chunks": 0})
@@ -317,26 +340,42 @@ class FeatureSync:
             "{}: processed {} documents into {} chunks", category.value, len(documents), len(chunks)
         )
 
-    def _load(
+    def _document_points(
         self,
         cleaned: Sequence[CleanedDocument],
-        chunks_by_doc: Sequence[Sequence[Chunk]],
-        encoded: Sequence[EncodedChunk],
+        chunks: Sequence[Chunk],
+        dense: Sequence[list[float]],
+    ) -> list[VectorPoint]:
+        """Cleaned-document points; vector = normalised mean of the document's chunk vectors
+        (its centroid: no extra encoder pass, and it covers the whole text, not the first 256
+        tokens). A document without text gets the embedding of its title or link."""
+        vectors_by_doc: dict[uuid.UUID, list[list[float]]] = defaultdict(list)
+        for chunk, vector in zip(chunks, dense, strict=True):
+            vectors_by_doc[chunk.document_id].append(vector)
+        fallback_texts = [
+            doc.title or doc.link for doc in cleaned if not vectors_by_doc.get(doc.document_id)
+        ]
+        fallback = iter(self.embedder.embed(fallback_texts))
+        points = []
+        for doc in cleaned:
+            vectors = vectors_by_doc.get(doc.document_id)
+            vector = mean_direction(vectors) if vectors else next(fallback)
+            points.append(
+                VectorPoint(id=doc.document_id, vector=vector, payload=cleaned_payload(doc))
+            )
+        return points
+
+    def _load(
+        self,
+        documents: Sequence[VectorPoint],
+        chunks: Sequence[VectorPoint],
         report: SyncReport,
     ) -> None:
-        points = [
-            VectorPoint(
-                id=chunk_id(item.chunk.document_id, item.chunk.chunk_index, item.chunk.content),
-                vector=item.dense,
-                payload=chunk_payload(item.chunk),
-                sparse=item.sparse,
-            )
-            for item in encoded
-        ]
-        self.store.upsert(EMBEDDED_CHUNKS_COLLECTION, points)
-        # Chunks of the documents' previous versions: any id not written just now.
-        fresh = {str(point.id) for point in points}
-        doc_ids = [str(doc.document_id) for doc in cleaned]
+        """Write one batch: new chunks, then drop the documents' stale chunks, then the cleaned
+        copies last (their ``source_hash`` marks the documents as done)."""
+        self.store.upsert(EMBEDDED_CHUNKS_COLLECTION, chunks)
+        fresh = {str(point.id) for point in chunks}
+        doc_ids = [str(point.id) for point in documents]
         stale = [
             point.id
             for point in self.store.scroll(
@@ -346,21 +385,6 @@ class FeatureSync:
         ]
         self.store.delete_ids(EMBEDDED_CHUNKS_COLLECTION, stale)
         report.chunks_deleted += len(stale)
-        # Cleaned copies last: their source_hash marks the documents as done.
-        vectors_by_doc: dict[uuid.UUID, list[list[float]]] = defaultdict(list)
-        for item in encoded:
-            vectors_by_doc[item.chunk.document_id].append(item.dense)
-        fallback_texts = [
-            doc.title or doc.link for doc in cleaned if not vectors_by_doc.get(doc.document_id)
-        ]
-        fallback = iter(self.embedder.embed(fallback_texts))
-        documents = []
-        for doc in cleaned:
-            vectors = vectors_by_doc.get(doc.document_id)
-            vector = mean_direction(vectors) if vectors else next(fallback)
-            documents.append(
-                VectorPoint(id=doc.document_id, vector=vector, payload=cleaned_payload(doc))
-            )
         self.store.upsert(CLEANED_DOCUMENTS_COLLECTION, documents)
 
     def _finish(self, report: SyncReport) -> None:
@@ -386,6 +410,64 @@ def mean_direction(vectors: Sequence[Sequence[float]]) -> list[float]:
     mean = np.asarray(vectors, dtype=np.float64).mean(axis=0)
     norm = float(np.linalg.norm(mean))
     return (mean / norm).tolist() if norm > 0 else mean.tolist()
+
+
+class _Writer:
+    """Runs the store writes of each batch on one background thread, in order.
+
+    The embedded store commits every point to SQLite separately (~10-20 ms each here), which
+    is I/O that releases the GIL: writing batch N while the encoder embeds batch N+1 hides it.
+    Only this thread touches the store while it is open; at most two batches wait, so memory
+    stays bounded. The first error of a write is raised in the caller (at the next submit or
+    on exit), and nothing further is written after it.
+
+    Args:
+        report: Receives the ``load`` seconds (write time, overlapping other stages) and
+            ``load_wait`` (time the caller waited for writes: the part not hidden).
+    """
+
+    def __init__(self, report: SyncReport, max_pending: int = 2) -> None:
+        self.report = report
+        self.max_pending = max_pending
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
+        self._failed = False
+
+    def __enter__(self) -> "_Writer":
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feature-load")
+        return self
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> None:
+        """Queue ``function(*args)`` after the writes already queued."""
+        assert self._executor is not None, "use _Writer as a context manager"
+        self._raise_errors()
+        with _timed(self.report, "load_wait"):
+            while sum(not future.done() for future in self._pending) >= self.max_pending:
+                wait(self._pending, return_when=FIRST_COMPLETED)
+        self._raise_errors()
+        self._pending.append(self._executor.submit(self._timed_call, function, *args))
+
+    def _timed_call(self, function: Callable[..., Any], *args: Any) -> None:
+        if self._failed:  # an earlier write failed: later batches must not land after it
+            return
+        try:
+            with _timed(self.report, "load"):
+                function(*args)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def _raise_errors(self) -> None:
+        for future in self._pending:
+            if future.done() and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+        self._pending = [future for future in self._pending if not future.done()]
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._executor is not None
+        with _timed(self.report, "load_wait"):
+            self._executor.shutdown(wait=True)  # every queued write finishes (or fails)
+        self._raise_errors()
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
