@@ -119,3 +119,29 @@ def test_from_settings_reads_authors_from_the_warehouse_without_writing(
             assert warehouse.users.count() == 2  # nothing created
     finally:
         store.close()
+
+
+def test_works_on_the_local_mode_backend(tmp_path, embedder, authors):
+    """Same results through qdrant-client's local mode (filters evaluated in Python)."""
+    from rag_corpus import index_corpus
+
+    from llm_twin.application.rag import ContextRetriever
+    from llm_twin.application.rag.rerankers import EvidenceReranker
+    from llm_twin.application.rag.self_query import AuthorDirectory, RuleSelfQuery
+    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.infrastructure.db.vector_store import open_embedded_vector_store
+
+    directory = AuthorDirectory(authors.values())
+    with open_embedded_vector_store(tmp_path / "qdrant") as store:
+        index_corpus(store, embedder, SparseEncoder())
+        retriever = ContextRetriever(
+            store,
+            embedder,
+            SparseEncoder(),
+            directory,
+            self_query=RuleSelfQuery(directory),
+            reranker=EvidenceReranker(),
+        )
+        results = retriever.search("What did Maxime write about refusals?", k=3)
+        assert results[0].link == "https://m.example/abliteration"
+        assert {r.author for r in results} == {"Maxime Labonne"}
