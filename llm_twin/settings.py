@@ -54,6 +54,26 @@ class Settings(BaseSettings):
         AWS_ACCESS_KEY: AWS access key id (optional; the default boto3 chain applies otherwise).
         AWS_SECRET_KEY: AWS secret access key.
         LOG_LEVEL: Log level for the project's stderr logs.
+        LINKEDIN_USERNAME: LinkedIn login e-mail for the LinkedIn posts crawler (optional; a
+            LinkedIn link fails with a clear message when it or the password is missing).
+        LINKEDIN_PASSWORD: LinkedIn password (secret; never logged).
+        CRAWL_ALLOW_PRIVATE_NETWORKS: Allow crawling loopback/private/link-local addresses.
+            Off by default (a crawler fed untrusted links must not reach the local network);
+            the tests and the offline demo turn it on to reach their 127.0.0.1 fixture site.
+        CRAWL_RESPECT_ROBOTS: Obey each site's ``robots.txt`` for the crawler's user agent.
+        CRAWL_CONCURRENCY: Links crawled at the same time (threads; each Selenium-based worker
+            keeps one headless Chromium).
+        CRAWL_TIMEOUT_S: Timeout in seconds of one HTTP request, page load or git clone step.
+        CRAWL_RETRIES: Attempts per HTTP request on connection errors, timeouts and 429/5xx.
+        CRAWL_USER_AGENT: User-Agent header (and robots.txt agent) the crawlers send.
+        CHROMIUM_BINARY: Path of the Chromium executable Selenium drives.
+        CHROMEDRIVER_BINARY: Path of the matching chromedriver (never downloaded at run time).
+        GITHUB_MAX_FILE_BYTES: Repository files larger than this are skipped by the GitHub crawler.
+        GITHUB_CLONE_TIMEOUT_S: Time limit in seconds of one shallow ``git clone``.
+        GITHUB_MAX_FILES: At most this many files are kept per repository (the rest are skipped
+            and counted).
+        LINKEDIN_MAX_SCROLLS: How many times the LinkedIn crawler scrolls the activity feed to
+            load more posts.
         RAG_TOP_K: Chunks retrieval returns by default.
         RAG_CANDIDATES: Hits each search (dense, sparse, per query variant) feeds into fusion.
         RAG_FUSION: How dense and sparse rankings are fused: ``rrf`` (weighted reciprocal
@@ -120,6 +140,20 @@ class Settings(BaseSettings):
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    LINKEDIN_USERNAME: str | None = None
+    LINKEDIN_PASSWORD: SecretStr | None = None
+    CRAWL_ALLOW_PRIVATE_NETWORKS: bool = False
+    CRAWL_RESPECT_ROBOTS: bool = True
+    CRAWL_CONCURRENCY: int = Field(default=4, ge=1, le=64)
+    CRAWL_TIMEOUT_S: float = Field(default=20.0, gt=0)
+    CRAWL_RETRIES: int = Field(default=3, ge=1, le=10)
+    CRAWL_USER_AGENT: str = "LLMTwinCrawler/0.1 (+https://github.com/llm-twin/llm-twin)"
+    CHROMIUM_BINARY: Path = Path("/usr/bin/chromium")
+    CHROMEDRIVER_BINARY: Path = Path("/usr/bin/chromedriver")
+    GITHUB_MAX_FILE_BYTES: int = Field(default=256_000, ge=1)
+    GITHUB_CLONE_TIMEOUT_S: float = Field(default=300.0, gt=0)
+    GITHUB_MAX_FILES: int = Field(default=5_000, ge=1)
+    LINKEDIN_MAX_SCROLLS: int = Field(default=10, ge=0)
     RAG_TOP_K: int = Field(default=5, ge=1, le=100)
     RAG_CANDIDATES: int = Field(default=50, ge=1, le=1000)
     RAG_FUSION: Literal["rrf", "score"] = "score"
