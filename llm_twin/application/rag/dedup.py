@@ -1,6 +1,7 @@
 """Removing repeated passages: the same chunk found twice, or the same text under two links
 (an article cross-posted on Medium and Substack)."""
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -9,8 +10,10 @@ from llm_twin.application.rag.chunks import RetrievedChunk
 _WORD = re.compile(r"\w+")
 
 
+@functools.lru_cache(maxsize=8192)
 def shingles(text: str, size: int = 3) -> frozenset[int]:
-    """Hashes of the ``size``-word windows of ``text`` (lower-cased, punctuation ignored)."""
+    """Hashes of the ``size``-word windows of ``text`` (lower-cased, punctuation ignored;
+    cached: the same chunks come back query after query)."""
     words = _WORD.findall(text.lower())
     if len(words) < size:
         return frozenset({hash(" ".join(words))}) if words else frozenset()

@@ -13,6 +13,7 @@ A reranker is any object with ``name`` and ``rerank(query, chunks) -> chunks`` (
 - ``none``: keeps the fused order.
 """
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -64,8 +65,6 @@ class EvidenceReranker:
         self.title_weight = title_weight
 
     def rerank(self, query: str, chunks: Sequence[RetrievedChunk]) -> list[RetrievedChunk]:
-        from llm_twin.application.sparse import tokenize
-
         if not chunks:
             return []
         # Min-max over the candidates: fused RRF scores are compressed (rank 1 and rank 10
@@ -81,13 +80,13 @@ class EvidenceReranker:
             for key, scores in by_doc.items()
         }
         top_doc = max(doc_scores.values()) or 1.0
-        terms = set(tokenize(query))
+        terms = _terms(query)
         title_cache: dict[str, float] = {}
         rescored = []
         for chunk in chunks:
             key = _doc_key(chunk)
             if key not in title_cache:
-                title_terms = set(tokenize(chunk.title or "")) if terms else set()
+                title_terms = _terms(chunk.title or "") if terms else frozenset()
                 title_cache[key] = len(terms & title_terms) / len(terms) if terms else 0.0
             score = (
                 relative[chunk.id]
@@ -136,6 +135,14 @@ class CrossEncoderReranker:
             chunk.with_score(float(s), self.name) for chunk, s in zip(chunks, scores, strict=True)
         ]
         return sorted(rescored, key=lambda c: c.score, reverse=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _terms(text: str) -> frozenset[str]:
+    """Keyword terms of ``text`` (cached: titles recur across queries, tokenising is slow)."""
+    from llm_twin.application.sparse import tokenize
+
+    return frozenset(tokenize(text))
 
 
 def _doc_key(chunk: RetrievedChunk) -> str:
