@@ -118,7 +118,6 @@ class _Applier:
             return report
         with self.open_store() as store:
             sync = FeatureSync(self.warehouse, store, self.embedder, self.sparse, self.config)
-            sync.ensure_collections()
             sync.delete_documents(deleted, report)
             sync.sync_documents(changed, report)
         logger.info(

@@ -181,7 +181,9 @@ class FeatureSync:
     def stored_hashes(self, document_ids: Sequence[str] | None = None) -> dict[str, str]:
         """``{document id: source_hash}`` of the cleaned documents in the store."""
         where = {"document_id": list(document_ids)} if document_ids is not None else None
-        if document_ids is not None and not document_ids:
+        if (document_ids is not None and not document_ids) or not self.store.collection_exists(
+            CLEANED_DOCUMENTS_COLLECTION
+        ):
             return {}
         return {
             str(point.payload["document_id"]): str(point.payload.get("source_hash", ""))
@@ -190,6 +192,8 @@ class FeatureSync:
 
     def chunk_document_ids(self) -> set[str]:
         """Ids of the documents that have chunks in the store."""
+        if not self.store.collection_exists(EMBEDDED_CHUNKS_COLLECTION):
+            return set()
         return {
             str(point.payload["document_id"])
             for point in self.store.scroll(EMBEDDED_CHUNKS_COLLECTION)
@@ -197,8 +201,10 @@ class FeatureSync:
 
     # -- batch sync ------------------------------------------------------------------------
     def plan(self) -> SyncPlan:
-        """Compare warehouse hashes with the store: what to process, skip and delete."""
-        self.ensure_collections()
+        """Compare warehouse hashes with the store: what to process, skip and delete.
+
+        Reads ids and hashes only (no model is loaded), so a run with nothing to do is cheap.
+        """
         stored = self.stored_hashes()
         existing: set[str] = set()
         plan = SyncPlan()
@@ -225,7 +231,8 @@ class FeatureSync:
 
     def apply(self, plan: SyncPlan) -> SyncReport:
         """Carry out ``plan``: delete gone documents, then process changed ones in batches."""
-        self.ensure_collections()
+        if plan.process or plan.delete:  # else the model need not even load
+            self.ensure_collections()
         report = SyncReport(documents_skipped=plan.documents_skipped)
         self.delete_documents(plan.delete, report)
         with _Writer(report) as writer:
@@ -256,16 +263,21 @@ class FeatureSync:
         self, documents: Iterable[ContentDocument], report: SyncReport | None = None
     ) -> SyncReport:
         """Process the given warehouse documents whose stored copy is missing or stale."""
-        self.ensure_collections()
         report = report or SyncReport()
         by_category: dict[DataCategory, list[ContentDocument]] = defaultdict(list)
         for document in documents:
             by_category[type(document).category].append(document)
+        stale_by_category = {}
         for category, docs in by_category.items():
             stored = self.stored_hashes([str(doc.id) for doc in docs])
             stale = [doc for doc in docs if stored.get(str(doc.id)) != doc.content_hash]
             report.documents_skipped += len(docs) - len(stale)
-            with _Writer(report) as writer:
+            if stale:
+                stale_by_category[category] = stale
+        if stale_by_category:  # else the model need not even load
+            self.ensure_collections()
+        with _Writer(report) as writer:
+            for category, stale in stale_by_category.items():
                 for batch in _batches(stale, self.config.batch_documents):
                     self._process(category, batch, report, writer)
         self._finish(report)
@@ -276,7 +288,7 @@ class FeatureSync:
     ) -> SyncReport:
         """Remove the chunks, then the cleaned copies, of ``document_ids``."""
         report = report or SyncReport()
-        if not document_ids:
+        if not document_ids or not self.store.collection_exists(CLEANED_DOCUMENTS_COLLECTION):
             return report
         ids = [str(i) for i in document_ids]
         with _timed(report, "delete"):
