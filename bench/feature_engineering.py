@@ -154,7 +154,8 @@ def _zenml_runs(data_dir: Path) -> dict[str, object]:
     root = Path(__file__).resolve().parents[1]
     env = dict(os.environ, ZENML_CONFIG_PATH=str(data_dir / "zenml"), PYTHONPATH=str(root))
     figures: dict[str, object] = {}
-    shutil.rmtree(data_dir / "qdrant", ignore_errors=True)  # the first ZenML run starts empty
+    for folder in ("qdrant", "qdrant_edge"):  # the first ZenML run starts empty (either backend)
+        shutil.rmtree(data_dir / folder, ignore_errors=True)
     for label in ("zenml_first", "zenml_second"):
         started = time.perf_counter()
         result = subprocess.run(

@@ -23,6 +23,9 @@ MODULES = [
     "tools.quickstart",
     "tools.run",
     "tools.cdc",
+    "llm_twin.application.rag",
+    "llm_twin.infrastructure.db.edge_vector_store",
+    "tools.rag",
 ]
 HEAVY = ["torch", "transformers", "sentence_transformers", "trl", "peft", "zenml", "qdrant_client"]
 

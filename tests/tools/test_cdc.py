@@ -140,7 +140,8 @@ def test_cli_once_indexes_the_warehouse_and_keeps_its_position(settings_env, emb
     with open_warehouse() as warehouse:
         user, _ = warehouse.users.get_or_create("Ada Lovelace")
         warehouse.articles.upsert_many([_article(user, "cli", "Text for the CLI. " * 10)])
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    # Local mode, so ``_stored`` can read the folder the CLI wrote.
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", VECTOR_STORE_BACKEND="local")
     command = [sys.executable, "-m", "tools.cdc", "--mode", "auto", "--once"]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
