@@ -1,8 +1,8 @@
 """Warehouse CLI: import/export JSON, and start/stop/inspect the embedded server.
 
-    python -m tools.data_warehouse import-json [--dir DIR]
-    python -m tools.data_warehouse export-json --dir DIR
-    python -m tools.data_warehouse start | stop | status
+python -m tools.data_warehouse import-json [--dir DIR]
+python -m tools.data_warehouse export-json --dir DIR
+python -m tools.data_warehouse start | stop | status
 """
 
 import json
@@ -36,7 +36,8 @@ def _fail(message: str) -> None:
 @app.command("import-json")
 def import_json(
     directory: Annotated[
-        Path, typer.Option("--dir", "-d", help="Folder with UserDocument.json, ArticleDocument.json…")
+        Path,
+        typer.Option("--dir", "-d", help="Folder with UserDocument.json, ArticleDocument.json…"),
     ] = SAMPLE_DIR,
 ) -> None:
     """Import JSON files into the warehouse (idempotent) and print the counts as JSON."""

@@ -24,10 +24,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 
 def load_pipeline(name: str) -> Any:
-    """Import the pipeline registered as ``name``; raise ``typer.BadParameter`` if unknown."""
-    if name not in PIPELINES:
-        known = ", ".join(sorted(PIPELINES))
-        raise typer.BadParameter(f"unknown pipeline {name!r} (known: {known})")
+    """Import the pipeline registered as ``name``."""
     module_name, function_name = PIPELINES[name].split(":")
     return getattr(importlib.import_module(module_name), function_name)
 
@@ -79,12 +76,15 @@ def run_pipeline(name: str, config: Path | None, no_cache: bool) -> dict[str, An
     pipeline = load_pipeline(name)
     options: dict[str, Any] = {"enable_cache": not no_cache}
     if config is not None:
-        if not config.is_file():
-            raise typer.BadParameter(f"config file {config} does not exist")
         options["config_path"] = str(config)
     started = time.perf_counter()
     run = pipeline.with_options(**options)()
     return summarize(name, run, time.perf_counter() - started)
+
+
+def _usage_error(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(2)
 
 
 @app.command()
@@ -96,11 +96,13 @@ def main(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Disable step caching")] = False,
 ) -> None:
     """Run PIPELINE and print its JSON summary line."""
+    if pipeline not in PIPELINES:
+        _usage_error(f"unknown pipeline {pipeline!r} (known: {', '.join(sorted(PIPELINES))})")
+    if config is not None and not config.is_file():
+        _usage_error(f"config file {config} does not exist")
     with stdout_to_stderr() as stdout:
         try:
             summary = run_pipeline(pipeline, config, no_cache)
-        except typer.BadParameter:
-            raise
         except Exception as error:
             summary = {
                 "pipeline": pipeline,

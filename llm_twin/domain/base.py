@@ -36,7 +36,9 @@ class Entity(BaseModel):
     @classmethod
     def from_mongo(cls, data: dict[str, Any]) -> Self:
         """Build an entity from a stored or exported document (computed fields are recomputed)."""
-        payload = {key: value for key, value in data.items() if key not in cls.computed_fields_on_load}
+        payload = {
+            key: value for key, value in data.items() if key not in cls.computed_fields_on_load
+        }
         return cls.model_validate(payload)
 
 

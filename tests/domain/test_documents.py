@@ -20,7 +20,11 @@ def _article(**overrides):
 
 def test_user_full_name_and_split():
     user = UserDocument.from_full_name("  Maxime   Labonne ")
-    assert (user.first_name, user.last_name, user.full_name) == ("Maxime", "Labonne", "Maxime Labonne")
+    assert (user.first_name, user.last_name, user.full_name) == (
+        "Maxime",
+        "Labonne",
+        "Maxime Labonne",
+    )
     assert split_full_name("Jean Claude Van Damme") == ("Jean", "Claude Van Damme")
     assert UserDocument.from_full_name("Plato").full_name == "Plato"
     with pytest.raises(ValueError, match="must not be empty"):

@@ -54,7 +54,9 @@ def test_upsert_filtered_search_scroll_delete(store):
 
     filtered = store.search("c", [1, 0, 0], limit=3, where={"author_id": "alan"})
     assert [h.payload["document_id"] for h in filtered] == ["d2"]
-    both = store.search("c", [0, 1, 0], where={"author_id": "ada", "category": ["posts", "repositories"]})
+    both = store.search(
+        "c", [0, 1, 0], where={"author_id": "ada", "category": ["posts", "repositories"]}
+    )
     assert [h.payload["document_id"] for h in both] == ["d3"]
 
     sparse_hits = store.search_sparse("c", SparseVector(indices=[3], values=[1.0]))
@@ -98,7 +100,10 @@ def test_second_process_gets_a_clear_lock_error_naming_the_holder(tmp_path):
 
 def test_lock_error_in_process(tmp_path):
     path = tmp_path / "qdrant"
-    with open_embedded_vector_store(path), pytest.raises(StoreLocked, match="Only one process may open it"):
+    with (
+        open_embedded_vector_store(path),
+        pytest.raises(StoreLocked, match="Only one process may open it"),
+    ):
         open_embedded_vector_store(path)
 
 
@@ -106,5 +111,5 @@ def test_unreachable_server_is_a_clear_error():
     from llm_twin.domain.exceptions import StoreUnavailable
     from llm_twin.infrastructure.db.vector_store import open_server_vector_store
 
-    with pytest.raises(StoreUnavailable, match="127.0.0.1:9 is unreachable"):
+    with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1:9 is unreachable"):
         open_server_vector_store("http://127.0.0.1:9", timeout=1)

@@ -88,7 +88,9 @@ def test_links_are_unique_per_collection(warehouse):
 def test_duplicate_links_in_one_batch_are_rejected(warehouse):
     user, _ = warehouse.users.get_or_create("Ada Lovelace")
     with pytest.raises(ValueError, match="duplicate links"):
-        warehouse.articles.upsert_many([_article(user, "https://d/1"), _article(user, "https://d/1")])
+        warehouse.articles.upsert_many(
+            [_article(user, "https://d/1"), _article(user, "https://d/1")]
+        )
     assert warehouse.articles.count() == 0
 
 
@@ -102,7 +104,10 @@ def test_find_filters_and_delete(warehouse):
     medium = _article(alan, "https://m/1").model_copy(update={"platform": "medium"})
     warehouse.articles.save(medium)
 
-    assert {d.link for d in warehouse.articles.find(author_id=ada.id)} == {"https://a/1", "https://a/2"}
+    assert {d.link for d in warehouse.articles.find(author_id=ada.id)} == {
+        "https://a/1",
+        "https://a/2",
+    }
     assert [d.link for d in warehouse.articles.find(platform="medium")] == ["https://m/1"]
     assert [d.link for d in warehouse.articles.find(updated_since=before)] == ["https://m/1"]
     assert warehouse.articles.count(author_full_name="Alan Turing") == 1

@@ -130,7 +130,9 @@ class VectorStore:
             self._client.upsert(
                 collection_name=name,
                 points=[
-                    models.PointStruct(id=str(point.id), vector=_vectors(point), payload=point.payload)
+                    models.PointStruct(
+                        id=str(point.id), vector=_vectors(point), payload=point.payload
+                    )
                     for point in batch
                 ],
                 wait=True,
@@ -313,7 +315,9 @@ def _describe_holder(holder_file: Path) -> str:
         return "another process"
 
 
-def open_server_vector_store(url: str, api_key: str | None = None, timeout: int = 10) -> VectorStore:
+def open_server_vector_store(
+    url: str, api_key: str | None = None, timeout: int = 10
+) -> VectorStore:
     """Connect to a Qdrant server and check it answers.
 
     Raises:
@@ -326,7 +330,9 @@ def open_server_vector_store(url: str, api_key: str | None = None, timeout: int 
         client.get_collections()
     except Exception as error:  # the client raises several transport error types
         client.close()
-        raise StoreUnavailable(f"Qdrant server at {url} is unreachable: {type(error).__name__}") from None
+        raise StoreUnavailable(
+            f"Qdrant server at {url} is unreachable: {type(error).__name__}"
+        ) from None
     return VectorStore(client)
 
 

@@ -166,9 +166,7 @@ class DocumentRepository(Generic[DocumentT]):
         if len(set(links)) != len(links):
             duplicates = sorted({link for link in links if links.count(link) > 1})
             raise ValueError(f"duplicate links in one batch: {duplicates[:5]}")
-        stored = {
-            doc["link"]: doc for doc in self._collection.find({"link": {"$in": links}})
-        }
+        stored = {doc["link"]: doc for doc in self._collection.find({"link": {"$in": links}})}
         inserts, updates, unchanged = [], [], 0
         now = _now()
         for document in documents:

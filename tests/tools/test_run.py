@@ -1,0 +1,62 @@
+"""`tools/run.py` runs a real ZenML pipeline and prints exactly one JSON line on stdout."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(args, env):
+    return subprocess.run(
+        [sys.executable, "-m", "tools.run", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def env(settings_env, zenml_store):
+    return dict(os.environ)
+
+
+def test_digital_data_etl_user_step_through_zenml(env, tmp_path):
+    config = tmp_path / "etl.yaml"
+    config.write_text("parameters:\n  user_full_name: Grace Hopper\n")
+
+    first = _run(["digital_data_etl", "--config", str(config), "--no-cache"], env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    lines = first.stdout.strip().splitlines()
+    assert len(lines) == 1, first.stdout  # logs went to stderr
+    summary = json.loads(lines[0])
+    assert summary["pipeline"] == "digital_data_etl"
+    assert summary["status"] == "completed"
+    assert summary["counts"]["users_created"] == 1
+    assert summary["duration_s"] > 0 and summary["run_id"]
+
+    second = json.loads(_run(["digital_data_etl", "-c", str(config), "--no-cache"], env).stdout)
+    assert second["counts"]["users_created"] == 0  # idempotent: the user exists now
+
+    from llm_twin.infrastructure.db.mongo import open_warehouse
+    from llm_twin.settings import get_settings
+
+    get_settings.cache_clear()
+    with open_warehouse() as warehouse:
+        assert warehouse.users.find_by_full_name("Grace Hopper") is not None
+        assert warehouse.users.count() == 1
+
+
+def test_unknown_pipeline_and_missing_config_are_clear_errors(env, tmp_path):
+    unknown = _run(["no_such_pipeline"], env)
+    assert unknown.returncode == 2
+    assert "unknown pipeline 'no_such_pipeline'" in unknown.stderr
+    missing = _run(["digital_data_etl", "--config", str(tmp_path / "nope.yaml")], env)
+    assert missing.returncode == 2
+    assert "does not exist" in missing.stderr
