@@ -53,7 +53,9 @@ from llm_twin.settings import Settings, get_settings
 #: The model id the OpenAI-compatible API serves.
 SERVED_MODEL = "llm-twin"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-ERRORS = {422: ErrorResponse, 503: ErrorResponse, 504: ErrorResponse}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (401, 422, 429, 502, 503, 504)
+}
 
 
 # -- errors ----------------------------------------------------------------------------------

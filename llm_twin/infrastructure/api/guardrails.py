@@ -29,8 +29,6 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PHONE = re.compile(r"(?<![\w.])\+?\(?\d[\d\s().-]{7,}\d(?![\w])")
 EMAIL_MASK = "[email]"
 PHONE_MASK = "[phone]"
-#: Characters a streaming masker holds back: longer than any email/phone it must catch whole.
-HOLD_BACK = 48
 
 
 def check_query(query: str, max_chars: int) -> str:
@@ -62,21 +60,34 @@ def mask_pii(text: str) -> str:
     return PHONE.sub(_phone, EMAIL.sub(EMAIL_MASK, text))
 
 
+def _safe_cut(raw: str) -> int:
+    """Where ``raw`` can be cut without splitting a possible email or phone number: before
+    its last word (an address grows until whitespace) and before a trailing run of phone
+    characters that holds a digit (a number grows across spaces)."""
+    cut = len(raw) - len(raw.split()[-1]) if raw and not raw[-1].isspace() else len(raw)
+    run = _PHONE_TAIL.search(raw)
+    if run is not None and any(ch.isdigit() for ch in run.group(0)):
+        cut = min(cut, run.start())
+    return cut
+
+
+_PHONE_TAIL = re.compile(r"[\d\s().+-]*$")
+
+
 def mask_stream(deltas: Iterable[str]) -> Iterator[str]:
     """Mask PII in a stream of text deltas.
 
-    The last :data:`HOLD_BACK` characters are held until more text arrives (or the stream ends),
-    so an address split across deltas is still masked whole.
+    Text is passed on as soon as no email address or phone number can still straddle it: the
+    current last word (and a trailing run of digits) is held until more text arrives or the
+    stream ends, so an address split across deltas is masked whole while words flow at once.
     """
     raw = ""
     emitted = 0
     for delta in deltas:
         raw += delta
-        masked = mask_pii(raw)
-        stable = len(masked) - HOLD_BACK
-        if stable > emitted:
-            yield masked[emitted:stable]
-            emitted = stable
-    masked = mask_pii(raw)
-    if len(masked) > emitted:
-        yield masked[emitted:]
+        cut = _safe_cut(raw)
+        if cut > emitted:
+            yield mask_pii(raw[emitted:cut])
+            emitted = cut
+    if len(raw) > emitted:
+        yield mask_pii(raw[emitted:])
