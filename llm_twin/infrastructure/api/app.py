@@ -309,6 +309,8 @@ def _add_routes(app: FastAPI) -> None:
                 params=params,
             )
         )
+        if body.retrieval_only:
+            return await run_in_threadpool(service.sources_only, prepared)
         if not body.stream:
             return await run_in_threadpool(service.answer, prepared)
         cached = service.cached(prepared)

@@ -213,6 +213,21 @@ class TwinService:
             generation_ms=generation_ms,
         )
 
+    def sources_only(self, prepared: Prepared) -> dict[str, Any]:
+        """The sources without an answer (no generation, not cached), traced."""
+        return self._finish(
+            prepared,
+            text="",
+            prompt_tokens=0,
+            completion_tokens=0,
+            model="none",
+            backend="none",
+            attempts=[],
+            finish_reason="retrieval_only",
+            generation_ms=0.0,
+            cache=False,
+        )
+
     def open_stream(self, prepared: Prepared) -> "AnswerStream":
         """Start a streamed answer; failing to start raises here (traced), before any event."""
         started = time.perf_counter()
@@ -238,6 +253,7 @@ class TwinService:
         generation_ms: float,
         ttft_ms: float | None = None,
         error: dict[str, str] | None = None,
+        cache: bool = True,
     ) -> dict[str, Any]:
         latency = {
             "retrieval": prepared.retrieval_ms,
@@ -268,7 +284,7 @@ class TwinService:
             "error": error,
         }
         self.traces.record(prepared.trace)
-        if error is None:
+        if error is None and cache:
             self.cache.put(prepared.cache_key, result)
         return result
 

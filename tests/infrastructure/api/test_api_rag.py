@@ -231,3 +231,13 @@ def test_missing_stores_at_startup_means_not_ready(tmp_path, tiny_backend, setti
         ready = client.get("/ready")
         assert ready.status_code == 503 and "locked" in ready.json()["checks"]["retriever"]
         assert client.post("/rag", json={"query": "GPTQ"}).status_code == 503
+
+
+def test_retrieval_only_returns_sources_without_generating(make_client):
+    client = make_client(API_CACHE_TTL=60)
+    body = client.post("/rag", json={"query": "GPTQ", "retrieval_only": True}).json()
+    assert body["answer"] == "" and body["usage"]["completion_tokens"] == 0
+    assert body["sources"][0]["link"] == "https://m.example/gptq"
+    assert body["latency_ms"]["generation"] == 0.0
+    # Not cached: the full request still generates.
+    assert client.post("/rag", json={"query": "GPTQ"}).json()["answer"]
