@@ -19,6 +19,13 @@ MODULES = [
     "tools.data_warehouse",
     "tools.quickstart",
     "tools.run",
+    "llm_twin.infrastructure.llm",
+    "llm_twin.infrastructure.api",
+    "llm_twin.model.prompts",
+    "llm_twin.model.base_model",
+    "tools.serve",
+    "tools.traces",
+    "tools.prepare_base_model",
 ]
 HEAVY = ["torch", "transformers", "sentence_transformers", "trl", "peft", "zenml", "qdrant_client"]
 
