@@ -200,6 +200,7 @@ def create_app(
                 loaded_llm = None
                 state.load_errors["llm"] = str(error)
                 logger.error("LLM not loaded: {}", error)
+        await run_in_threadpool(_warm_up, loaded_retriever, loaded_llm, state.load_errors)
         state.service = TwinService(
             settings,
             loaded_retriever,
@@ -234,6 +235,21 @@ def create_app(
     _install_error_handlers(app)
     _add_routes(app)
     return app
+
+
+def _warm_up(retriever: Any, llm: LLMBackend | None, load_errors: dict[str, str]) -> None:
+    """One search and one tiny generation at startup, so the first request does not pay the
+    one-off costs (lazy model parts, caches); timed in the log."""
+    started = time.perf_counter()
+    if retriever is not None:
+        try:
+            retriever.search("warm-up", k=1)
+        except LLMTwinError as error:
+            load_errors["retriever"] = f"warm-up search failed: {error}"
+            logger.error("retriever warm-up failed: {}", error)
+    if llm is not None:
+        llm.warm_up()
+    logger.info("warm-up took {:.1f} s", time.perf_counter() - started)
 
 
 def _default_retriever(settings: Settings) -> Any:
@@ -273,7 +289,11 @@ def _add_routes(app: FastAPI) -> None:
                 count = await run_in_threadpool(
                     service.retriever.store.count, service.retriever.collection
                 )
-                checks["retriever"] = f"ok ({count} chunks)"
+                checks["retriever"] = (
+                    f"ok ({count} chunks)"
+                    if count
+                    else "no chunks indexed: run the feature pipeline first"
+                )
             except Exception as error:  # any store failure means not ready; reported below
                 checks["retriever"] = f"store error: {type(error).__name__}"
         if service.llm is None:

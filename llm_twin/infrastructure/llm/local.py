@@ -76,6 +76,12 @@ class TransformersBackend(LLMBackend):
         self.tokenizer, self.model, self._device = tokenizer, model, device
         logger.info("local LLM {} loaded on {}", self.model_id, device)
 
+    def warm_up(self) -> None:
+        self.complete(
+            [{"role": "user", "content": "Hello"}],
+            GenerationParams(max_new_tokens=2, temperature=0.0),
+        )
+
     def check(self) -> None:
         if self.model is None:
             raise LLMUnavailable(f"local model {self.model_id} is not loaded")

@@ -241,3 +241,28 @@ def test_retrieval_only_returns_sources_without_generating(make_client):
     assert body["latency_ms"]["generation"] == 0.0
     # Not cached: the full request still generates.
     assert client.post("/rag", json={"query": "GPTQ"}).json()["answer"]
+
+
+def test_empty_vector_store_is_not_ready(tmp_path, tiny_backend, embedder, settings_for):
+    from fastapi.testclient import TestClient
+
+    from llm_twin.application.rag import ContextRetriever
+    from llm_twin.application.rag.self_query import AuthorDirectory
+    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.infrastructure.api import create_app
+    from llm_twin.infrastructure.db.edge_vector_store import open_edge_vector_store
+
+    empty = ContextRetriever(
+        open_edge_vector_store(tmp_path / "empty"),
+        embedder,
+        SparseEncoder(),
+        AuthorDirectory([]),
+        owns_store=True,
+    )
+    try:
+        with TestClient(create_app(settings_for(tmp_path), retriever=empty, llm=tiny_backend)) as c:
+            ready = c.get("/ready")
+            assert ready.status_code == 503
+            assert "feature pipeline" in ready.json()["checks"]["retriever"]
+    finally:
+        empty.close()
