@@ -265,8 +265,19 @@ def _default_llm(settings: Settings) -> LLMBackend:
 
 
 def _opik_project(settings: Settings) -> str | None:
-    configured = settings.OPIK_API_KEY is not None or bool(settings.OPIK_URL)
-    return settings.OPIK_PROJECT if configured else None
+    """The Opik project traces also go to, or ``None`` when Opik is not configured (then
+    nothing imports opik or touches the network). The Opik SDK reads its endpoint and key
+    from ``OPIK_URL_OVERRIDE`` / ``OPIK_API_KEY``; they are set from the settings unless the
+    environment already has them."""
+    import os
+
+    if settings.OPIK_API_KEY is None and not settings.OPIK_URL:
+        return None
+    if settings.OPIK_URL:
+        os.environ.setdefault("OPIK_URL_OVERRIDE", settings.OPIK_URL)
+    if settings.OPIK_API_KEY is not None:
+        os.environ.setdefault("OPIK_API_KEY", settings.OPIK_API_KEY.get_secret_value())
+    return settings.OPIK_PROJECT
 
 
 def _add_routes(app: FastAPI) -> None:
