@@ -344,7 +344,7 @@ def _add_routes(app: FastAPI) -> None:
             return await run_in_threadpool(service.sources_only, prepared)
         if not body.stream:
             return await run_in_threadpool(service.answer, prepared)
-        cached = service.cached(prepared)
+        cached = await run_in_threadpool(service.cached, prepared)
 
         async def cached_events() -> AsyncIterator[str]:
             assert cached is not None
@@ -477,7 +477,7 @@ def _add_routes(app: FastAPI) -> None:
                 }
             )
 
-        cached = service.cached(prepared)
+        cached = await run_in_threadpool(service.cached, prepared)
         answer = None if cached else await run_in_threadpool(service.open_stream, prepared)
 
         async def events() -> AsyncIterator[str]:

@@ -134,6 +134,10 @@ def test_response_cache_hits_and_counts_savings(make_client):
     assert second["answer"] == first["answer"] and second["trace_id"] != first["trace_id"]
     stats = client.get("/stats").json()["cache"]
     assert stats["hits"] == 1 and stats["misses"] == 2 and stats["saved_ms"] > 0
+    with client.stream("POST", "/rag", json={"query": "abliteration", "stream": True}) as response:
+        events = _sse(response.iter_lines())
+    assert [name for name, _ in events] == ["sources", "token", "done"]
+    assert events[-1][1]["cached"] and events[-1][1]["answer"] == first["answer"]
 
 
 def test_api_key_is_required_when_configured(make_client):
