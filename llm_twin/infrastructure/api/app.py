@@ -338,6 +338,7 @@ def _add_routes(app: FastAPI) -> None:
                 author=body.author,
                 categories=body.categories,
                 params=params,
+                use_cache=not body.retrieval_only,
             )
         )
         if body.retrieval_only:
