@@ -64,13 +64,18 @@ def run(uri: str, documents: int, lookups: int) -> dict:
             ]
         )
         figures["find_by_link_ms"] = round(1000 * elapsed / lookups, 3)
-        figures["count_by_author_s"], _ = _timed(lambda: warehouse.articles.count(author_id=author.id))
+        figures["count_by_author_s"], _ = _timed(
+            lambda: warehouse.articles.count(author_id=author.id)
+        )
         figures["scan_all_docs_s"], _ = _timed(lambda: sum(1 for _ in warehouse.articles.find()))
         figures["documents"] = warehouse.articles.count()
     finally:
         client.drop_database(name)
         client.close()
-    return {key: round(value, 3) if isinstance(value, float) else value for key, value in figures.items()}
+    return {
+        key: round(value, 3) if isinstance(value, float) else value
+        for key, value in figures.items()
+    }
 
 
 def main() -> None:

@@ -54,6 +54,26 @@ class Settings(BaseSettings):
         AWS_ACCESS_KEY: AWS access key id (optional; the default boto3 chain applies otherwise).
         AWS_SECRET_KEY: AWS secret access key.
         LOG_LEVEL: Log level for the project's stderr logs.
+        LINKEDIN_USERNAME: LinkedIn login e-mail for the LinkedIn posts crawler (optional; a
+            LinkedIn link fails with a clear message when it or the password is missing).
+        LINKEDIN_PASSWORD: LinkedIn password (secret; never logged).
+        CRAWL_ALLOW_PRIVATE_NETWORKS: Allow crawling loopback/private/link-local addresses.
+            Off by default (a crawler fed untrusted links must not reach the local network);
+            the tests and the offline demo turn it on to reach their 127.0.0.1 fixture site.
+        CRAWL_RESPECT_ROBOTS: Obey each site's ``robots.txt`` for the crawler's user agent.
+        CRAWL_CONCURRENCY: Links crawled at the same time (threads; each Selenium-based worker
+            keeps one headless Chromium).
+        CRAWL_TIMEOUT_S: Timeout in seconds of one HTTP request, page load or git clone step.
+        CRAWL_RETRIES: Attempts per HTTP request on connection errors, timeouts and 429/5xx.
+        CRAWL_USER_AGENT: User-Agent header (and robots.txt agent) the crawlers send.
+        CHROMIUM_BINARY: Path of the Chromium executable Selenium drives.
+        CHROMEDRIVER_BINARY: Path of the matching chromedriver (never downloaded at run time).
+        GITHUB_MAX_FILE_BYTES: Repository files larger than this are skipped by the GitHub crawler.
+        GITHUB_CLONE_TIMEOUT_S: Time limit in seconds of one shallow ``git clone``.
+        GITHUB_MAX_FILES: At most this many files are kept per repository (the rest are skipped
+            and counted).
+        LINKEDIN_MAX_SCROLLS: How many times the LinkedIn crawler scrolls the activity feed to
+            load more posts.
         RAG_TOP_K: Chunks retrieval returns by default.
         RAG_CANDIDATES: Hits each search (dense, sparse, per query variant) feeds into fusion.
         RAG_FUSION: How dense and sparse rankings are fused: ``rrf`` (weighted reciprocal
@@ -69,10 +89,16 @@ class Settings(BaseSettings):
         RAG_RERANKER: ``evidence`` (offline: passage + source-document evidence + title
             match), ``cross-encoder`` (needs RAG_RERANKER_MODEL) or ``none``.
         RAG_RERANKER_MODEL: Local folder of a sentence-transformers cross-encoder.
+        RAG_EVIDENCE_DOC_WEIGHT: ``evidence`` reranker: weight of the source document's
+            evidence (its other matching passages) next to the passage's own score.
+        RAG_EVIDENCE_TITLE_WEIGHT: ``evidence`` reranker: weight of the share of the
+            question's keywords found in the document title.
         RAG_RERANK_DEPTH: How many fused candidates the reranker reorders.
         RAG_DEDUP_THRESHOLD: Word-trigram overlap above which two passages count as one (the
             same article on two platforms); 0 turns dedup off.
         RAG_LLM_TIMEOUT: Seconds to wait for the LLM in self-query/expansion.
+        RAG_QUERY_THREADS: Torch threads used to embed a query (0: torch's default); 1 is
+            fastest for one short query, especially on a busy machine.
         LLM_BACKENDS: Comma-separated, ordered LLM backends the inference service tries, falling
             back to the next when one is down or times out: ``local`` (in-process transformers),
             ``openai`` (any OpenAI-compatible server: OPENAI_BASE_URL / OPENAI_MODEL_ID /
@@ -137,9 +163,23 @@ class Settings(BaseSettings):
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    LINKEDIN_USERNAME: str | None = None
+    LINKEDIN_PASSWORD: SecretStr | None = None
+    CRAWL_ALLOW_PRIVATE_NETWORKS: bool = False
+    CRAWL_RESPECT_ROBOTS: bool = True
+    CRAWL_CONCURRENCY: int = Field(default=4, ge=1, le=64)
+    CRAWL_TIMEOUT_S: float = Field(default=20.0, gt=0)
+    CRAWL_RETRIES: int = Field(default=3, ge=1, le=10)
+    CRAWL_USER_AGENT: str = "LLMTwinCrawler/0.1 (+https://github.com/llm-twin/llm-twin)"
+    CHROMIUM_BINARY: Path = Path("/usr/bin/chromium")
+    CHROMEDRIVER_BINARY: Path = Path("/usr/bin/chromedriver")
+    GITHUB_MAX_FILE_BYTES: int = Field(default=256_000, ge=1)
+    GITHUB_CLONE_TIMEOUT_S: float = Field(default=300.0, gt=0)
+    GITHUB_MAX_FILES: int = Field(default=5_000, ge=1)
+    LINKEDIN_MAX_SCROLLS: int = Field(default=10, ge=0)
     RAG_TOP_K: int = Field(default=5, ge=1, le=100)
     RAG_CANDIDATES: int = Field(default=50, ge=1, le=1000)
-    RAG_FUSION: Literal["rrf", "score"] = "rrf"
+    RAG_FUSION: Literal["rrf", "score"] = "score"
     RAG_DENSE_WEIGHT: float = Field(default=1.0, ge=0)
     RAG_SPARSE_WEIGHT: float = Field(default=1.0, ge=0)
     RAG_RRF_K: float = Field(default=60.0, gt=0)
@@ -147,9 +187,12 @@ class Settings(BaseSettings):
     RAG_EXPANSION_COUNT: int = Field(default=0, ge=0, le=10)
     RAG_RERANKER: Literal["evidence", "cross-encoder", "none"] = "evidence"
     RAG_RERANKER_MODEL: str = ""
+    RAG_EVIDENCE_DOC_WEIGHT: float = Field(default=1.0, ge=0)
+    RAG_EVIDENCE_TITLE_WEIGHT: float = Field(default=0.3, ge=0)
     RAG_RERANK_DEPTH: int = Field(default=50, ge=1, le=1000)
     RAG_DEDUP_THRESHOLD: float = Field(default=0.8, ge=0, le=1)
     RAG_LLM_TIMEOUT: float = Field(default=20.0, gt=0)
+    RAG_QUERY_THREADS: int = Field(default=1, ge=0)
 
     LLM_BACKENDS: str = "local"
     LLM_MODEL_PATH: Path | None = None
@@ -192,6 +235,9 @@ class Settings(BaseSettings):
         return self.QDRANT_PATH or self.DATA_DIR / "qdrant_edge"
 
     @property
+    def embedded_vector_store_path(self) -> Path:
+        """Folder of the embedded vector store of the chosen ``VECTOR_STORE_BACKEND``."""
+        return self.edge_store_path if self.VECTOR_STORE_BACKEND == "edge" else self.qdrant_path
     def llm_backends(self) -> list[str]:
         """``LLM_BACKENDS`` as a list, in order."""
         return [name.strip().lower() for name in self.LLM_BACKENDS.split(",") if name.strip()]

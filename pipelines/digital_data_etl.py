@@ -1,15 +1,41 @@
-"""Digital data ETL: collect a user's content into the warehouse."""
+"""Digital data ETL: collect a user's content into the warehouse.
+
+get or create the user → crawl the links → save the documents. Configs live in
+``configs/digital_data_etl_*.yaml`` (``user_full_name``, ``links``, optional ``force``,
+``platforms``, ``concurrency``).
+"""
 
 from zenml import pipeline
 
+from steps.etl.crawl_links import crawl_links
 from steps.etl.get_or_create_user import get_or_create_user
+from steps.etl.save_documents import save_documents
 
 
 @pipeline
-def digital_data_etl(user_full_name: str) -> None:
-    """Get or create the user in the warehouse.
+def digital_data_etl(
+    user_full_name: str,
+    links: list[str] | None = None,
+    force: bool = False,
+    platforms: dict[str, str] | None = None,
+    concurrency: int | None = None,
+) -> None:
+    """Collect ``links`` written by ``user_full_name`` into the warehouse.
 
     Args:
         user_full_name: The author's full name, e.g. ``"Maxime Labonne"``.
+        links: Article, LinkedIn profile and repository URLs (default: none).
+        force: Re-crawl links already in the warehouse (changed content is updated in place).
+        platforms: ``{URL prefix: platform}`` routing a custom domain to a platform crawler
+            (``medium``, ``substack``, ``linkedin``, ``github``, ``git``, ``custom``).
+        concurrency: Links crawled at once; default the ``CRAWL_CONCURRENCY`` setting.
     """
-    get_or_create_user(user_full_name)
+    user = get_or_create_user(user_full_name)
+    batch = crawl_links(
+        user=user,
+        links=list(links or []),
+        force=force,
+        platforms=dict(platforms or {}),
+        concurrency=concurrency,
+    )
+    save_documents(batch)

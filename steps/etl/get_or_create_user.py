@@ -9,7 +9,8 @@ from llm_twin.infrastructure.db.mongo import open_warehouse
 from steps.metadata import record_counts
 
 
-@step
+# Never cached: the warehouse may have changed (or been emptied) since the last run.
+@step(enable_cache=False)
 def get_or_create_user(user_full_name: str) -> Annotated[UserDocument, "user"]:
     """Return the warehouse user called ``user_full_name`` (created on first run).
 

@@ -1,0 +1,129 @@
+"""Headless Chromium for the JavaScript-rendered crawlers (Medium, LinkedIn).
+
+The browser is the Debian ``chromium`` package driven by its ``chromedriver`` (paths from the
+settings): nothing is downloaded at run time, so it works offline. :class:`BrowserPool` gives
+each crawl worker thread its own browser, started on first use and reused for every link that
+thread crawls, and quits them all at the end.
+"""
+
+import shutil
+import tempfile
+import threading
+from typing import Any
+
+from loguru import logger
+
+from llm_twin.application.crawlers.base import CrawlError
+from llm_twin.settings import Settings
+
+#: Flags that work headless as root in containers (see FACTS.md); a fresh profile per browser.
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--window-size=1280,2000",
+)
+
+
+def chromium_available(settings: Settings) -> str | None:
+    """``None`` when Chromium and chromedriver are installed, else why not (for messages)."""
+    for name, path in (
+        ("CHROMIUM_BINARY", settings.CHROMIUM_BINARY),
+        ("CHROMEDRIVER_BINARY", settings.CHROMEDRIVER_BINARY),
+    ):
+        if not path.is_file():
+            return (
+                f"{name}={path} does not exist: install Chromium "
+                "(apt-get install chromium chromium-driver) or set the setting"
+            )
+    return None
+
+
+class Browser:
+    """One headless Chromium with its own temporary profile.
+
+    Args:
+        settings: ``CHROMIUM_BINARY``, ``CHROMEDRIVER_BINARY``, ``CRAWL_USER_AGENT`` and
+            ``CRAWL_TIMEOUT_S`` (page-load timeout).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        from selenium import webdriver
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.chrome.service import Service
+
+        problem = chromium_available(settings)
+        if problem:
+            raise CrawlError("browser_error", problem)
+        self.profile_dir = tempfile.mkdtemp(prefix="llm-twin-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(settings.CHROMIUM_BINARY)
+        for flag in CHROMIUM_FLAGS:
+            options.add_argument(flag)
+        options.add_argument(f"--user-data-dir={self.profile_dir}")
+        options.add_argument(f"--user-agent={settings.CRAWL_USER_AGENT}")
+        service = Service(executable_path=str(settings.CHROMEDRIVER_BINARY))
+        try:
+            self.driver: Any = webdriver.Chrome(options=options, service=service)
+        except WebDriverException as error:
+            shutil.rmtree(self.profile_dir, ignore_errors=True)
+            raise CrawlError("browser_error", f"Chromium did not start: {error.msg}") from None
+        self.driver.set_page_load_timeout(settings.CRAWL_TIMEOUT_S)
+        #: Free-form per-browser state crawlers keep (e.g. which sites are logged in).
+        self.state: dict[str, Any] = {}
+        logger.debug("started Chromium {}", self.version)
+
+    @property
+    def version(self) -> str:
+        return str(self.driver.capabilities.get("browserVersion", "unknown"))
+
+    def quit(self) -> None:
+        try:
+            self.driver.quit()
+        finally:
+            shutil.rmtree(self.profile_dir, ignore_errors=True)
+
+
+class BrowserPool:
+    """One :class:`Browser` per thread, created lazily; :meth:`close` quits them all.
+
+    Args:
+        settings: Passed to each :class:`Browser`.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._local = threading.local()
+        self._browsers: list[Browser] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> Browser:
+        """This thread's browser (started on first call)."""
+        browser = getattr(self._local, "browser", None)
+        if browser is None:
+            browser = Browser(self.settings)
+            self._local.browser = browser
+            with self._lock:
+                self._browsers.append(browser)
+        return browser
+
+    @property
+    def started(self) -> int:
+        """How many browsers were started."""
+        return len(self._browsers)
+
+    def close(self) -> None:
+        with self._lock:
+            browsers, self._browsers = self._browsers, []
+        for browser in browsers:
+            try:
+                browser.quit()
+            except Exception as error:  # one browser failing to quit must not leak the others
+                logger.warning("Chromium did not quit cleanly: {}", error)

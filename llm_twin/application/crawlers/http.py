@@ -1,0 +1,211 @@
+"""HTTP fetching for crawlers: timeouts, retries with backoff, a proper User-Agent, redirects
+checked hop by hop against the network policy, and ``robots.txt``."""
+
+import threading
+import urllib.robotparser
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from loguru import logger
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from llm_twin.application.crawlers.base import CrawlError
+from llm_twin.application.crawlers.links import check_host_allowed
+from llm_twin.settings import Settings
+
+MAX_REDIRECTS = 5
+#: Pages larger than this are refused (a blog article is far smaller).
+MAX_PAGE_BYTES = 15_000_000
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched page.
+
+    Attributes:
+        url: The final URL after redirects.
+        status: HTTP status code.
+        content: The raw body.
+        content_type: The ``Content-Type`` header (lower-cased, without parameters).
+        encoding: The charset requests determined, used by :attr:`text`.
+    """
+
+    url: str
+    status: int
+    content: bytes
+    content_type: str
+    encoding: str | None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.encoding or "utf-8", errors="replace")
+
+
+class _Retryable(Exception):
+    """A transient failure worth another attempt (timeout, connection error, 429, 5xx)."""
+
+    def __init__(self, error: CrawlError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class HttpFetcher:
+    """Fetches pages politely; safe to share between threads (one session per thread).
+
+    Args:
+        settings: Crawl settings (``CRAWL_TIMEOUT_S``, ``CRAWL_RETRIES``, ``CRAWL_USER_AGENT``,
+            ``CRAWL_RESPECT_ROBOTS``, ``CRAWL_ALLOW_PRIVATE_NETWORKS``).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._local = threading.local()
+        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._robots_lock = threading.Lock()
+
+    def _session(self) -> Any:
+        import requests
+
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(
+                {
+                    "User-Agent": self.settings.CRAWL_USER_AGENT,
+                    "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+                    "Accept-Language": "en;q=0.9,*;q=0.5",
+                }
+            )
+            self._local.session = session
+        return session
+
+    def get(self, url: str, check_robots: bool = True) -> Page:
+        """GET ``url`` with retries; a non-2xx final answer raises.
+
+        Args:
+            url: An http(s) URL.
+            check_robots: Check ``robots.txt`` first (when ``CRAWL_RESPECT_ROBOTS`` is on).
+
+        Raises:
+            CrawlError: ``robots_disallowed``, ``private_network``, ``http_error``,
+                ``timeout`` or ``connection_error``.
+        """
+        if check_robots and self.settings.CRAWL_RESPECT_ROBOTS:
+            self.ensure_allowed_by_robots(url)
+        page = self._get_with_retries(url)
+        if not 200 <= page.status < 300:
+            raise CrawlError("http_error", f"HTTP {page.status} for {url}")
+        return page
+
+    def _get_with_retries(self, url: str) -> Page:
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.CRAWL_RETRIES),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            retry=retry_if_exception(lambda error: isinstance(error, _Retryable)),
+            reraise=False,
+        )
+        try:
+            return retrying(self._get_once, url)
+        except RetryError as error:
+            last = error.last_attempt.exception()
+            assert isinstance(last, _Retryable)
+            raise last.error from None
+
+    def _get_once(self, url: str) -> Page:
+        import requests
+
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            check_host_allowed(current, self.settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
+            try:
+                response = self._session().get(
+                    current,
+                    timeout=self.settings.CRAWL_TIMEOUT_S,
+                    allow_redirects=False,
+                    stream=True,
+                )
+                with response:
+                    if response.is_redirect:
+                        target = urljoin(current, response.headers.get("Location", ""))
+                        if urlsplit(target).scheme not in {"http", "https"}:
+                            raise CrawlError(
+                                "unsupported_scheme", f"{current} redirects to {target!r}"
+                            )
+                        current = target
+                        continue
+                    content = _read_limited(response)
+                    page = Page(
+                        url=current,
+                        status=response.status_code,
+                        content=content,
+                        content_type=response.headers.get("Content-Type", "")
+                        .split(";")[0]
+                        .strip()
+                        .lower(),
+                        encoding=response.encoding or response.apparent_encoding,
+                    )
+            except requests.Timeout:
+                logger.debug("timeout fetching {}", current)
+                raise _Retryable(
+                    CrawlError(
+                        "timeout", f"{current} did not answer in {self.settings.CRAWL_TIMEOUT_S}s"
+                    )
+                ) from None
+            except requests.ConnectionError as error:
+                raise _Retryable(
+                    CrawlError("connection_error", f"cannot connect to {current}: {error}")
+                ) from None
+            if page.status == 429 or page.status >= 500:
+                raise _Retryable(CrawlError("http_error", f"HTTP {page.status} for {current}"))
+            return page
+        raise CrawlError("http_error", f"more than {MAX_REDIRECTS} redirects from {url}")
+
+    def ensure_allowed_by_robots(self, url: str) -> None:
+        """Raise ``CrawlError('robots_disallowed')`` if the site's robots.txt forbids ``url``
+        for our user agent. A missing robots.txt (404) allows everything; 401/403 forbid
+        everything (the usual convention); an unreachable one fails the link."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._robots_lock:
+            parser = self._robots.get(origin)
+        if parser is None:
+            parser = self._load_robots(origin)
+            with self._robots_lock:
+                self._robots[origin] = parser
+        if not parser.can_fetch(self.settings.CRAWL_USER_AGENT, url):
+            raise CrawlError(
+                "robots_disallowed",
+                f"robots.txt of {origin} disallows {url} "
+                "(set CRAWL_RESPECT_ROBOTS=false to ignore)",
+            )
+
+    def _load_robots(self, origin: str) -> urllib.robotparser.RobotFileParser:
+        parser = urllib.robotparser.RobotFileParser(f"{origin}/robots.txt")
+        try:
+            page = self._get_with_retries(f"{origin}/robots.txt")
+        except CrawlError as error:
+            raise CrawlError(error.reason, f"robots.txt unreachable: {error}") from None
+        if page.status in (401, 403):
+            parser.disallow_all = True
+        elif page.status >= 400:
+            parser.allow_all = True
+        else:
+            parser.parse(page.text.splitlines())
+        return parser
+
+
+def _read_limited(response: Any) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > MAX_PAGE_BYTES:
+            raise CrawlError("http_error", f"{response.url} is larger than {MAX_PAGE_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,71 @@
+"""Link hygiene: normalise user-supplied links and refuse schemes and hosts the crawler must
+not reach (loopback, private, link-local and other non-public addresses)."""
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit, urlunsplit
+
+from llm_twin.application.crawlers.base import CrawlError
+
+#: Schemes a link may use at all; each crawler accepts a subset.
+ALLOWED_SCHEMES = frozenset({"http", "https", "git"})
+
+
+def normalize_link(link: str) -> str:
+    """``link`` stripped of surrounding space and of its ``#fragment``; scheme and host
+    lower-cased. This is the key documents are stored and skipped under.
+
+    Raises:
+        CrawlError: ``invalid_link`` when it has no scheme or host, ``unsupported_scheme`` when
+            the scheme is not http, https or git.
+    """
+    text = link.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError as error:
+        raise CrawlError("invalid_link", f"not a valid URL: {text!r} ({error})") from None
+    scheme = parts.scheme.lower()
+    if scheme and scheme not in ALLOWED_SCHEMES:
+        raise CrawlError(
+            "unsupported_scheme",
+            f"scheme {scheme!r} is not supported "
+            f"(use one of: {', '.join(sorted(ALLOWED_SCHEMES))})",
+        )
+    if not scheme or not parts.hostname:
+        raise CrawlError("invalid_link", f"not an absolute http(s)/git URL: {text!r}")
+    return urlunsplit((scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+def is_public_address(address: str) -> bool:
+    """True for a globally routable IP address."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def check_host_allowed(url: str, allow_private: bool) -> None:
+    """Refuse ``url`` when its host resolves to a non-public address, unless ``allow_private``.
+
+    Every address the host resolves to must be public, so a name that also points inside the
+    network is refused too.
+
+    Raises:
+        CrawlError: ``private_network`` when refused, ``connection_error`` when the name does
+            not resolve.
+    """
+    if allow_private:
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, parts.port or None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as error:
+        raise CrawlError("connection_error", f"cannot resolve host {host!r}: {error}") from None
+    private = sorted({info[4][0] for info in infos if not is_public_address(info[4][0])})
+    if private:
+        raise CrawlError(
+            "private_network",
+            f"{host} resolves to a non-public address ({', '.join(private)}); set "
+            "CRAWL_ALLOW_PRIVATE_NETWORKS=true to crawl local or private hosts",
+        )

@@ -1,0 +1,45 @@
+"""Save crawled documents into the warehouse without duplicates or needless rewrites."""
+
+from collections.abc import Iterable
+
+from llm_twin.domain.documents import ContentDocument
+from llm_twin.infrastructure.db.warehouse import UpsertResult, Warehouse
+
+
+def save_documents(warehouse: Warehouse, documents: Iterable[ContentDocument]) -> dict[str, int]:
+    """Upsert ``documents`` by link; return counts.
+
+    A document whose content is already stored unchanged is left alone (same id, same
+    ``updated_at``, same ``crawled_at``); changed content is updated in place under the stored
+    id (new content hash, new ``updated_at``); new links are inserted. Saving the same crawl
+    twice therefore changes nothing.
+
+    Returns:
+        ``documents_inserted``, ``documents_updated``, ``documents_unchanged`` and per category
+        ``<category>_inserted`` / ``<category>_updated``.
+    """
+    by_category: dict[str, dict[str, ContentDocument]] = {}
+    for document in documents:
+        # Two links can yield the same document (a post listed twice): keep the last one.
+        by_category.setdefault(str(document.category), {})[document.link] = document
+    total = UpsertResult()
+    counts: dict[str, int] = {}
+    for category, batch in sorted(by_category.items()):
+        repository = warehouse.documents(category)
+        changed, unchanged = [], 0
+        for document in batch.values():
+            stored = repository.get_by_link(document.link)
+            if stored is not None and stored.content_hash == document.content_hash:
+                unchanged += 1
+            else:
+                changed.append(document)
+        result = repository.upsert_many(changed) + UpsertResult(unchanged=unchanged)
+        total += result
+        counts[f"{category}_inserted"] = result.inserted
+        counts[f"{category}_updated"] = result.updated
+    return {
+        "documents_inserted": total.inserted,
+        "documents_updated": total.updated,
+        "documents_unchanged": total.unchanged,
+        **counts,
+    }

@@ -1,0 +1,1 @@
+"""Instruction (SFT) and preference (DPO) datasets built from the author's cleaned documents."""

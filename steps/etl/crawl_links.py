@@ -1,0 +1,78 @@
+"""ETL step: crawl the user's links (skipping those already in the warehouse)."""
+
+from typing import Annotated
+
+from loguru import logger
+from zenml import step
+
+from llm_twin.application.crawlers import Author, CrawlBatch, build_dispatcher
+from llm_twin.application.crawlers import crawl_links as crawl_batch
+from llm_twin.domain.documents import UserDocument
+from llm_twin.domain.exceptions import LLMTwinError
+from llm_twin.domain.types import DataCategory
+from llm_twin.infrastructure.db.mongo import open_warehouse
+from llm_twin.settings import get_settings
+from steps.metadata import record_counts
+
+
+class AllLinksFailed(LLMTwinError):
+    """Every link of the run failed: nothing could be collected."""
+
+
+# Never cached: the result depends on the web and on what the warehouse already holds.
+@step(enable_cache=False)
+def crawl_links(
+    user: UserDocument,
+    links: list[str],
+    force: bool = False,
+    platforms: dict[str, str] | None = None,
+    concurrency: int | None = None,
+) -> Annotated[CrawlBatch, "crawled"]:
+    """Crawl ``links`` for ``user``; one bad link is recorded and the others continue.
+
+    Args:
+        user: The warehouse user the documents belong to.
+        links: URLs (http, https or git) of articles, a LinkedIn profile, repositories.
+        force: Re-crawl links that are already in the warehouse.
+        platforms: ``{URL prefix: platform}`` for sites on their own domain that a platform
+            crawler must handle (``{"https://pub.towardsai.net/": "medium"}``).
+        concurrency: Links crawled at once; default ``CRAWL_CONCURRENCY``.
+
+    Raises:
+        AllLinksFailed: there were links and every one failed (the run then exits non-zero).
+    """
+    settings = get_settings()
+    with open_warehouse(settings) as warehouse:
+        known = set().union(*(warehouse.documents(c).links() for c in DataCategory))
+    with build_dispatcher(settings) as dispatcher:
+        for prefix, platform in (platforms or {}).items():
+            dispatcher.override(prefix, platform)
+        batch = crawl_batch(
+            links,
+            Author(id=user.id, full_name=user.full_name),
+            dispatcher,
+            known_links=known,
+            force=force,
+            concurrency=concurrency or settings.CRAWL_CONCURRENCY,
+        )
+        browsers = dispatcher.browsers.started if dispatcher.browsers else 0
+    counts = batch.counts()
+    record_counts(
+        {
+            "links": [report.model_dump() for report in batch.reports],
+            "crawl_seconds": batch.seconds,
+            "browsers_started": browsers,
+        },
+        **counts,
+    )
+    logger.info(
+        "links: {} crawled, {} skipped, {} failed ({:.1f}s)",
+        counts["links_crawled"],
+        counts["links_skipped"],
+        counts["links_failed"],
+        batch.seconds,
+    )
+    if batch.all_failed:
+        reasons = "; ".join(f"{r.link}: {r.message}" for r in batch.reports[:5])
+        raise AllLinksFailed(f"every link failed ({len(batch.reports)}): {reasons}")
+    return batch
