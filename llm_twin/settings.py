@@ -238,6 +238,8 @@ class Settings(BaseSettings):
     def embedded_vector_store_path(self) -> Path:
         """Folder of the embedded vector store of the chosen ``VECTOR_STORE_BACKEND``."""
         return self.edge_store_path if self.VECTOR_STORE_BACKEND == "edge" else self.qdrant_path
+
+    @property
     def llm_backends(self) -> list[str]:
         """``LLM_BACKENDS`` as a list, in order."""
         return [name.strip().lower() for name in self.LLM_BACKENDS.split(",") if name.strip()]

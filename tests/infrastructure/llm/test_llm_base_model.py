@@ -36,3 +36,18 @@ def test_prepared_folder_is_kept(tmp_path):
     assert prepare_base_model(target) == target
     assert (target / "config.json").read_text() == "{}"
     assert not is_prepared(tmp_path / "elsewhere")
+
+
+def test_llm_settings_build_the_fallback_chain(tmp_path):
+    from llm_twin.infrastructure.llm import build_llm
+
+    settings = Settings(
+        DATA_DIR=tmp_path,
+        LLM_BACKENDS="openai, local",
+        OPENAI_BASE_URL="http://127.0.0.1:9/v1",
+    )
+    assert settings.llm_backends == ["openai", "local"]
+    assert settings.llm_model_path == tmp_path / "models" / "smollm2-135m-instruct"
+    assert settings.traces_dir == tmp_path / "traces"
+    chain = build_llm(settings)
+    assert [backend.name for backend in chain.backends] == ["openai", "local"]
