@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--context-chars", type=int, default=3000)
+    parser.add_argument("--threads", type=int, default=0, help="LLM_THREADS (0: default)")
     args = parser.parse_args()
 
     log(f"indexing the sample corpus under {DEFAULT_DIR} (skipped when done)")
@@ -83,6 +84,7 @@ def main() -> None:
         "LLM_MODEL_PATH": str(model_dir),
         "LLM_TEMPERATURE": "0",
         "LLM_CONTEXT_CHARS": str(args.context_chars),
+        "LLM_THREADS": str(args.threads),
         "API_CACHE_TTL": "0",
         "LOG_LEVEL": "WARNING",
     }
@@ -106,6 +108,7 @@ def main() -> None:
                 "questions": len(runs),
                 "max_tokens": args.max_tokens,
                 "context_chars": args.context_chars,
+                "llm_threads": args.threads,
                 "ttft_s": {
                     "p50": _percentile(ttft, 0.5),
                     "p95": _percentile(ttft, 0.95),

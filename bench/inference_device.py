@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--weights", choices=["saved", "random"], default="saved")
     parser.add_argument("--devices", nargs="+", default=["cpu"])
     parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
 
     import torch
@@ -45,7 +46,7 @@ def main() -> None:
     prompts = json.loads(args.prompts.read_text())
     params = GenerationParams(max_new_tokens=args.max_tokens, temperature=0.0)
     for device in args.devices:
-        backend = TransformersBackend(model_dir, device=device)
+        backend = TransformersBackend(model_dir, device=device, threads=args.threads, timeout=600)
         backend.load()
         backend.complete(prompts[0], GenerationParams(max_new_tokens=4, temperature=0.0))
         runs = []

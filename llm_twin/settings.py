@@ -106,6 +106,8 @@ class Settings(BaseSettings):
         LLM_MODEL_PATH: Folder of the local model (Hugging Face format); defaults to the base
             model converted by ``poe prepare-base-model`` (``DATA_DIR/models/...``).
         LLM_DEVICE: ``cpu``, ``cuda`` or ``auto`` for the local backend.
+        LLM_THREADS: Torch CPU threads for the local backend (0: torch's default, one per
+            core); 1 avoids threads waiting on each other when the machine is busy.
         LLM_MAX_NEW_TOKENS: Most tokens one answer may have.
         LLM_TEMPERATURE: Sampling temperature (0: greedy decoding).
         LLM_TOP_P: Nucleus sampling mass.
@@ -197,6 +199,7 @@ class Settings(BaseSettings):
     LLM_BACKENDS: str = "local"
     LLM_MODEL_PATH: Path | None = None
     LLM_DEVICE: Literal["cpu", "cuda", "auto"] = "cpu"
+    LLM_THREADS: int = Field(default=0, ge=0, le=256)
     LLM_MAX_NEW_TOKENS: int = Field(default=256, ge=1, le=8192)
     LLM_TEMPERATURE: float = Field(default=0.3, ge=0, le=2)
     LLM_TOP_P: float = Field(default=0.9, gt=0, le=1)

@@ -243,7 +243,10 @@ def _warm_up(retriever: Any, llm: LLMBackend | None, load_errors: dict[str, str]
     started = time.perf_counter()
     if retriever is not None:
         try:
-            retriever.search("warm-up", k=1)
+            if hasattr(retriever, "warm_up"):
+                retriever.warm_up()
+            else:
+                retriever.search("warm-up", k=1)
         except LLMTwinError as error:
             load_errors["retriever"] = f"warm-up search failed: {error}"
             logger.error("retriever warm-up failed: {}", error)
