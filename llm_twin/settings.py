@@ -99,6 +99,31 @@ class Settings(BaseSettings):
         RAG_LLM_TIMEOUT: Seconds to wait for the LLM in self-query/expansion.
         RAG_QUERY_THREADS: Torch threads used to embed a query (0: torch's default); 1 is
             fastest for one short query, especially on a busy machine.
+        LLM_BACKENDS: Comma-separated, ordered LLM backends the inference service tries, falling
+            back to the next when one is down or times out: ``local`` (in-process transformers),
+            ``openai`` (any OpenAI-compatible server: OPENAI_BASE_URL / OPENAI_MODEL_ID /
+            OPENAI_API_KEY), ``sagemaker`` (SAGEMAKER_ENDPOINT_NAME).
+        LLM_MODEL_PATH: Folder of the local model (Hugging Face format); defaults to the base
+            model converted by ``poe prepare-base-model`` (``DATA_DIR/models/...``).
+        LLM_DEVICE: ``cpu``, ``cuda`` or ``auto`` for the local backend.
+        LLM_THREADS: Torch CPU threads for the local backend (0: torch's default, one per
+            core); 1 avoids threads waiting on each other when the machine is busy.
+        LLM_MAX_NEW_TOKENS: Most tokens one answer may have.
+        LLM_TEMPERATURE: Sampling temperature (0: greedy decoding).
+        LLM_TOP_P: Nucleus sampling mass.
+        LLM_REPETITION_PENALTY: Penalty on repeated tokens (1: none).
+        LLM_TIMEOUT: Seconds one backend may take to start answering (and between two streamed
+            tokens) before it counts as timed out.
+        LLM_RETRIES: Retries of a failed remote call (openai, sagemaker) before falling back.
+        LLM_CONTEXT_CHARS: Most characters of retrieved context put into the prompt.
+        SAGEMAKER_ENDPOINT_NAME: SageMaker endpoint serving the twin (TGI/vLLM container).
+        API_HOST: Host the inference service binds to.
+        API_PORT: Port of the inference service.
+        API_KEY: When set, requests must send ``Authorization: Bearer <key>``.
+        API_RATE_LIMIT_PER_MINUTE: Requests per minute per client (0: no limit).
+        API_CACHE_TTL: Seconds an answer stays in the response cache (0: no cache).
+        API_MAX_QUERY_CHARS: Longest accepted question.
+        TRACES_DIR: Folder of the request traces (JSONL); defaults to ``DATA_DIR/traces``.
     """
 
     model_config = SettingsConfigDict(
@@ -171,6 +196,27 @@ class Settings(BaseSettings):
     RAG_LLM_TIMEOUT: float = Field(default=20.0, gt=0)
     RAG_QUERY_THREADS: int = Field(default=1, ge=0)
 
+    LLM_BACKENDS: str = "local"
+    LLM_MODEL_PATH: Path | None = None
+    LLM_DEVICE: Literal["cpu", "cuda", "auto"] = "cpu"
+    LLM_THREADS: int = Field(default=0, ge=0, le=256)
+    LLM_MAX_NEW_TOKENS: int = Field(default=256, ge=1, le=8192)
+    LLM_TEMPERATURE: float = Field(default=0.3, ge=0, le=2)
+    LLM_TOP_P: float = Field(default=0.9, gt=0, le=1)
+    LLM_REPETITION_PENALTY: float = Field(default=1.1, ge=1, le=2)
+    LLM_TIMEOUT: float = Field(default=60.0, gt=0)
+    LLM_RETRIES: int = Field(default=1, ge=0, le=10)
+    LLM_CONTEXT_CHARS: int = Field(default=3000, ge=100)
+    SAGEMAKER_ENDPOINT_NAME: str | None = None
+
+    API_HOST: str = "127.0.0.1"
+    API_PORT: int = Field(default=8000, ge=1, le=65535)
+    API_KEY: SecretStr | None = None
+    API_RATE_LIMIT_PER_MINUTE: int = Field(default=0, ge=0)
+    API_CACHE_TTL: float = Field(default=0.0, ge=0)
+    API_MAX_QUERY_CHARS: int = Field(default=2000, ge=1)
+    TRACES_DIR: Path | None = None
+
     @property
     def uses_embedded_mongo(self) -> bool:
         """True when no ``DATABASE_HOST`` is configured."""
@@ -195,6 +241,21 @@ class Settings(BaseSettings):
     def embedded_vector_store_path(self) -> Path:
         """Folder of the embedded vector store of the chosen ``VECTOR_STORE_BACKEND``."""
         return self.edge_store_path if self.VECTOR_STORE_BACKEND == "edge" else self.qdrant_path
+
+    @property
+    def llm_backends(self) -> list[str]:
+        """``LLM_BACKENDS`` as a list, in order."""
+        return [name.strip().lower() for name in self.LLM_BACKENDS.split(",") if name.strip()]
+
+    @property
+    def llm_model_path(self) -> Path:
+        """Folder of the local model."""
+        return self.LLM_MODEL_PATH or self.DATA_DIR / "models" / "smollm2-135m-instruct"
+
+    @property
+    def traces_dir(self) -> Path:
+        """Folder of the request traces."""
+        return self.TRACES_DIR or self.DATA_DIR / "traces"
 
     @property
     def warehouse_dir(self) -> Path:

@@ -26,6 +26,13 @@ MODULES = [
     "llm_twin.application.rag",
     "llm_twin.infrastructure.db.edge_vector_store",
     "tools.rag",
+    "llm_twin.infrastructure.llm",
+    "llm_twin.infrastructure.api",
+    "llm_twin.model.prompts",
+    "llm_twin.model.base_model",
+    "tools.serve",
+    "tools.traces",
+    "tools.prepare_base_model",
 ]
 HEAVY = ["torch", "transformers", "sentence_transformers", "trl", "peft", "zenml", "qdrant_client"]
 
