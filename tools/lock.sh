@@ -6,6 +6,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 {
   echo "# Exact versions for a fresh machine (pip freeze of a working .venv; regenerate with tools/lock.sh)."
   echo "# torch==2.13.0 is the CPU build where pip finds one (see README: GPU and CPU-only installs)."
-  .venv/bin/python -m pip freeze --exclude-editable | grep -v -i '^llm-twin' | sed -E 's/^torch==([0-9.]+)\+cpu$/torch==\1/'
+  # Packages of requirements-nodeps.lock are installed separately, without their deps.
+  nodeps=$(grep -v '^#' requirements-nodeps.lock | cut -d= -f1 | paste -sd'|')
+  .venv/bin/python -m pip freeze --exclude-editable | grep -v -i -E "^(llm-twin|${nodeps})==" \
+    | sed -E 's/^torch==([0-9.]+)\+cpu$/torch==\1/'
 } > requirements.lock
 echo "requirements.lock: $(grep -vc '^#' requirements.lock) packages" >&2

@@ -29,6 +29,14 @@ STAGES: list[tuple[str, list[str]]] = [
         "feature_engineering",
         ["-m", "tools.run", "feature_engineering", "--config", "configs/feature_engineering.yaml"],
     ),
+    ("prepare_base_model", ["-m", "tools.prepare_base_model"]),
+]
+
+#: What to do next, printed at the end (the service is left to the user: it holds the
+#: embedded vector store while it runs).
+NEXT_STEPS = [
+    ".venv/bin/poe call-rag-retrieval-module --query 'How does Maxime merge models?'",
+    ".venv/bin/poe run-inference-ml-service   # then open http://127.0.0.1:8000/",
 ]
 
 
@@ -44,7 +52,13 @@ def run_stage(name: str, arguments: list[str]) -> dict[str, Any]:
         [sys.executable, *arguments], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
     )
     lines = result.stdout.strip().splitlines()
-    summary = json.loads(lines[-1]) if lines else {}
+    try:
+        summary = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:  # a tool that prints a plain result (e.g. a folder)
+        summary = {
+            "status": "completed" if result.returncode == 0 else "failed",
+            "output": lines[-1],
+        }
     if result.returncode != 0:
         raise RuntimeError(f"stage {name} failed (exit {result.returncode}); its log is above")
     summary["wall_s"] = round(time.perf_counter() - started, 2)
@@ -56,8 +70,25 @@ def main(
     directory: Annotated[
         Path, typer.Option("--dir", "-d", help="Warehouse JSON export to load")
     ] = SAMPLE_DIR,
+    stages_option: Annotated[
+        str,
+        typer.Option(
+            "--stages", help="Comma-separated stages to run after the import (default: all)"
+        ),
+    ] = "",
 ) -> None:
-    """Import DIR, run every pipeline stage and print what the stores hold."""
+    """Import DIR, run the pipeline stages and print what the stores hold."""
+    known = [name for name, _ in STAGES]
+    chosen = [name.strip() for name in stages_option.split(",") if name.strip()] or known
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        typer.secho(
+            f"error: unknown stage(s) {', '.join(unknown)} (known: {', '.join(known)})",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+
     from llm_twin.application.warehouse_json import import_directory
     from llm_twin.domain.exceptions import LLMTwinError
     from llm_twin.domain.features import CLEANED_DOCUMENTS_COLLECTION, EMBEDDED_CHUNKS_COLLECTION
@@ -82,10 +113,12 @@ def main(
 
         stages: dict[str, Any] = {}
         for name, arguments in STAGES:
+            if name not in chosen:
+                continue
             stages[name] = run_stage(name, arguments)
             timings[name] = stages[name]["wall_s"]
         summary["stages"] = {
-            name: {key: stage.get(key) for key in ("status", "counts")}
+            name: {key: stage[key] for key in ("status", "counts", "output") if key in stage}
             for name, stage in stages.items()
         }
 
@@ -98,7 +131,9 @@ def main(
         typer.secho(f"error: {error}", fg="red", err=True)
         raise typer.Exit(2) from None
     summary["timings_s"] = timings
+    summary["next"] = NEXT_STEPS
     print(json.dumps(summary))
+    print("\nNext:\n  " + "\n  ".join(NEXT_STEPS), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ fi
 [ -n "$python" ] || { echo "error: Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
 
 stamp=.venv/.llm-twin-setup
-want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.lock requirements-nodeps.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   log "virtual environment .venv is current"
 else
@@ -40,6 +40,7 @@ else
   .venv/bin/python -m pip install -qq --upgrade pip
   # The lock pins torch==2.13.0: on a CPU machine point pip at a CPU wheel (see README).
   .venv/bin/python -m pip install -qq -r requirements.lock
+  .venv/bin/python -m pip install -qq --no-deps -r requirements-nodeps.lock
   .venv/bin/python -m pip install -qq --no-deps -e .
   .venv/bin/python -m pip check >&2
   echo "$want" > "$stamp"
