@@ -285,9 +285,15 @@ def _write_record(version: ModelVersion) -> None:
     os.replace(temporary, path)
 
 
+def zenml_version_name(number: int) -> str:
+    """The ZenML model version name of registry version ``number`` (``v3``: ZenML refuses
+    purely numeric names, keeping numbers for its own counter)."""
+    return f"v{number}"
+
+
 def sync_to_zenml(version: ModelVersion) -> None:
-    """Register (or update) ``version`` in ZenML's Model Control Plane: the model, a version of
-    the same number, its stage (production there is forced, archiving the previous one, as
+    """Register (or update) ``version`` in ZenML's Model Control Plane: the model, a version
+    named ``v<number>``, its stage (production there is forced, archiving the previous one, as
     here), and the version's record as metadata."""
     from zenml import log_metadata
     from zenml.client import Client
@@ -304,7 +310,7 @@ def sync_to_zenml(version: ModelVersion) -> None:
                 description="The LLM Twin: an LLM fine-tuned (SFT + DPO) on an author's writing",
                 license="apache-2.0",
             )
-    name = str(version.version)
+    name = zenml_version_name(version.version)
     try:
         client.get_model_version(version.name, name)
     except KeyError:
@@ -337,3 +343,35 @@ def production_model_path(
     if production is None or not (production.model_dir / "config.json").is_file():
         return None
     return production.model_dir
+
+
+def push_to_hub(version: ModelVersion, repo_id: str, settings: Settings | None = None) -> str:
+    """Upload ``version``'s folder (merged model, adapters, card, curves) to the Hugging Face Hub.
+
+    Args:
+        version: The registered version.
+        repo_id: Target repo, e.g. ``user/llm-twin``.
+        settings: HUGGINGFACE_ACCESS_TOKEN and OFFLINE come from here.
+
+    Raises:
+        ImproperlyConfigured: no token, or OFFLINE is true.
+    """
+    from llm_twin.domain.exceptions import ImproperlyConfigured
+
+    settings = settings or get_settings()
+    if settings.HUGGINGFACE_ACCESS_TOKEN is None:
+        raise ImproperlyConfigured("pushing to the Hub needs HUGGINGFACE_ACCESS_TOKEN")
+    if settings.OFFLINE:
+        raise ImproperlyConfigured("pushing to the Hub needs OFFLINE=false")
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=settings.HUGGINGFACE_ACCESS_TOKEN.get_secret_value())
+    api.create_repo(repo_id, exist_ok=True, private=True)
+    api.upload_folder(
+        repo_id=repo_id,
+        folder_path=str(version.path),
+        commit_message=f"{version.name} version {version.version}",
+        ignore_patterns=[RECORD_FILE + ".tmp", ".*"],
+    )
+    logger.info("pushed {} version {} to the Hub as {}", version.name, version.version, repo_id)
+    return repo_id

@@ -32,6 +32,11 @@ def corpus() -> list[str]:
 @pytest.fixture(scope="session")
 def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Folder of a random-weight 2-layer Llama and its ChatML tokenizer."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-base"))
+
+
+def build_tiny_model(directory: Path) -> Path:
+    """Save a random-weight 2-layer Llama and its ChatML tokenizer into ``directory``."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -73,7 +78,6 @@ def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pad_token_id=fast.pad_token_id,
     )
     model = LlamaForCausalLM(config)
-    directory = tmp_path_factory.mktemp("tiny-base")
     model.save_pretrained(directory)
     fast.save_pretrained(directory)
     return directory

@@ -54,6 +54,21 @@ class TrainingOutcome:
     comet: dict[str, str]
     duration_s: float
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (paths as strings), e.g. to pass between pipeline steps."""
+        data = dataclasses.asdict(self)
+        for key in ("run_dir", "model_dir", "curves"):
+            data[key] = str(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainingOutcome":
+        """The inverse of :meth:`to_dict`."""
+        values = dict(data)
+        for key in ("run_dir", "model_dir", "curves"):
+            values[key] = Path(values[key])
+        return cls(**values)
+
 
 def resolve_base_model(config: TrainingConfig, settings: Settings) -> str:
     """The base model to load: the offline SmolLM2 folder (prepared on first use) or the
