@@ -205,7 +205,10 @@ def run_training(
         device=f"{plan.device} ({plan.device_name})",
         precision=plan.precision,
         quantization=config.quantization,
-        metrics={key: round(float(value), 6) for key, value in metrics.items()},
+        metrics={
+            key: value if isinstance(value, int) else round(float(value), 6)
+            for key, value in metrics.items()
+        },
         history=history,
         curves=curves,
         comet=comet,
