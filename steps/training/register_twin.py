@@ -1,6 +1,7 @@
 """Registry step: store the trained twin as a new version (local registry + ZenML Model Control
 Plane), give it the configured stage, push it to the Hub when configured."""
 
+import shutil
 from typing import Annotated, Any
 
 from zenml import step
@@ -34,6 +35,9 @@ def register_twin(
             {k: v for k, v in training_run.items() if k != "reused_version"}
         )
         version = registry.register(outcome, training)
+        # The SFT model merged for DPO is a full copy of the weights: not needed any more (a
+        # forced re-run merges it again from the adapter).
+        shutil.rmtree(outcome.run_dir / "sft" / "merged", ignore_errors=True)
     if training.promote_to != "none" and version.stage != training.promote_to:
         version = registry.promote(version.version, training.promote_to)
     pushed = 0
