@@ -5,8 +5,9 @@
 Builds (once, then reuses) an index of the shared sample corpus in DIR with the feature
 pipeline's code, then runs every question through ``ContextRetriever`` with the stages switched
 on one after another: dense only, sparse only, dense+sparse fused (RRF), + the offline reranker,
-+ dedup. Scores the ranked unique links of the top-k chunks: recall@1/3/5 and MRR. Prints a
-table on stderr and one JSON object on stdout.
++ dedup. Scores the ranked unique links of the top-k chunks: recall@1/3/5 and MRR, and counts
+``repeats@k``: passages per question in the top-k that repeat another one (the same text under
+two links). Prints a table on stderr and one JSON object on stdout.
 """
 
 import argparse
@@ -41,12 +42,14 @@ def main() -> None:
 
     from bench.rag_common import index_sample_corpus
     from llm_twin.application.rag import ContextRetriever, RetrievalOptions
+    from llm_twin.application.rag.dedup import deduplicate
     from llm_twin.application.rag.rerankers import build_reranker
     from llm_twin.infrastructure.db.mongo import open_warehouse
     from llm_twin.infrastructure.db.vector_store import open_vector_store
     from llm_twin.settings import get_settings
 
     settings = get_settings()
+    dedup_threshold = settings.RAG_DEDUP_THRESHOLD or 0.8
     questions = load_questions(args.questions)
     store = open_vector_store(settings)
     try:
@@ -60,14 +63,22 @@ def main() -> None:
         for name, (overrides, reranker) in stages(settings).items():
             defaults = RetrievalOptions.from_settings(settings)
             base.options = dataclasses.replace(defaults, **overrides)
-            base.reranker = build_reranker(reranker, settings.RAG_RERANKER_MODEL)
-            ranked, latencies = [], []
+            base.reranker = build_reranker(
+                reranker,
+                settings.RAG_RERANKER_MODEL,
+                doc_weight=settings.RAG_EVIDENCE_DOC_WEIGHT,
+                title_weight=settings.RAG_EVIDENCE_TITLE_WEIGHT,
+            )
+            ranked, latencies, repeats = [], [], 0
             for item in questions:
                 started = time.perf_counter()
                 chunks = base.search(item["question"], k=k, author=item.get("author"))
                 latencies.append((time.perf_counter() - started) * 1000)
                 ranked.append([c.link for c in chunks])
+                # Passages in the top-k that dedup would drop: repeats wasting context space.
+                repeats += len(chunks) - len(deduplicate(chunks, dedup_threshold))
             metrics = score(ranked, [q["links"] for q in questions])
+            metrics["repeats@k"] = round(repeats / len(questions), 2)
             latencies.sort()
             metrics["p50_ms"] = round(latencies[len(latencies) // 2], 1)
             results[name] = metrics

@@ -89,10 +89,16 @@ class Settings(BaseSettings):
         RAG_RERANKER: ``evidence`` (offline: passage + source-document evidence + title
             match), ``cross-encoder`` (needs RAG_RERANKER_MODEL) or ``none``.
         RAG_RERANKER_MODEL: Local folder of a sentence-transformers cross-encoder.
+        RAG_EVIDENCE_DOC_WEIGHT: ``evidence`` reranker: weight of the source document's
+            evidence (its other matching passages) next to the passage's own score.
+        RAG_EVIDENCE_TITLE_WEIGHT: ``evidence`` reranker: weight of the share of the
+            question's keywords found in the document title.
         RAG_RERANK_DEPTH: How many fused candidates the reranker reorders.
         RAG_DEDUP_THRESHOLD: Word-trigram overlap above which two passages count as one (the
             same article on two platforms); 0 turns dedup off.
         RAG_LLM_TIMEOUT: Seconds to wait for the LLM in self-query/expansion.
+        RAG_QUERY_THREADS: Torch threads used to embed a query (0: torch's default); 1 is
+            fastest for one short query, especially on a busy machine.
         LLM_BACKENDS: Comma-separated, ordered LLM backends the inference service tries, falling
             back to the next when one is down or times out: ``local`` (in-process transformers),
             ``openai`` (any OpenAI-compatible server: OPENAI_BASE_URL / OPENAI_MODEL_ID /
@@ -100,6 +106,8 @@ class Settings(BaseSettings):
         LLM_MODEL_PATH: Folder of the local model (Hugging Face format); defaults to the base
             model converted by ``poe prepare-base-model`` (``DATA_DIR/models/...``).
         LLM_DEVICE: ``cpu``, ``cuda`` or ``auto`` for the local backend.
+        LLM_THREADS: Torch CPU threads for the local backend (0: torch's default, one per
+            core); 1 avoids threads waiting on each other when the machine is busy.
         LLM_MAX_NEW_TOKENS: Most tokens one answer may have.
         LLM_TEMPERATURE: Sampling temperature (0: greedy decoding).
         LLM_TOP_P: Nucleus sampling mass.
@@ -173,7 +181,7 @@ class Settings(BaseSettings):
     LINKEDIN_MAX_SCROLLS: int = Field(default=10, ge=0)
     RAG_TOP_K: int = Field(default=5, ge=1, le=100)
     RAG_CANDIDATES: int = Field(default=50, ge=1, le=1000)
-    RAG_FUSION: Literal["rrf", "score"] = "rrf"
+    RAG_FUSION: Literal["rrf", "score"] = "score"
     RAG_DENSE_WEIGHT: float = Field(default=1.0, ge=0)
     RAG_SPARSE_WEIGHT: float = Field(default=1.0, ge=0)
     RAG_RRF_K: float = Field(default=60.0, gt=0)
@@ -181,13 +189,17 @@ class Settings(BaseSettings):
     RAG_EXPANSION_COUNT: int = Field(default=0, ge=0, le=10)
     RAG_RERANKER: Literal["evidence", "cross-encoder", "none"] = "evidence"
     RAG_RERANKER_MODEL: str = ""
+    RAG_EVIDENCE_DOC_WEIGHT: float = Field(default=1.0, ge=0)
+    RAG_EVIDENCE_TITLE_WEIGHT: float = Field(default=0.3, ge=0)
     RAG_RERANK_DEPTH: int = Field(default=50, ge=1, le=1000)
     RAG_DEDUP_THRESHOLD: float = Field(default=0.8, ge=0, le=1)
     RAG_LLM_TIMEOUT: float = Field(default=20.0, gt=0)
+    RAG_QUERY_THREADS: int = Field(default=1, ge=0)
 
     LLM_BACKENDS: str = "local"
     LLM_MODEL_PATH: Path | None = None
     LLM_DEVICE: Literal["cpu", "cuda", "auto"] = "cpu"
+    LLM_THREADS: int = Field(default=0, ge=0, le=256)
     LLM_MAX_NEW_TOKENS: int = Field(default=256, ge=1, le=8192)
     LLM_TEMPERATURE: float = Field(default=0.3, ge=0, le=2)
     LLM_TOP_P: float = Field(default=0.9, gt=0, le=1)
@@ -224,6 +236,11 @@ class Settings(BaseSettings):
     def edge_store_path(self) -> Path:
         """Folder of the embedded qdrant-edge vector store."""
         return self.QDRANT_PATH or self.DATA_DIR / "qdrant_edge"
+
+    @property
+    def embedded_vector_store_path(self) -> Path:
+        """Folder of the embedded vector store of the chosen ``VECTOR_STORE_BACKEND``."""
+        return self.edge_store_path if self.VECTOR_STORE_BACKEND == "edge" else self.qdrant_path
 
     @property
     def llm_backends(self) -> list[str]:

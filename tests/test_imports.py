@@ -16,9 +16,23 @@ MODULES = [
     "llm_twin.application.embeddings",
     "llm_twin.application.sparse",
     "llm_twin.application.warehouse_json",
+    "llm_twin.application.preprocessing.handlers",
+    "llm_twin.application.preprocessing.sync",
+    "llm_twin.application.preprocessing.cdc",
     "tools.data_warehouse",
     "tools.quickstart",
     "tools.run",
+    "tools.cdc",
+    "llm_twin.application.rag",
+    "llm_twin.infrastructure.db.edge_vector_store",
+    "tools.rag",
+    "llm_twin.infrastructure.llm",
+    "llm_twin.infrastructure.api",
+    "llm_twin.model.prompts",
+    "llm_twin.model.base_model",
+    "tools.serve",
+    "tools.traces",
+    "tools.prepare_base_model",
 ]
 HEAVY = ["torch", "transformers", "sentence_transformers", "trl", "peft", "zenml", "qdrant_client"]
 

@@ -53,7 +53,7 @@ def main(
         timings["import_s"] = round(time.perf_counter() - started, 2)
 
         started = time.perf_counter()
-        where = settings.QDRANT_URL or str(settings.qdrant_path)
+        where = settings.QDRANT_URL or str(settings.embedded_vector_store_path)
         _stage(f"vector store: {where}")
         with open_vector_store(settings) as store:
             summary["vector_store"] = {

@@ -74,8 +74,8 @@ def test_upsert_filtered_search_scroll_delete(store):
         store.delete_where("c")
 
 
-def test_open_vector_store_uses_the_embedded_folder_by_default(tmp_path):
-    settings = Settings(_env_file=None, DATA_DIR=tmp_path)
+def test_open_vector_store_uses_the_local_mode_folder_when_chosen(tmp_path):
+    settings = Settings(_env_file=None, DATA_DIR=tmp_path, VECTOR_STORE_BACKEND="local")
     with open_vector_store(settings) as store:
         store.ensure_collection("c", 2)
     assert (tmp_path / "qdrant" / "collection" / "c").exists()

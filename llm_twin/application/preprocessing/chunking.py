@@ -9,6 +9,7 @@ to a chunk (only whitespace between chunks is left out), and each chunk is a ver
 """
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,12 +69,13 @@ class TokenCounter:
         self.count = functools.lru_cache(maxsize=65536)(self._count)
 
     def _count(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        # verbose=False: counting a whole document is fine, it is never fed to the model.
+        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def token_windows(self, text: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
         """Cut ``text[start:end]`` at token boundaries into windows of at most ``budget``."""
         encoded = self.tokenizer(
-            text[start:end], add_special_tokens=False, return_offsets_mapping=True
+            text[start:end], add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )
         offsets = encoded["offset_mapping"]
         spans: list[tuple[int, int]] = []
@@ -100,23 +102,30 @@ _FENCE = re.compile(r"^[ \t]*(```|~~~)", re.M)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])(?:[\"'”’)\]]*)(?:\s+|(?=[A-Z][a-z]))")
 _NEWLINE = re.compile(r"\n")
 _FILE_HEADER = re.compile(r"^### File: ", re.M)
+_HEADING = re.compile(r"#{1,6} [^\n]*")
 
 
 def _cut_at(boundaries: Sequence[int], start: int, end: int) -> list[tuple[int, int]]:
     cuts = sorted({b for b in boundaries if start < b < end})
     edges = [start, *cuts, end]
-    return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
 
 
 def split_blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Paragraphs separated by blank lines; a fenced code block stays one block."""
+    """Paragraphs separated by blank lines; a fenced code block stays one block, and a
+    heading stays with the paragraph after it (a chunk never ends on a heading)."""
     fences = [m.start() for m in _FENCE.finditer(text, start, end)]
     inside: list[tuple[int, int]] = list(zip(fences[::2], fences[1::2], strict=False))
     boundaries = []
+    previous = start
     for match in _BLANK_LINES.finditer(text, start, end):
         cut = match.end()
-        if not any(a < cut <= b for a, b in inside):
-            boundaries.append(cut)
+        if any(a < cut <= b for a, b in inside):
+            continue
+        if _HEADING.fullmatch(text[previous : match.start()].strip()):
+            continue
+        boundaries.append(cut)
+        previous = cut
     return _cut_at(boundaries, start, end)
 
 
@@ -158,11 +167,19 @@ class TokenChunker:
     Args:
         counter: Token counter of the embedder's tokenizer.
         levels: Splitters tried in order on any span over budget.
+        hard_first_level: The first splitter's cuts always start a new chunk (repository
+            files), instead of being packed together with their neighbours.
     """
 
-    def __init__(self, counter: TokenCounter, levels: Sequence[Splitter] = PROSE_LEVELS) -> None:
+    def __init__(
+        self,
+        counter: TokenCounter,
+        levels: Sequence[Splitter] = PROSE_LEVELS,
+        hard_first_level: bool = False,
+    ) -> None:
         self.counter = counter
         self.levels = tuple(levels)
+        self.hard_first_level = hard_first_level
 
     def chunk(
         self, text: str, budget: int, overlap: int = 0, min_tokens: int = 0
@@ -179,8 +196,13 @@ class TokenChunker:
             raise ValueError(f"chunk budget of {budget} tokens is too small")
         if not text.strip():
             return []
-        pieces = self._pieces(text, 0, len(text), budget, 0)
-        chunks = self._pack(text, pieces, budget, overlap)
+        sections = [(0, len(text))]
+        if self.hard_first_level and self.levels:
+            sections = self.levels[0](text, 0, len(text))
+        chunks: list[TextSpan] = []
+        for start, end in sections:
+            pieces = self._pieces(text, start, end, budget, 0)
+            chunks += self._pack(text, pieces, budget, overlap)
         if min_tokens and len(chunks) > 1 and chunks[-1].tokens < min_tokens:
             merged = self._span(text, chunks[-2].start, chunks[-1].end)
             if merged.tokens <= budget:
@@ -223,23 +245,20 @@ class TokenChunker:
         windows = self.counter.token_windows(text, piece.start, piece.end, budget * 3 // 4)
         return [self._span(text, a, b) for a, b in windows if text[a:b].strip()]
 
-    def _pack(
-        self, text: str, pieces: list[TextSpan], budget: int, overlap: int
-    ) -> list[TextSpan]:
+    def _pack(self, text: str, pieces: list[TextSpan], budget: int, overlap: int) -> list[TextSpan]:
         chunks: list[TextSpan] = []
         first = 0
         while first < len(pieces):
-            last = first
-            best = self._span(text, pieces[first].start, pieces[first].end)
-            # Estimate with piece counts, then confirm on the real slice (joins can differ).
-            total = pieces[first].tokens
+            # Grow on the pieces' own counts (WordPiece counts add up across whitespace), then
+            # confirm on the real slice and back off while a join tokenised differently.
+            last, total = first, pieces[first].tokens
             while last + 1 < len(pieces) and total + pieces[last + 1].tokens <= budget:
-                candidate = self._span(text, pieces[first].start, pieces[last + 1].end)
-                if candidate.tokens > budget:
-                    break
                 last += 1
                 total += pieces[last].tokens
-                best = candidate
+            best = self._span(text, pieces[first].start, pieces[last].end)
+            while best.tokens > budget and last > first:
+                last -= 1
+                best = self._span(text, pieces[first].start, pieces[last].end)
             chunks.append(best)
             if last + 1 >= len(pieces):
                 break

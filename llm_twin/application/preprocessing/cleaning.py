@@ -154,5 +154,3 @@ def clean_title(title: str, max_chars: int = 150) -> str:
 def text_fields(content: dict, keys: tuple[str, ...]) -> list[str]:
     """The non-empty string values of ``content`` under ``keys``, in that order."""
     return [content[key] for key in keys if isinstance(content.get(key), str) and content[key]]
-
-

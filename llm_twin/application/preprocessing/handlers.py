@@ -127,11 +127,18 @@ class ChunkingHandler:
     Args:
         levels: Splitters tried on over-long spans (prose or code).
         default_config: Size/overlap used when the pipeline config names none for the category.
+        hard_first_level: Never pack pieces of two first-level sections (files) together.
     """
 
-    def __init__(self, levels: Sequence[Splitter], default_config: ChunkingConfig) -> None:
+    def __init__(
+        self,
+        levels: Sequence[Splitter],
+        default_config: ChunkingConfig,
+        hard_first_level: bool = False,
+    ) -> None:
         self.levels = tuple(levels)
         self.default_config = default_config
+        self.hard_first_level = hard_first_level
 
     def chunk(
         self,
@@ -160,7 +167,7 @@ class ChunkingHandler:
                 f"document {document.document_id}: title {document.title!r} leaves only "
                 f"{budget} tokens per chunk"
             )
-        spans = TokenChunker(counter, self.levels).chunk(
+        spans = TokenChunker(counter, self.levels, self.hard_first_level).chunk(
             document.content, budget, config.overlap_tokens, config.min_chunk_tokens
         )
         chunks = []
@@ -283,7 +290,9 @@ register(
     DataCategory.REPOSITORIES,
     HandlerSet(
         RepositoryCleaningHandler(),
-        ChunkingHandler(CODE_LEVELS, ChunkingConfig(chunk_tokens=256, overlap_tokens=16)),
+        ChunkingHandler(
+            CODE_LEVELS, ChunkingConfig(chunk_tokens=256, overlap_tokens=16), hard_first_level=True
+        ),
         EmbeddingHandler(),
     ),
 )

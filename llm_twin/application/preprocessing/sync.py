@@ -15,7 +15,8 @@ The batch pipeline (:meth:`FeatureSync.plan` + :meth:`FeatureSync.apply`) and th
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,7 +25,6 @@ from pydantic import BaseModel, Field
 
 from llm_twin.application.preprocessing.chunking import ChunkingConfig, TokenCounter
 from llm_twin.application.preprocessing.handlers import (
-    EncodedChunk,
     handlers_for,
     registered_categories,
 )
@@ -41,7 +41,16 @@ from llm_twin.infrastructure.db.vector_store import VectorPoint, VectorStore
 from llm_twin.infrastructure.db.warehouse import Warehouse
 
 #: The stages timed in :attr:`SyncReport.seconds`.
-STAGES = ("query", "clean", "chunk", "embed_dense", "embed_sparse", "load", "delete")
+STAGES = (
+    "query",
+    "clean",
+    "chunk",
+    "embed_dense",
+    "embed_sparse",
+    "load",
+    "load_wait",
+    "delete",
+)
 
 
 class FeatureSyncConfig(BaseModel):
@@ -103,7 +112,8 @@ class SyncReport(BaseModel):
         chunks_total: Chunk points in the store afterwards.
         cleaned_total: Cleaned-document points in the store afterwards.
         per_category: ``{category: {"documents": n, "chunks": n}}`` processed.
-        seconds: Seconds per stage (see :data:`STAGES`).
+        seconds: Seconds per stage (see :data:`STAGES`); ``load`` runs on a writer thread
+            while the next batch is embedded, ``load_wait`` is the part the run waited for.
     """
 
     documents_processed: int = 0
@@ -171,7 +181,9 @@ class FeatureSync:
     def stored_hashes(self, document_ids: Sequence[str] | None = None) -> dict[str, str]:
         """``{document id: source_hash}`` of the cleaned documents in the store."""
         where = {"document_id": list(document_ids)} if document_ids is not None else None
-        if document_ids is not None and not document_ids:
+        if (document_ids is not None and not document_ids) or not self.store.collection_exists(
+            CLEANED_DOCUMENTS_COLLECTION
+        ):
             return {}
         return {
             str(point.payload["document_id"]): str(point.payload.get("source_hash", ""))
@@ -180,6 +192,8 @@ class FeatureSync:
 
     def chunk_document_ids(self) -> set[str]:
         """Ids of the documents that have chunks in the store."""
+        if not self.store.collection_exists(EMBEDDED_CHUNKS_COLLECTION):
+            return set()
         return {
             str(point.payload["document_id"])
             for point in self.store.scroll(EMBEDDED_CHUNKS_COLLECTION)
@@ -187,8 +201,10 @@ class FeatureSync:
 
     # -- batch sync ------------------------------------------------------------------------
     def plan(self) -> SyncPlan:
-        """Compare warehouse hashes with the store: what to process, skip and delete."""
-        self.ensure_collections()
+        """Compare warehouse hashes with the store: what to process, skip and delete.
+
+        Reads ids and hashes only (no model is loaded), so a run with nothing to do is cheap.
+        """
         stored = self.stored_hashes()
         existing: set[str] = set()
         plan = SyncPlan()
@@ -215,18 +231,21 @@ class FeatureSync:
 
     def apply(self, plan: SyncPlan) -> SyncReport:
         """Carry out ``plan``: delete gone documents, then process changed ones in batches."""
-        self.ensure_collections()
+        if plan.process or plan.delete:  # else the model need not even load
+            self.ensure_collections()
         report = SyncReport(documents_skipped=plan.documents_skipped)
         self.delete_documents(plan.delete, report)
-        for category_value, ids in plan.process.items():
-            category = DataCategory(category_value)
-            repository = self.warehouse.documents(category)
-            for batch_ids in _batches(ids, self.config.batch_documents):
-                with _timed(report, "query"):
-                    documents = repository.get_many(batch_ids)
-                gone = sorted(set(batch_ids) - {str(doc.id) for doc in documents})
-                self.delete_documents(gone, report)
-                self._process(category, documents, report)
+        with _Writer(report) as writer:
+            for category_value, ids in plan.process.items():
+                category = DataCategory(category_value)
+                repository = self.warehouse.documents(category)
+                for batch_ids in _batches(ids, self.config.batch_documents):
+                    with _timed(report, "query"):
+                        documents = repository.get_many(batch_ids)
+                    gone = sorted(set(batch_ids) - {str(doc.id) for doc in documents})
+                    if gone:
+                        writer.submit(self.delete_documents, gone, report)
+                    self._process(category, documents, report, writer)
         self._finish(report)
         return report
 
@@ -244,17 +263,23 @@ class FeatureSync:
         self, documents: Iterable[ContentDocument], report: SyncReport | None = None
     ) -> SyncReport:
         """Process the given warehouse documents whose stored copy is missing or stale."""
-        self.ensure_collections()
         report = report or SyncReport()
         by_category: dict[DataCategory, list[ContentDocument]] = defaultdict(list)
         for document in documents:
             by_category[type(document).category].append(document)
+        stale_by_category = {}
         for category, docs in by_category.items():
             stored = self.stored_hashes([str(doc.id) for doc in docs])
             stale = [doc for doc in docs if stored.get(str(doc.id)) != doc.content_hash]
             report.documents_skipped += len(docs) - len(stale)
-            for batch in _batches(stale, self.config.batch_documents):
-                self._process(category, batch, report)
+            if stale:
+                stale_by_category[category] = stale
+        if stale_by_category:  # else the model need not even load
+            self.ensure_collections()
+        with _Writer(report) as writer:
+            for category, stale in stale_by_category.items():
+                for batch in _batches(stale, self.config.batch_documents):
+                    self._process(category, batch, report, writer)
         self._finish(report)
         return report
 
@@ -263,24 +288,32 @@ class FeatureSync:
     ) -> SyncReport:
         """Remove the chunks, then the cleaned copies, of ``document_ids``."""
         report = report or SyncReport()
-        if not document_ids:
+        if not document_ids or not self.store.collection_exists(CLEANED_DOCUMENTS_COLLECTION):
             return report
         ids = [str(i) for i in document_ids]
         with _timed(report, "delete"):
             doomed = [
                 point.id
-                for point in self.store.scroll(EMBEDDED_CHUNKS_COLLECTION, where={"document_id": ids})
+                for point in self.store.scroll(
+                    EMBEDDED_CHUNKS_COLLECTION, where={"document_id": ids}
+                )
             ]
             self.store.delete_ids(EMBEDDED_CHUNKS_COLLECTION, doomed)
             self.store.delete_ids(CLEANED_DOCUMENTS_COLLECTION, ids)
         report.documents_deleted += len(ids)
         report.chunks_deleted += len(doomed)
-        logger.info("deleted {} documents ({} chunks) gone from the warehouse", len(ids), len(doomed))
+        logger.info(
+            "deleted {} documents ({} chunks) gone from the warehouse", len(ids), len(doomed)
+        )
         return report
 
     # -- internals -------------------------------------------------------------------------
     def _process(
-        self, category: DataCategory, documents: Sequence[ContentDocument], report: SyncReport
+        self,
+        category: DataCategory,
+        documents: Sequence[ContentDocument],
+        report: SyncReport,
+        writer: "_Writer",
     ) -> None:
         if not documents:
             return
@@ -298,12 +331,18 @@ class FeatureSync:
             dense = handlers.embedder.dense(chunks, self.embedder)
         with _timed(report, "embed_sparse"):
             sparse = handlers.embedder.sparse(chunks, self.sparse)
-        encoded = [
-            EncodedChunk(chunk, vector, keywords)
+        points = [
+            VectorPoint(
+                id=chunk_id(chunk.document_id, chunk.chunk_index, chunk.content),
+                vector=vector,
+                payload=chunk_payload(chunk),
+                sparse=keywords,
+            )
             for chunk, vector, keywords in zip(chunks, dense, sparse, strict=True)
         ]
-        with _timed(report, "load"):
-            self._load(cleaned, chunks_by_doc, encoded, report)
+        with _timed(report, "embed_dense"):
+            documents_points = self._document_points(cleaned, chunks, dense)
+        writer.submit(self._load, documents_points, points, report)
         report.documents_processed += len(documents)
         report.chunks_embedded += len(chunks)
         stats = report.per_category.setdefault(category.value, {"documents": 0, "chunks": 0})
@@ -313,48 +352,51 @@ class FeatureSync:
             "{}: processed {} documents into {} chunks", category.value, len(documents), len(chunks)
         )
 
-    def _load(
+    def _document_points(
         self,
         cleaned: Sequence[CleanedDocument],
-        chunks_by_doc: Sequence[Sequence[Chunk]],
-        encoded: Sequence[EncodedChunk],
-        report: SyncReport,
-    ) -> None:
-        points = [
-            VectorPoint(
-                id=chunk_id(item.chunk.document_id, item.chunk.chunk_index, item.chunk.content),
-                vector=item.dense,
-                payload=chunk_payload(item.chunk),
-                sparse=item.sparse,
-            )
-            for item in encoded
-        ]
-        self.store.upsert(EMBEDDED_CHUNKS_COLLECTION, points)
-        # Chunks of the documents' previous versions: any id not written just now.
-        fresh = {str(point.id) for point in points}
-        doc_ids = [str(doc.document_id) for doc in cleaned]
-        stale = [
-            point.id
-            for point in self.store.scroll(EMBEDDED_CHUNKS_COLLECTION, where={"document_id": doc_ids})
-            if point.id not in fresh
-        ]
-        self.store.delete_ids(EMBEDDED_CHUNKS_COLLECTION, stale)
-        report.chunks_deleted += len(stale)
-        # Cleaned copies last: their source_hash marks the documents as done.
+        chunks: Sequence[Chunk],
+        dense: Sequence[list[float]],
+    ) -> list[VectorPoint]:
+        """Cleaned-document points; vector = normalised mean of the document's chunk vectors
+        (its centroid: no extra encoder pass, and it covers the whole text, not the first 256
+        tokens). A document without text gets the embedding of its title or link."""
         vectors_by_doc: dict[uuid.UUID, list[list[float]]] = defaultdict(list)
-        for item in encoded:
-            vectors_by_doc[item.chunk.document_id].append(item.dense)
+        for chunk, vector in zip(chunks, dense, strict=True):
+            vectors_by_doc[chunk.document_id].append(vector)
         fallback_texts = [
             doc.title or doc.link for doc in cleaned if not vectors_by_doc.get(doc.document_id)
         ]
         fallback = iter(self.embedder.embed(fallback_texts))
-        documents = []
+        points = []
         for doc in cleaned:
             vectors = vectors_by_doc.get(doc.document_id)
             vector = mean_direction(vectors) if vectors else next(fallback)
-            documents.append(
+            points.append(
                 VectorPoint(id=doc.document_id, vector=vector, payload=cleaned_payload(doc))
             )
+        return points
+
+    def _load(
+        self,
+        documents: Sequence[VectorPoint],
+        chunks: Sequence[VectorPoint],
+        report: SyncReport,
+    ) -> None:
+        """Write one batch: new chunks, then drop the documents' stale chunks, then the cleaned
+        copies last (their ``source_hash`` marks the documents as done)."""
+        self.store.upsert(EMBEDDED_CHUNKS_COLLECTION, chunks)
+        fresh = {str(point.id) for point in chunks}
+        doc_ids = [str(point.id) for point in documents]
+        stale = [
+            point.id
+            for point in self.store.scroll(
+                EMBEDDED_CHUNKS_COLLECTION, where={"document_id": doc_ids}
+            )
+            if point.id not in fresh
+        ]
+        self.store.delete_ids(EMBEDDED_CHUNKS_COLLECTION, stale)
+        report.chunks_deleted += len(stale)
         self.store.upsert(CLEANED_DOCUMENTS_COLLECTION, documents)
 
     def _finish(self, report: SyncReport) -> None:
@@ -380,6 +422,64 @@ def mean_direction(vectors: Sequence[Sequence[float]]) -> list[float]:
     mean = np.asarray(vectors, dtype=np.float64).mean(axis=0)
     norm = float(np.linalg.norm(mean))
     return (mean / norm).tolist() if norm > 0 else mean.tolist()
+
+
+class _Writer:
+    """Runs the store writes of each batch on one background thread, in order.
+
+    The embedded store commits every point to SQLite separately (~10-20 ms each here), which
+    is I/O that releases the GIL: writing batch N while the encoder embeds batch N+1 hides it.
+    Only this thread touches the store while it is open; at most two batches wait, so memory
+    stays bounded. The first error of a write is raised in the caller (at the next submit or
+    on exit), and nothing further is written after it.
+
+    Args:
+        report: Receives the ``load`` seconds (write time, overlapping other stages) and
+            ``load_wait`` (time the caller waited for writes: the part not hidden).
+    """
+
+    def __init__(self, report: SyncReport, max_pending: int = 2) -> None:
+        self.report = report
+        self.max_pending = max_pending
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
+        self._failed = False
+
+    def __enter__(self) -> "_Writer":
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feature-load")
+        return self
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> None:
+        """Queue ``function(*args)`` after the writes already queued."""
+        assert self._executor is not None, "use _Writer as a context manager"
+        self._raise_errors()
+        with _timed(self.report, "load_wait"):
+            while sum(not future.done() for future in self._pending) >= self.max_pending:
+                wait(self._pending, return_when=FIRST_COMPLETED)
+        self._raise_errors()
+        self._pending.append(self._executor.submit(self._timed_call, function, *args))
+
+    def _timed_call(self, function: Callable[..., Any], *args: Any) -> None:
+        if self._failed:  # an earlier write failed: later batches must not land after it
+            return
+        try:
+            with _timed(self.report, "load"):
+                function(*args)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def _raise_errors(self) -> None:
+        for future in self._pending:
+            if future.done() and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+        self._pending = [future for future in self._pending if not future.done()]
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._executor is not None
+        with _timed(self.report, "load_wait"):
+            self._executor.shutdown(wait=True)  # every queued write finishes (or fails)
+        self._raise_errors()
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

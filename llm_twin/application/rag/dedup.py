@@ -1,6 +1,7 @@
 """Removing repeated passages: the same chunk found twice, or the same text under two links
 (an article cross-posted on Medium and Substack)."""
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -9,8 +10,10 @@ from llm_twin.application.rag.chunks import RetrievedChunk
 _WORD = re.compile(r"\w+")
 
 
+@functools.lru_cache(maxsize=8192)
 def shingles(text: str, size: int = 3) -> frozenset[int]:
-    """Hashes of the ``size``-word windows of ``text`` (lower-cased, punctuation ignored)."""
+    """Hashes of the ``size``-word windows of ``text`` (lower-cased, punctuation ignored;
+    cached: the same chunks come back query after query)."""
     words = _WORD.findall(text.lower())
     if len(words) < size:
         return frozenset({hash(" ".join(words))}) if words else frozenset()
@@ -25,13 +28,16 @@ def similarity(a: frozenset[int], b: frozenset[int]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
-def deduplicate(chunks: Sequence[RetrievedChunk], threshold: float = 0.8) -> list[RetrievedChunk]:
+def deduplicate(
+    chunks: Sequence[RetrievedChunk], threshold: float = 0.8, limit: int | None = None
+) -> list[RetrievedChunk]:
     """Keep the first of every group of repeated chunks, preserving order.
 
     Args:
         chunks: Chunks, best first.
         threshold: Two chunks whose word-trigram overlap coefficient reaches this are the same
             passage (1.0: only exact containment; lower values merge looser paraphrases).
+        limit: Stop once this many chunks are kept (the rest is never compared: cheaper).
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"dedup threshold must be in (0, 1], got {threshold}")
@@ -39,6 +45,8 @@ def deduplicate(chunks: Sequence[RetrievedChunk], threshold: float = 0.8) -> lis
     kept_shingles: list[frozenset[int]] = []
     seen_ids: set[str] = set()
     for chunk in chunks:
+        if limit is not None and len(kept) >= limit:
+            break
         if chunk.id in seen_ids:
             continue
         seen_ids.add(chunk.id)

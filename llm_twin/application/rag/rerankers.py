@@ -13,6 +13,7 @@ A reranker is any object with ``name`` and ``rerank(query, chunks) -> chunks`` (
 - ``none``: keeps the fused order.
 """
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -46,10 +47,11 @@ class NoReranker:
 class EvidenceReranker:
     """Offline reranker: chunk score + source-document evidence + title keyword match.
 
-    ``score = fused/max_fused + doc_weight · doc/max_doc + title_weight · title_match`` where
-    ``doc`` sums the fused scores of the document's candidate passages with decaying weights
-    (1, 1/2, 1/3…) and ``title_match`` is the share of the question's keywords (stemmed, stop
-    words removed) found in the document's title.
+    ``score = rel + doc_weight · doc/max_doc + title_weight · title_match`` where ``rel`` is
+    the chunk's fused score min-max scaled over the candidates, ``doc`` sums the ``rel`` of
+    the document's candidate passages with decaying weights (1, 1/2, 1/3…) and
+    ``title_match`` is the share of the question's keywords (stemmed, stop words removed)
+    found in the document's title.
 
     Args:
         doc_weight: Weight of the document-level evidence.
@@ -58,34 +60,36 @@ class EvidenceReranker:
 
     name = "evidence"
 
-    def __init__(self, doc_weight: float = 0.5, title_weight: float = 0.3) -> None:
+    def __init__(self, doc_weight: float = 1.0, title_weight: float = 0.3) -> None:
         self.doc_weight = doc_weight
         self.title_weight = title_weight
 
     def rerank(self, query: str, chunks: Sequence[RetrievedChunk]) -> list[RetrievedChunk]:
-        from llm_twin.application.sparse import tokenize
-
         if not chunks:
             return []
-        top = max(c.score for c in chunks) or 1.0
+        # Min-max over the candidates: fused RRF scores are compressed (rank 1 and rank 10
+        # differ by ~15%), so without this every weak passage would add document evidence.
+        low = min(c.score for c in chunks)
+        span = (max(c.score for c in chunks) - low) or 1.0
+        relative = {c.id: (c.score - low) / span for c in chunks}
         by_doc: dict[str, list[float]] = defaultdict(list)
         for chunk in chunks:
-            by_doc[_doc_key(chunk)].append(chunk.score / top)
+            by_doc[_doc_key(chunk)].append(relative[chunk.id])
         doc_scores = {
             key: sum(s / rank for rank, s in enumerate(sorted(scores, reverse=True), start=1))
             for key, scores in by_doc.items()
         }
         top_doc = max(doc_scores.values()) or 1.0
-        terms = set(tokenize(query))
+        terms = _terms(query)
         title_cache: dict[str, float] = {}
         rescored = []
         for chunk in chunks:
             key = _doc_key(chunk)
             if key not in title_cache:
-                title_terms = set(tokenize(chunk.title or "")) if terms else set()
+                title_terms = _terms(chunk.title or "") if terms else frozenset()
                 title_cache[key] = len(terms & title_terms) / len(terms) if terms else 0.0
             score = (
-                chunk.score / top
+                relative[chunk.id]
                 + self.doc_weight * doc_scores[key] / top_doc
                 + self.title_weight * title_cache[key]
             )
@@ -133,6 +137,14 @@ class CrossEncoderReranker:
         return sorted(rescored, key=lambda c: c.score, reverse=True)
 
 
+@functools.lru_cache(maxsize=4096)
+def _terms(text: str) -> frozenset[str]:
+    """Keyword terms of ``text`` (cached: titles recur across queries, tokenising is slow)."""
+    from llm_twin.application.sparse import tokenize
+
+    return frozenset(tokenize(text))
+
+
 def _doc_key(chunk: RetrievedChunk) -> str:
     return chunk.link or chunk.document_id
 
@@ -141,6 +153,9 @@ def build_reranker(
     name: str, model_path: str = "", device: str = "cpu", **options: float
 ) -> Reranker:
     """The reranker called ``name`` (``evidence``, ``cross-encoder``, ``none``).
+
+    ``options`` go to the ``evidence`` reranker (``doc_weight``, ``title_weight``) and are
+    ignored by the others.
 
     Raises:
         ImproperlyConfigured: unknown name, or ``cross-encoder`` without a model path.

@@ -98,9 +98,19 @@ class AuthorDirectory:
     def _token_matches(self, token: str, part: str) -> bool:
         if token == part:
             return True
-        if len(token) < 4 or len(part) < 4:
+        # Typos keep the first letter and about the length; checking that first keeps this
+        # cheap (it runs for every word of every question against every name part).
+        if (
+            len(token) < 4
+            or len(part) < 4
+            or token[0] != part[0]
+            or abs(len(token) - len(part)) > 2
+        ):
             return False
-        return difflib.SequenceMatcher(None, token, part).ratio() >= self.min_similarity
+        matcher = difflib.SequenceMatcher(None, token, part)
+        return (
+            matcher.quick_ratio() >= self.min_similarity and matcher.ratio() >= self.min_similarity
+        )
 
     def match_tokens(self, tokens: Sequence[str]) -> tuple[list[Author], set[int]]:
         """Authors named in ``tokens`` (normalised words) and the positions of their names.

@@ -200,6 +200,7 @@ def create_app(
                 loaded_llm = None
                 state.load_errors["llm"] = str(error)
                 logger.error("LLM not loaded: {}", error)
+        await run_in_threadpool(_warm_up, loaded_retriever, loaded_llm, state.load_errors)
         state.service = TwinService(
             settings,
             loaded_retriever,
@@ -236,6 +237,24 @@ def create_app(
     return app
 
 
+def _warm_up(retriever: Any, llm: LLMBackend | None, load_errors: dict[str, str]) -> None:
+    """One search and one tiny generation at startup, so the first request does not pay the
+    one-off costs (lazy model parts, caches); timed in the log."""
+    started = time.perf_counter()
+    if retriever is not None:
+        try:
+            if hasattr(retriever, "warm_up"):
+                retriever.warm_up()
+            else:
+                retriever.search("warm-up", k=1)
+        except LLMTwinError as error:
+            load_errors["retriever"] = f"warm-up search failed: {error}"
+            logger.error("retriever warm-up failed: {}", error)
+    if llm is not None:
+        llm.warm_up()
+    logger.info("warm-up took {:.1f} s", time.perf_counter() - started)
+
+
 def _default_retriever(settings: Settings) -> Any:
     from llm_twin.application.rag import ContextRetriever
 
@@ -249,8 +268,19 @@ def _default_llm(settings: Settings) -> LLMBackend:
 
 
 def _opik_project(settings: Settings) -> str | None:
-    configured = settings.OPIK_API_KEY is not None or bool(settings.OPIK_URL)
-    return settings.OPIK_PROJECT if configured else None
+    """The Opik project traces also go to, or ``None`` when Opik is not configured (then
+    nothing imports opik or touches the network). The Opik SDK reads its endpoint and key
+    from ``OPIK_URL_OVERRIDE`` / ``OPIK_API_KEY``; they are set from the settings unless the
+    environment already has them."""
+    import os
+
+    if settings.OPIK_API_KEY is None and not settings.OPIK_URL:
+        return None
+    if settings.OPIK_URL:
+        os.environ.setdefault("OPIK_URL_OVERRIDE", settings.OPIK_URL)
+    if settings.OPIK_API_KEY is not None:
+        os.environ.setdefault("OPIK_API_KEY", settings.OPIK_API_KEY.get_secret_value())
+    return settings.OPIK_PROJECT
 
 
 def _add_routes(app: FastAPI) -> None:
@@ -273,7 +303,11 @@ def _add_routes(app: FastAPI) -> None:
                 count = await run_in_threadpool(
                     service.retriever.store.count, service.retriever.collection
                 )
-                checks["retriever"] = f"ok ({count} chunks)"
+                checks["retriever"] = (
+                    f"ok ({count} chunks)"
+                    if count
+                    else "no chunks indexed: run the feature pipeline first"
+                )
             except Exception as error:  # any store failure means not ready; reported below
                 checks["retriever"] = f"store error: {type(error).__name__}"
         if service.llm is None:
@@ -307,11 +341,14 @@ def _add_routes(app: FastAPI) -> None:
                 author=body.author,
                 categories=body.categories,
                 params=params,
+                use_cache=not body.retrieval_only,
             )
         )
+        if body.retrieval_only:
+            return await run_in_threadpool(service.sources_only, prepared)
         if not body.stream:
             return await run_in_threadpool(service.answer, prepared)
-        cached = service.cached(prepared)
+        cached = await run_in_threadpool(service.cached, prepared)
 
         async def cached_events() -> AsyncIterator[str]:
             assert cached is not None
@@ -444,7 +481,7 @@ def _add_routes(app: FastAPI) -> None:
                 }
             )
 
-        cached = service.cached(prepared)
+        cached = await run_in_threadpool(service.cached, prepared)
         answer = None if cached else await run_in_threadpool(service.open_stream, prepared)
 
         async def events() -> AsyncIterator[str]:

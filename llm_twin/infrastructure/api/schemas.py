@@ -40,6 +40,9 @@ class RagRequest(BaseModel):
     )
     max_tokens: int | None = Field(default=None, ge=1, le=4096)
     temperature: float | None = Field(default=None, ge=0, le=2)
+    retrieval_only: bool = Field(
+        default=False, description="Only retrieve: empty answer, the sources and their latency"
+    )
 
 
 class RagResponse(BaseModel):

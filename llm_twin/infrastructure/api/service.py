@@ -89,8 +89,12 @@ class TwinService:
         categories: Sequence[str] | None = None,
         history: Sequence[Mapping[str, str]] = (),
         params: GenerationParams | None = None,
+        use_cache: bool = True,
     ) -> Prepared:
         """Check the question, retrieve passages and build the prompt.
+
+        With ``use_cache`` and a cached answer for the same question, filters, history, model
+        and parameters, retrieval is skipped: :meth:`cached` then returns that answer.
 
         Raises:
             InvalidInput: bad question, k, author or category (nothing is generated).
@@ -106,9 +110,25 @@ class TwinService:
             "query": query,
             "filters": {"k": k, "author": author, "categories": categories},
         }
+        params = params or GenerationParams.from_settings(self.settings)
         try:
             query = check_query(query, self.settings.API_MAX_QUERY_CHARS)
             trace["injection_flags"] = injection_flags(query)
+            cache_key = ResponseCache.key(
+                query=query,
+                k=k,
+                author=author,
+                categories=categories,
+                history=list(history),
+                model=self.model_id,
+                params=vars(params),
+            )
+            hit = self.cache.get(cache_key) if use_cache else None
+            if hit is not None:
+                trace |= {"sources": hit["sources"], "params": vars(params)}
+                return Prepared(
+                    trace, [], hit["sources"], params, cache_key, started, 0.0, {"hit": hit}
+                )
             if self.retriever is None:
                 raise StoreUnavailable("the retriever is not loaded (see GET /ready)")
             trace["filters"]["extracted"] = self._extracted_filters(query)
@@ -130,17 +150,7 @@ class TwinService:
                     "author": chunk.author,
                     "score": round(float(chunk.score), 6),
                 }
-        params = params or GenerationParams.from_settings(self.settings)
         trace |= {"sources": list(sources.values()), "prompt": messages, "params": vars(params)}
-        cache_key = ResponseCache.key(
-            query=query,
-            k=k,
-            author=author,
-            categories=categories,
-            history=list(history),
-            model=self.model_id,
-            params=vars(params),
-        )
         return Prepared(
             trace, messages, list(sources.values()), params, cache_key, started, retrieval_ms
         )
@@ -160,8 +170,8 @@ class TwinService:
 
     # -- generation --------------------------------------------------------------------------
     def cached(self, prepared: Prepared) -> dict[str, Any] | None:
-        """A cached answer for this request, recorded as a trace, or ``None``."""
-        hit = self.cache.get(prepared.cache_key)
+        """The cached answer :meth:`prepare` found for this request (traced), or ``None``."""
+        hit = prepared.extra.get("hit")
         if hit is None:
             return None
         result = {**hit, "cached": True, "trace_id": prepared.trace["trace_id"]}
@@ -213,6 +223,21 @@ class TwinService:
             generation_ms=generation_ms,
         )
 
+    def sources_only(self, prepared: Prepared) -> dict[str, Any]:
+        """The sources without an answer (no generation, not cached), traced."""
+        return self._finish(
+            prepared,
+            text="",
+            prompt_tokens=0,
+            completion_tokens=0,
+            model="none",
+            backend="none",
+            attempts=[],
+            finish_reason="retrieval_only",
+            generation_ms=0.0,
+            cache=False,
+        )
+
     def open_stream(self, prepared: Prepared) -> "AnswerStream":
         """Start a streamed answer; failing to start raises here (traced), before any event."""
         started = time.perf_counter()
@@ -238,6 +263,7 @@ class TwinService:
         generation_ms: float,
         ttft_ms: float | None = None,
         error: dict[str, str] | None = None,
+        cache: bool = True,
     ) -> dict[str, Any]:
         latency = {
             "retrieval": prepared.retrieval_ms,
@@ -268,7 +294,7 @@ class TwinService:
             "error": error,
         }
         self.traces.record(prepared.trace)
-        if error is None:
+        if error is None and cache:
             self.cache.put(prepared.cache_key, result)
         return result
 

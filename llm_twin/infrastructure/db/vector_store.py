@@ -3,7 +3,8 @@
 Three backends share this interface: a Qdrant server (``QDRANT_URL``), the embedded default
 qdrant-edge (:mod:`llm_twin.infrastructure.db.edge_vector_store`, filters inside the engine) and
 qdrant-client's local mode on a folder (``VECTOR_STORE_BACKEND=local``; filters in Python).
-The embedded folder belongs to one process at a time; a second opener gets :class:`~llm_twin.domain.exceptions.StoreLocked` naming the holder.
+The embedded folder belongs to one process at a time; a second opener gets
+:class:`~llm_twin.domain.exceptions.StoreLocked` naming the holder.
 """
 
 import datetime as dt

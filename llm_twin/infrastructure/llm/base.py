@@ -174,5 +174,8 @@ class LLMBackend(ABC):
             attempts=stream.attempts,
         )
 
+    def warm_up(self) -> None:  # noqa: B027 - remote backends are warm already
+        """Run one tiny generation so the first request does not pay one-off costs."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what :meth:`load` acquired."""

@@ -21,7 +21,10 @@ def build_backend(name: str, settings: Settings) -> LLMBackend:
         from llm_twin.infrastructure.llm.local import TransformersBackend
 
         return TransformersBackend(
-            settings.llm_model_path, settings.LLM_DEVICE, settings.LLM_TIMEOUT
+            settings.llm_model_path,
+            settings.LLM_DEVICE,
+            settings.LLM_TIMEOUT,
+            threads=settings.LLM_THREADS,
         )
     if name == "openai":
         from llm_twin.infrastructure.llm.openai_compat import OpenAICompatibleBackend

@@ -46,6 +46,16 @@ class FallbackLLM(LLMBackend):
                 self.load_errors[backend.name] = str(error)
                 logger.warning("LLM backend {} unavailable: {}", backend.name, error)
 
+    def warm_up(self) -> None:
+        """Warm up every loaded backend (one failing is logged; it fails again on use)."""
+        for backend in self.backends:
+            if backend.name in self.load_errors:
+                continue
+            try:
+                backend.warm_up()
+            except LLMError as error:
+                logger.warning("warming up LLM backend {} failed: {}", backend.name, error)
+
     def check(self) -> None:
         """Ready when at least one backend is."""
         problems = []

@@ -34,6 +34,8 @@ class TransformersBackend(LLMBackend):
         device: ``cpu``, ``cuda`` or ``auto`` (cuda when available).
         timeout: Seconds to wait for the first token and between two tokens.
         model_id: Id reported for the model (default: the folder's name).
+        threads: Torch CPU threads (0: leave torch's setting). Torch's setting is
+            process-wide: this sets it for the whole process at :meth:`load`.
     """
 
     name = "local"
@@ -44,7 +46,9 @@ class TransformersBackend(LLMBackend):
         device: str = "cpu",
         timeout: float = 60.0,
         model_id: str | None = None,
+        threads: int = 0,
     ) -> None:
+        self.threads = threads
         self.model_path = Path(model_path)
         self.device = device
         self.timeout = timeout
@@ -64,6 +68,8 @@ class TransformersBackend(LLMBackend):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        if self.threads > 0:
+            torch.set_num_threads(self.threads)
         device = self.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -75,6 +81,12 @@ class TransformersBackend(LLMBackend):
         model.to(device).eval()
         self.tokenizer, self.model, self._device = tokenizer, model, device
         logger.info("local LLM {} loaded on {}", self.model_id, device)
+
+    def warm_up(self) -> None:
+        self.complete(
+            [{"role": "user", "content": "Hello"}],
+            GenerationParams(max_new_tokens=2, temperature=0.0),
+        )
 
     def check(self) -> None:
         if self.model is None:

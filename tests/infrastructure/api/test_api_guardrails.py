@@ -29,7 +29,7 @@ def test_mask_pii_keeps_dates_and_numbers():
     text = (
         "Mail me at jane.doe@example.com or call +1 (555) 123-4567 before 2024-05-01, 1000 users."
     )
-    assert mask_pii(text) == ("Mail me at [email] or call [phone] before 2024-05-01, 1000 users.")
+    assert mask_pii(text) == "Mail me at [email] or call [phone] before 2024-05-01, 1000 users."
 
 
 def test_mask_stream_masks_across_deltas():

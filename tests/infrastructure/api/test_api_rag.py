@@ -134,6 +134,10 @@ def test_response_cache_hits_and_counts_savings(make_client):
     assert second["answer"] == first["answer"] and second["trace_id"] != first["trace_id"]
     stats = client.get("/stats").json()["cache"]
     assert stats["hits"] == 1 and stats["misses"] == 2 and stats["saved_ms"] > 0
+    with client.stream("POST", "/rag", json={"query": "abliteration", "stream": True}) as response:
+        events = _sse(response.iter_lines())
+    assert [name for name, _ in events] == ["sources", "token", "done"]
+    assert events[-1][1]["cached"] and events[-1][1]["answer"] == first["answer"]
 
 
 def test_api_key_is_required_when_configured(make_client):
@@ -231,3 +235,38 @@ def test_missing_stores_at_startup_means_not_ready(tmp_path, tiny_backend, setti
         ready = client.get("/ready")
         assert ready.status_code == 503 and "locked" in ready.json()["checks"]["retriever"]
         assert client.post("/rag", json={"query": "GPTQ"}).status_code == 503
+
+
+def test_retrieval_only_returns_sources_without_generating(make_client):
+    client = make_client(API_CACHE_TTL=60)
+    body = client.post("/rag", json={"query": "GPTQ", "retrieval_only": True}).json()
+    assert body["answer"] == "" and body["usage"]["completion_tokens"] == 0
+    assert body["sources"][0]["link"] == "https://m.example/gptq"
+    assert body["latency_ms"]["generation"] == 0.0
+    # Not cached: the full request still generates.
+    assert client.post("/rag", json={"query": "GPTQ"}).json()["answer"]
+
+
+def test_empty_vector_store_is_not_ready(tmp_path, tiny_backend, embedder, settings_for):
+    from fastapi.testclient import TestClient
+
+    from llm_twin.application.rag import ContextRetriever
+    from llm_twin.application.rag.self_query import AuthorDirectory
+    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.infrastructure.api import create_app
+    from llm_twin.infrastructure.db.edge_vector_store import open_edge_vector_store
+
+    empty = ContextRetriever(
+        open_edge_vector_store(tmp_path / "empty"),
+        embedder,
+        SparseEncoder(),
+        AuthorDirectory([]),
+        owns_store=True,
+    )
+    try:
+        with TestClient(create_app(settings_for(tmp_path), retriever=empty, llm=tiny_backend)) as c:
+            ready = c.get("/ready")
+            assert ready.status_code == 503
+            assert "feature pipeline" in ready.json()["checks"]["retriever"]
+    finally:
+        empty.close()

@@ -1,0 +1,154 @@
+"""The service over real HTTP (uvicorn on 127.0.0.1): the ``openai`` Python client, many
+parallel requests, and the chat page in headless Chromium."""
+
+import json
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def test_openai_client_non_streaming_and_streaming(live_server):
+    import openai
+
+    client = openai.OpenAI(base_url=f"{live_server}/v1", api_key="unused", max_retries=0)
+    assert [model.id for model in client.models.list()] == ["llm-twin"]
+    completion = client.chat.completions.create(
+        model="llm-twin",
+        messages=[{"role": "user", "content": "How does GPTQ quantize weights?"}],
+    )
+    assert completion.choices[0].message.content
+    assert completion.usage.completion_tokens == 24
+    assert completion.model_extra["sources"][0]["link"] == "https://m.example/gptq"
+
+    stream = client.chat.completions.create(
+        model="llm-twin",
+        messages=[
+            {"role": "user", "content": "What is abliteration?"},
+            {"role": "assistant", "content": "It removes refusals."},
+            {"role": "user", "content": "Tell me more about abliteration"},
+        ],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    first = chunks[0]
+    assert first.model_extra["sources"][0]["link"] == "https://m.example/abliteration"
+    assert first.model_extra["trace_id"]
+    deltas = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
+    assert len(deltas) >= 2
+    assert chunks[-1].usage.completion_tokens == 24
+    assert any(c.choices and c.choices[0].finish_reason == "length" for c in chunks)
+
+
+def test_openai_client_sees_clear_errors(live_server):
+    import openai
+
+    client = openai.OpenAI(base_url=f"{live_server}/v1", api_key="unused", max_retries=0)
+    with pytest.raises(openai.UnprocessableEntityError) as caught:
+        client.chat.completions.create(
+            model="llm-twin", messages=[{"role": "assistant", "content": "hi"}]
+        )
+    assert "role 'user'" in caught.value.body["message"]
+
+
+def test_many_parallel_requests_all_succeed(live_server):
+    questions = ["GPTQ", "abliteration", "streaming pipeline", "reranking"] * 4
+
+    def ask(question: str) -> int:
+        response = httpx.post(
+            f"{live_server}/rag", json={"query": question, "max_tokens": 4}, timeout=120
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(ask, questions))
+    assert codes == [200] * len(questions)
+
+
+@pytest.fixture
+def browser():
+    if not shutil.which(CHROMIUM) or not shutil.which(CHROMEDRIVER):
+        pytest.skip(
+            f"{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="llm-twin-chromium-")
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_chat_page_streams_an_answer_with_sources_and_takes_feedback(live_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(live_server + "/")
+    wait = WebDriverWait(browser, 60)
+    box = browser.find_element(By.ID, "question")
+    box.send_keys("How does GPTQ quantize weights?")
+    browser.find_element(By.ID, "send").click()
+    turn = wait.until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, ".assistant[data-done='true']"))
+    )
+    assert turn.find_element(By.CSS_SELECTOR, ".text").text.strip()
+    assert int(turn.get_attribute("data-chunks")) >= 2, "the answer must arrive in pieces"
+    links = [a.get_attribute("href") for a in turn.find_elements(By.CSS_SELECTOR, ".sources a")]
+    assert "https://m.example/gptq" in links
+
+    # A second turn keeps the conversation.
+    box.send_keys("And abliteration?")
+    browser.find_element(By.ID, "send").click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".assistant[data-done='true']")) == 2)
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".turn.user")) == 2
+
+    # Suggest a better answer: stored as feedback with the correction.
+    turn.find_element(By.CSS_SELECTOR, "button.suggest").click()
+    area = turn.find_element(By.CSS_SELECTOR, "textarea.correction")
+    area.clear()
+    area.send_keys("GPTQ rounds weights to 4 bits and compensates the error.")
+    turn.find_element(By.CSS_SELECTOR, "button.submit-correction").click()
+    wait.until(lambda d: "saved" in turn.find_element(By.CSS_SELECTOR, ".actions").text)
+
+
+def test_sse_is_sent_incrementally(live_server):
+    """A longer streamed /rag answer arrives as many SSE events over real HTTP, done last."""
+    arrivals = []
+    with httpx.stream(
+        "POST",
+        f"{live_server}/rag",
+        json={"query": "GPTQ", "stream": True, "max_tokens": 64},
+        timeout=120,
+    ) as response:
+        started = time.perf_counter()
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                arrivals.append((time.perf_counter() - started, json.loads(line[6:])))
+    assert len(arrivals) > 3
+    assert "answer" in arrivals[-1][1]

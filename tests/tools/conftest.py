@@ -1,0 +1,5 @@
+"""Fixtures of the CLI tests: the small indexed corpus (see ``tests/rag_corpus.py``)."""
+
+from rag_corpus import authors, embedder, indexed_store_dir
+
+__all__ = ["authors", "embedder", "indexed_store_dir"]
