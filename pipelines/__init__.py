@@ -4,4 +4,5 @@
 PIPELINES: dict[str, str] = {
     "digital_data_etl": "pipelines.digital_data_etl:digital_data_etl",
     "feature_engineering": "pipelines.feature_engineering:feature_engineering",
+    "training": "pipelines.training:training",
 }

@@ -64,3 +64,23 @@ def render_prompt(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> str:
         messages: Output of :func:`build_messages`.
     """
     return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+
+
+#: ChatML chat template (SmolLM2's format) with ``{% generation %}`` markers around each assistant
+#: turn, its ``<|im_end|>`` included, so TRL's ``assistant_only_loss`` trains on the answers (and
+#: on stopping) only. SmolLM2's own template lacks the markers and TRL rejects it for that.
+#: Training sets it on the tokenizer and the registry saves that tokenizer, so inference renders
+#: prompts with exactly this template (the markers render as nothing). Unlike SmolLM2's template
+#: it adds no default system prompt: :func:`build_messages` always supplies the twin's.
+TRAINING_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}"
+    "{{ '<|im_start|>assistant\\n' }}"
+    "{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}"
+    "{{ '\\n' }}"
+    "{% else %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)

@@ -1,0 +1,1 @@
+"""AWS integrations: SageMaker training jobs."""

@@ -1,0 +1,254 @@
+"""Run the same training on a SageMaker GPU instance (for users who outgrow the laptop).
+
+The launcher uploads to S3: the project's code with the training config and a one-line entry
+script (``sourcedir.tar.gz``), the dataset versions the config names, and, when the config uses
+the offline base model, its converted folder; then it calls ``CreateTrainingJob`` with a Hugging
+Face PyTorch training container. In the container the entry script runs
+``python -m llm_twin.model.finetuning`` (the code the pipeline runs), with ``DATA_DIR`` on the
+job's checkpoint folder (synced to S3, so spot interruptions resume) and the result in
+``/opt/ml/model`` (``model.tar.gz`` in the output path).
+"""
+
+import dataclasses
+import io
+import json
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from llm_twin.domain.exceptions import ImproperlyConfigured
+from llm_twin.settings import PROJECT_ROOT, Settings, get_settings
+
+#: Hugging Face PyTorch training container (transformers 4.49 / PyTorch 2.5 / CUDA 12.4).
+#: Its requirements.txt step installs this project's training dependencies on top.
+DEFAULT_IMAGE = (
+    "763104351884.dkr.ecr.{region}.amazonaws.com/huggingface-pytorch-training:"
+    "2.5.1-transformers4.49.0-gpu-py311-cu124-ubuntu22.04"
+)
+ENTRY_SCRIPT = "sagemaker_entry.py"
+CONFIG_NAME = "training_config.yaml"
+#: Installed in the container before the entry script runs.
+REQUIREMENTS = [
+    "transformers>=5",
+    "trl>=1.0",
+    "peft>=0.17",
+    "accelerate>=1.5",
+    "datasets>=4",
+    "bitsandbytes>=0.45",
+    "comet-ml>=3.49",
+    "matplotlib>=3.8",
+    "pydantic>=2.10,<2.13",
+    "pydantic-settings>=2.6",
+    "loguru>=0.7",
+    "pyyaml>=6",
+    "typer>=0.15",
+]
+ENTRY = (
+    "# Written by llm_twin.infrastructure.aws.sagemaker_training: run the project's training.\n"
+    "import runpy\n\n"
+    "runpy.run_module('llm_twin.model.finetuning', run_name='__main__')\n"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingJobSpec:
+    """Where and how the job runs.
+
+    Attributes:
+        role_arn: IAM role SageMaker assumes (S3 access to ``bucket``, ECR pull, logs).
+        bucket: S3 bucket for code, data, checkpoints and outputs.
+        prefix: Key prefix under the bucket.
+        instance_type: GPU instance, e.g. ``ml.g5.2xlarge`` (one A10G 24 GB).
+        image_uri: Training container; ``{region}`` is filled in.
+        volume_gb: EBS volume of the instance.
+        max_runtime_s: Hard time limit of the job.
+        spot: Use managed spot capacity (cheaper; resumes from checkpoints when interrupted).
+    """
+
+    role_arn: str
+    bucket: str
+    prefix: str = "llm-twin/training"
+    instance_type: str = "ml.g5.2xlarge"
+    image_uri: str = DEFAULT_IMAGE
+    volume_gb: int = 100
+    max_runtime_s: int = 24 * 3600
+    spot: bool = False
+
+
+def source_archive(config_text: str, root: Path = PROJECT_ROOT) -> bytes:
+    """The ``sourcedir.tar.gz``: the ``llm_twin`` package, the config, requirements, entry."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        archive.add(
+            root / "llm_twin",
+            arcname="llm_twin",
+            filter=lambda info: None if "__pycache__" in info.name else info,
+        )
+        for name, text in (
+            (ENTRY_SCRIPT, ENTRY),
+            (CONFIG_NAME, config_text),
+            ("requirements.txt", "\n".join(REQUIREMENTS) + "\n"),
+        ):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = int(time.time())
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+class SageMakerTrainingLauncher:
+    """Uploads a training run's inputs and starts it as a SageMaker training job.
+
+    Args:
+        spec: Where and how the job runs.
+        settings: DATA_DIR (datasets, base model), AWS region and credentials, Comet settings.
+        session: A ``boto3.Session`` (default: one from the settings' credentials or the
+            default chain).
+    """
+
+    def __init__(
+        self, spec: TrainingJobSpec, settings: Settings | None = None, session: Any = None
+    ) -> None:
+        self.spec = spec
+        self.settings = settings or get_settings()
+        if session is None:
+            import boto3
+
+            credentials = {}
+            if self.settings.AWS_ACCESS_KEY and self.settings.AWS_SECRET_KEY:
+                credentials = {
+                    "aws_access_key_id": self.settings.AWS_ACCESS_KEY.get_secret_value(),
+                    "aws_secret_access_key": self.settings.AWS_SECRET_KEY.get_secret_value(),
+                }
+            session = boto3.Session(region_name=self.settings.AWS_REGION, **credentials)
+        self.session = session
+        self.s3 = session.client("s3")
+        self.sagemaker = session.client("sagemaker")
+
+    def _upload_folder(self, folder: Path, key_prefix: str) -> int:
+        count = 0
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                key = f"{key_prefix}/{path.relative_to(folder).as_posix()}"
+                self.s3.upload_file(str(path), self.spec.bucket, key)
+                count += 1
+        return count
+
+    def launch(self, config_path: Path, job_name: str | None = None) -> str:
+        """Upload everything the config needs and create the training job; return its name.
+
+        Args:
+            config_path: A ``configs/training*.yaml`` file.
+            job_name: Job name (default ``llm-twin-<UTC time>``).
+
+        Raises:
+            InvalidInput: the config is invalid or a dataset it names is missing.
+            ImproperlyConfigured: the offline base model is not prepared locally.
+        """
+        import yaml
+
+        from llm_twin.application.dataset import store
+        from llm_twin.model.finetuning.config import load_config_file
+        from llm_twin.model.finetuning.run import resolve_dataset_versions
+
+        config = load_config_file(config_path)
+        versions = resolve_dataset_versions(config, self.settings)
+        job_name = job_name or time.strftime("llm-twin-%Y%m%d-%H%M%S", time.gmtime())
+        prefix = f"{self.spec.prefix}/{job_name}"
+        bucket = self.spec.bucket
+        data_dir = self.settings.DATA_DIR
+        for kind, version in versions.items():
+            if version:
+                folder = store.resolve(data_dir, kind, version)
+                self._upload_folder(folder, f"{prefix}/datasets/{kind}/{version}")
+        channels = [_channel("datasets", f"s3://{bucket}/{prefix}/datasets")]
+        if config.uses_offline_base:
+            from llm_twin.model.base_model import base_model_dir, is_prepared
+
+            base = base_model_dir(self.settings)
+            if not is_prepared(base):
+                raise ImproperlyConfigured(
+                    f"the offline base model is not prepared at {base}: run "
+                    "`poe prepare-base-model` first (the job trains on the same weights)"
+                )
+            self._upload_folder(base, f"{prefix}/base_model")
+            channels.append(_channel("base_model", f"s3://{bucket}/{prefix}/base_model"))
+        # The job trains on exactly the versions resolved here, whatever "latest" becomes.
+        pinned = config.model_copy(
+            update={
+                "instruct_dataset_version": versions["instruct"],
+                "preference_dataset_version": versions["preference"] or "latest",
+            }
+        )
+        config_text = yaml.safe_dump({"parameters": pinned.model_dump(mode="json")})
+        source_key = f"{prefix}/source/sourcedir.tar.gz"
+        self.s3.put_object(Bucket=bucket, Key=source_key, Body=source_archive(config_text))
+        region = self.session.region_name or self.settings.AWS_REGION
+        hyperparameters = {
+            "sagemaker_program": ENTRY_SCRIPT,
+            "sagemaker_submit_directory": f"s3://{bucket}/{source_key}",
+            "sagemaker_region": region,
+            "config": CONFIG_NAME,
+            "dataset_versions": versions,
+        }
+        stopping: dict[str, int] = {"MaxRuntimeInSeconds": self.spec.max_runtime_s}
+        if self.spec.spot:
+            stopping["MaxWaitTimeInSeconds"] = self.spec.max_runtime_s * 2
+        environment = {"OFFLINE": "false", "COMET_PROJECT": self.settings.COMET_PROJECT}
+        request = {
+            "TrainingJobName": job_name,
+            # The training toolkit reads every hyperparameter as JSON (as the SageMaker SDK
+            # writes them).
+            "HyperParameters": {key: json.dumps(value) for key, value in hyperparameters.items()},
+            "AlgorithmSpecification": {
+                "TrainingImage": self.spec.image_uri.format(region=region),
+                "TrainingInputMode": "File",
+            },
+            "RoleArn": self.spec.role_arn,
+            "InputDataConfig": channels,
+            "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/{prefix}/output"},
+            "ResourceConfig": {
+                "InstanceType": self.spec.instance_type,
+                "InstanceCount": 1,
+                "VolumeSizeInGB": self.spec.volume_gb,
+            },
+            "StoppingCondition": stopping,
+            "EnableManagedSpotTraining": self.spec.spot,
+            "CheckpointConfig": {
+                "S3Uri": f"s3://{bucket}/{prefix}/checkpoints",
+                "LocalPath": "/opt/ml/checkpoints",
+            },
+            "Environment": environment,
+            "Tags": [{"Key": "project", "Value": "llm-twin"}],
+        }
+        self.sagemaker.create_training_job(**request)
+        logger.info("SageMaker training job {} created ({})", job_name, self.spec.instance_type)
+        return job_name
+
+    def status(self, job_name: str) -> dict[str, Any]:
+        """The job's status, secondary status, failure reason and model artifact (if done)."""
+        job = self.sagemaker.describe_training_job(TrainingJobName=job_name)
+        return {
+            "job_name": job_name,
+            "status": job.get("TrainingJobStatus"),
+            "secondary_status": job.get("SecondaryStatus"),
+            "failure_reason": job.get("FailureReason"),
+            "model_artifacts": (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts"),
+        }
+
+
+def _channel(name: str, uri: str) -> dict[str, Any]:
+    return {
+        "ChannelName": name,
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": uri,
+                "S3DataDistributionType": "FullyReplicated",
+            }
+        },
+    }

@@ -1,0 +1,216 @@
+"""One training run end to end: resolve the base model and datasets, SFT, DPO, curves, tracking.
+
+The run's folder is ``DATA_DIR/training/runs/<fingerprint>``: the same config on the same data
+reuses it, so a crashed run resumes (finished stages are skipped, an interrupted one continues
+from its last checkpoint). Registering the result is the registry's job (``model.registry``).
+"""
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from llm_twin.application.dataset import store
+from llm_twin.domain.exceptions import InvalidInput
+from llm_twin.model.finetuning.config import TrainingConfig
+from llm_twin.settings import Settings
+
+
+@dataclasses.dataclass
+class TrainingOutcome:
+    """What a run produced.
+
+    Attributes:
+        fingerprint: Hash of config + data + base model (the run's identity).
+        run_dir: The run's working folder.
+        model_dir: The final merged model (HF folder with tokenizer and chat template).
+        adapters: ``{"sft": folder, "dpo": folder}`` of the LoRA adapters.
+        base_model: The base model as resolved (id or path).
+        dataset_versions: ``{"instruct": version, "preference": version or ""}``.
+        device: ``cpu`` or ``cuda`` and the device name.
+        precision: Compute precision used.
+        quantization: ``none`` or ``4bit``.
+        metrics: Flat summary metrics (``sft_loss_end``, ``dpo_reward_margin_end``...).
+        history: ``{"sft": [...], "dpo": [...]}`` trainer log histories.
+        curves: The training-curves PNG.
+        comet: ``{"experiment_key", "archive"}`` when tracked.
+        duration_s: Wall-clock seconds of the whole run.
+    """
+
+    fingerprint: str
+    run_dir: Path
+    model_dir: Path
+    adapters: dict[str, str]
+    base_model: str
+    dataset_versions: dict[str, str]
+    device: str
+    precision: str
+    quantization: str
+    metrics: dict[str, float]
+    history: dict[str, list[dict[str, Any]]]
+    curves: Path
+    comet: dict[str, str]
+    duration_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (paths as strings), e.g. to pass between pipeline steps."""
+        data = dataclasses.asdict(self)
+        for key in ("run_dir", "model_dir", "curves"):
+            data[key] = str(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainingOutcome":
+        """The inverse of :meth:`to_dict`."""
+        values = dict(data)
+        for key in ("run_dir", "model_dir", "curves"):
+            values[key] = Path(values[key])
+        return cls(**values)
+
+
+def resolve_base_model(config: TrainingConfig, settings: Settings) -> str:
+    """The base model to load: the offline SmolLM2 folder (prepared on first use) or the
+    configured id/path.
+
+    Raises:
+        InvalidInput: a path-like ``base_model`` that does not exist.
+    """
+    if config.uses_offline_base:
+        from llm_twin.model.base_model import base_model_dir, prepare_base_model
+
+        return str(prepare_base_model(base_model_dir(settings)))
+    candidate = Path(config.base_model).expanduser()
+    if candidate.exists():
+        if not (candidate / "config.json").is_file():
+            raise InvalidInput(f"base_model {candidate} is not a Hugging Face model folder")
+        return str(candidate.resolve())
+    if config.base_model.startswith((".", "/", "~")):
+        raise InvalidInput(f"base_model folder {config.base_model} does not exist")
+    return config.base_model  # a Hub id; needs OFFLINE=false and network
+
+
+def resolve_dataset_versions(config: TrainingConfig, settings: Settings) -> dict[str, str]:
+    """The concrete dataset versions the run trains on (``latest`` resolved).
+
+    Raises:
+        InvalidInput: a dataset (version) is missing, saying which pipeline makes it.
+    """
+    instruct = store.resolve(settings.DATA_DIR, "instruct", config.instruct_dataset_version)
+    versions = {"instruct": instruct.name, "preference": ""}
+    if config.dpo.enabled:
+        versions["preference"] = store.resolve(
+            settings.DATA_DIR, "preference", config.preference_dataset_version
+        ).name
+    return versions
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInputs:
+    """What a run trains on, resolved: base model, dataset versions and the run's fingerprint."""
+
+    base_model: str
+    dataset_versions: dict[str, str]
+    fingerprint: str
+
+
+def prepare_run(config: TrainingConfig, settings: Settings) -> RunInputs:
+    """Resolve the datasets (first: a missing dataset fails before any model work) and the base
+    model (converting the offline one on first use) and fingerprint the run."""
+    versions = resolve_dataset_versions(config, settings)
+    base = resolve_base_model(config, settings)
+    return RunInputs(base, versions, config.fingerprint(versions, base))
+
+
+def run_training(
+    config: TrainingConfig, settings: Settings, inputs: RunInputs | None = None
+) -> TrainingOutcome:
+    """Train: SFT on the instruct dataset, then DPO on the preference dataset.
+
+    Args:
+        config: The validated run config.
+        settings: DATA_DIR, Comet and Hub settings.
+        inputs: The run's resolved inputs (default: :func:`prepare_run`).
+    """
+    from llm_twin.model.finetuning.curves import plot_curves
+    from llm_twin.model.finetuning.data import dpo_splits, sft_splits
+    from llm_twin.model.finetuning.dpo_trainer import run_dpo
+    from llm_twin.model.finetuning.hardware import plan_hardware
+    from llm_twin.model.finetuning.sft_trainer import run_sft
+    from llm_twin.model.finetuning.stage import prepare_tokenizer
+    from llm_twin.model.finetuning.tracking import start_tracking
+
+    started = time.perf_counter()
+    inputs = inputs or prepare_run(config, settings)
+    plan = plan_hardware(config)
+    base, versions, fingerprint = inputs.base_model, inputs.dataset_versions, inputs.fingerprint
+    run_dir = settings.DATA_DIR / "training" / "runs" / fingerprint
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(config.model_dump_json(indent=1))
+    logger.info("training run {} in {} ({}, {})", fingerprint, run_dir, plan.device, plan.precision)
+
+    tokenizer = prepare_tokenizer(base)
+    tracker = start_tracking(config.tracking, settings, f"{config.model_name}-{fingerprint}")
+    try:
+        tracker.log_parameters(
+            {
+                "config": config.model_dump(),
+                "base_model": base,
+                "dataset_versions": versions,
+                "device": plan.device_name,
+                "precision": plan.precision,
+                "fingerprint": fingerprint,
+            }
+        )
+        instruct = store.load(settings.DATA_DIR, "instruct", versions["instruct"])
+        sft_train, sft_test = sft_splits(instruct, config.sft.max_samples, config.seed)
+        sft = run_sft(base, tokenizer, sft_train, sft_test, config, plan, run_dir / "sft", tracker)
+        dpo = None
+        if config.dpo.enabled:
+            preference = store.load(settings.DATA_DIR, "preference", versions["preference"])
+            dpo_train, dpo_test = dpo_splits(preference, config.dpo.max_samples, config.seed)
+            dpo = run_dpo(
+                sft.merged_dir,
+                tokenizer,
+                dpo_train,
+                dpo_test,
+                config,
+                plan,
+                run_dir / "dpo",
+                tracker,
+            )
+        history = {"sft": sft.history, "dpo": dpo.history if dpo else []}
+        curves = plot_curves(history["sft"], history["dpo"], run_dir / "training_curves.png")
+        tracker.log_image(curves, "training_curves")
+        metrics = {f"sft_{key}": value for key, value in sft.metrics.items()}
+        metrics |= {"sft_steps": sft.steps, "sft_train_samples": sft.train_samples}
+        if dpo is not None:
+            metrics |= {f"dpo_{key}": value for key, value in dpo.metrics.items()}
+            metrics |= {"dpo_steps": dpo.steps, "dpo_train_samples": dpo.train_samples}
+        comet = {"experiment_key": tracker.key or ""}
+    finally:
+        tracker.end()
+    if tracker.archive is not None:
+        comet["archive"] = str(tracker.archive)
+    final = dpo if dpo is not None else sft
+    adapters = {"sft": sft.adapter_dir} | ({"dpo": dpo.adapter_dir} if dpo else {})
+    return TrainingOutcome(
+        fingerprint=fingerprint,
+        run_dir=run_dir,
+        model_dir=Path(final.merged_dir),
+        adapters=adapters,
+        base_model=base if not config.uses_offline_base else config.base_model,
+        dataset_versions=versions,
+        device=f"{plan.device} ({plan.device_name})",
+        precision=plan.precision,
+        quantization=config.quantization,
+        metrics={
+            key: value if isinstance(value, int) else round(float(value), 6)
+            for key, value in metrics.items()
+        },
+        history=history,
+        curves=curves,
+        comet=comet,
+        duration_s=round(time.perf_counter() - started, 2),
+    )
