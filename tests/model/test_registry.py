@@ -166,3 +166,17 @@ def test_list_and_promote_commands(data_dir: Path, zenml_store: Path) -> None:
     assert "production" in table.stdout and "llm-twin" in table.stdout
     bad = run("promote", "--version", "5", "--stage", "production")
     assert bad.returncode == 2 and "no version 5" in bad.stderr
+
+
+def test_local_llm_backend_serves_the_production_twin_else_the_base_model(data_dir: Path) -> None:
+    from llm_twin.infrastructure.llm.factory import local_model_path
+
+    settings = Settings(_env_file=None, DATA_DIR=data_dir)
+    assert local_model_path(settings) == settings.llm_model_path  # base model, nothing trained
+    registry = ModelRegistry(registry_root(settings), zenml=False)
+    version = registry.register(outcome_in(data_dir, "f1", 1.5), parse_config({"tracking": "none"}))
+    assert local_model_path(settings) == settings.llm_model_path  # registered, not promoted
+    registry.promote(version.version, "production")
+    assert local_model_path(settings) == registry.get(1).model_dir
+    pinned = Settings(_env_file=None, DATA_DIR=data_dir, LLM_MODEL_PATH=data_dir / "mine")
+    assert local_model_path(pinned) == data_dir / "mine"

@@ -1,10 +1,33 @@
 """Backends built from settings (``LLM_BACKENDS`` and the per-backend settings)."""
 
+from pathlib import Path
+
+from loguru import logger
+
 from llm_twin.domain.exceptions import ImproperlyConfigured
 from llm_twin.infrastructure.llm.base import LLMBackend
 from llm_twin.settings import Settings, get_settings
 
 BACKENDS = ("local", "openai", "sagemaker")
+
+
+def local_model_path(settings: Settings) -> Path:
+    """The model the local backend serves: ``LLM_MODEL_PATH`` when set, else the registry's
+    production twin, else the offline base model (with a logged notice)."""
+    if settings.LLM_MODEL_PATH:
+        return settings.LLM_MODEL_PATH
+    from llm_twin.model.registry import production_model_path
+
+    production = production_model_path(settings)
+    if production is not None:
+        logger.info("serving the production twin from the model registry: {}", production)
+        return production
+    logger.info(
+        "no production twin in the model registry: serving the base model {} "
+        "(run the training pipeline, then poe promote-model, to serve a fine-tuned twin)",
+        settings.llm_model_path,
+    )
+    return settings.llm_model_path
 
 
 def build_backend(name: str, settings: Settings) -> LLMBackend:
@@ -21,7 +44,7 @@ def build_backend(name: str, settings: Settings) -> LLMBackend:
         from llm_twin.infrastructure.llm.local import TransformersBackend
 
         return TransformersBackend(
-            settings.llm_model_path,
+            local_model_path(settings),
             settings.LLM_DEVICE,
             settings.LLM_TIMEOUT,
             threads=settings.LLM_THREADS,
