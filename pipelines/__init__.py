@@ -3,4 +3,5 @@
 #: Pipeline name -> "module:function". Modules are imported only when their pipeline runs.
 PIPELINES: dict[str, str] = {
     "digital_data_etl": "pipelines.digital_data_etl:digital_data_etl",
+    "feature_engineering": "pipelines.feature_engineering:feature_engineering",
 }

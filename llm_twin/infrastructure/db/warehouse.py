@@ -220,12 +220,26 @@ class DocumentRepository(Generic[DocumentT]):
         for found in cursor:
             yield self._load(found)
 
-    def hashes(self) -> dict[str, str]:
-        """``{document id: content hash}`` for every stored document."""
+    def hashes(
+        self,
+        *,
+        author_id: uuid.UUID | str | None = None,
+        author_full_name: str | None = None,
+        platform: str | None = None,
+    ) -> dict[str, str]:
+        """``{document id: content hash}`` for every stored document matching the filters."""
+        query = _filters(author_id, author_full_name, platform, None)
         return {
             doc["_id"]: doc.get("content_hash", "")
-            for doc in self._collection.find({}, {"content_hash": 1})
+            for doc in self._collection.find(query, {"content_hash": 1})
         }
+
+    def get_many(self, document_ids: Sequence[uuid.UUID | str]) -> list[DocumentT]:
+        """The stored documents among ``document_ids`` (missing ids are left out), in id order."""
+        if not document_ids:
+            return []
+        query = {"_id": {"$in": [str(i) for i in document_ids]}}
+        return [self._load(found) for found in self._collection.find(query).sort("_id", 1)]
 
     def count(
         self,
