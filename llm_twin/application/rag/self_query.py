@@ -1,0 +1,246 @@
+"""Self-query: read the author and content category a question is about, as search filters.
+
+The default extractor needs no model: author names are matched against the warehouse's users
+(case-, accent- and typo-tolerant, first or last name alone is enough) and the category comes
+from cue phrases ("in his posts", "in the code"). An LLM-based extractor can be used when an
+LLM is configured; its answer is still resolved against the known users. Nothing here writes
+to the warehouse.
+"""
+
+import difflib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from llm_twin.application.rag.llm import ChatLLM, LLMError
+from llm_twin.domain.exceptions import InvalidInput
+from llm_twin.domain.types import DataCategory
+
+_WORD = re.compile(r"[^\W_]+(?:'s)?", re.UNICODE)
+#: Cue phrases that name a category explicitly; bare words like "code" are not enough
+#: ("reduce your PyTorch code latency" is a question about an article).
+_CATEGORY_CUES: tuple[tuple[DataCategory, re.Pattern[str]], ...] = (
+    (
+        DataCategory.ARTICLES,
+        re.compile(
+            r"\b(?:in|from|of|among|across)\s+(?:\w+(?:'s)?\s+)?"
+            r"(?:articles|blog posts|blogs|newsletters?)\b"
+        ),
+    ),
+    (
+        DataCategory.POSTS,
+        re.compile(r"\b(?:in|from|of|among|across)\s+(?:\w+(?:'s)?\s+)?(?:linkedin\s+)?posts\b"),
+    ),
+    (
+        DataCategory.REPOSITORIES,
+        re.compile(
+            r"\b(?:in|from|of|among|across)\s+(?:\w+(?:'s)?\s+)?"
+            r"(?:code|repositories|repos|github(?:\s+repos)?)\b"
+        ),
+    ),
+)
+
+
+def normalise(text: str) -> str:
+    """Lower-case, accents and compatibility forms folded (``Ｍaxime`` → ``maxime``)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+@dataclass(frozen=True)
+class Author:
+    """An author retrieval can filter on."""
+
+    id: str
+    full_name: str
+
+    @property
+    def name_parts(self) -> list[str]:
+        return [part for part in normalise(self.full_name).split() if part]
+
+
+@dataclass(frozen=True)
+class QueryFilters:
+    """What self-query read from a question.
+
+    Attributes:
+        query: The question with the author's name removed (what is searched).
+        authors: Matched authors (several when the name is ambiguous); empty: no filter.
+        categories: Content categories named by the question; empty: no filter.
+    """
+
+    query: str
+    authors: tuple[Author, ...] = ()
+    categories: tuple[DataCategory, ...] = field(default_factory=tuple)
+
+
+class AuthorDirectory:
+    """The known authors (the warehouse's users), matched by name.
+
+    Args:
+        authors: Every author retrieval may filter on.
+        min_similarity: How close a misspelt name must be to count (difflib ratio, 0–1).
+    """
+
+    def __init__(self, authors: Iterable[Author], min_similarity: float = 0.84) -> None:
+        self.authors = list(authors)
+        self.min_similarity = min_similarity
+
+    @classmethod
+    def from_users(cls, users: Iterable[object]) -> "AuthorDirectory":
+        """From warehouse ``UserDocument`` records (anything with ``id`` and ``full_name``)."""
+        return cls(Author(str(u.id), u.full_name) for u in users)  # type: ignore[attr-defined]
+
+    def _token_matches(self, token: str, part: str) -> bool:
+        if token == part:
+            return True
+        if len(token) < 4 or len(part) < 4:
+            return False
+        return difflib.SequenceMatcher(None, token, part).ratio() >= self.min_similarity
+
+    def match_tokens(self, tokens: Sequence[str]) -> tuple[list[Author], set[int]]:
+        """Authors named in ``tokens`` (normalised words) and the positions of their names.
+
+        Every name part found counts one point; the authors with the most points win, so
+        "Maxime Labonne" beats another Maxime, and "Maxime" alone matches every Maxime.
+        """
+        best: list[Author] = []
+        best_score = 0
+        best_positions: set[int] = set()
+        for author in self.authors:
+            parts = author.name_parts
+            positions = {
+                i
+                for i, token in enumerate(tokens)
+                if any(self._token_matches(token, part) for part in parts)
+            }
+            score = len({tokens[i] for i in positions})
+            if score == 0:
+                continue
+            if score > best_score:
+                best, best_score, best_positions = [author], score, set(positions)
+            elif score == best_score:
+                best.append(author)
+                best_positions |= positions
+        return best, best_positions
+
+    def resolve(self, name: str) -> list[Author]:
+        """Authors a user-given name (``--author``) refers to, tolerant to case and partial names.
+
+        Raises:
+            InvalidInput: no known author matches; the message lists the known authors.
+        """
+        tokens = [t.removesuffix("'s") for t in _WORD.findall(normalise(name))]
+        matches, _ = self.match_tokens(tokens) if tokens else ([], set())
+        if not matches:
+            known = ", ".join(sorted(a.full_name for a in self.authors)) or "none"
+            raise InvalidInput(f"unknown author {name!r} (known authors: {known})")
+        return matches
+
+
+def _strip_positions(query: str, positions: set[int]) -> str:
+    """``query`` without the words at ``positions`` (indices into its word list)."""
+    if not positions:
+        return query
+    pieces: list[str] = []
+    last = 0
+    for index, match in enumerate(_WORD.finditer(query)):
+        if index in positions:
+            pieces.append(query[last : match.start()])
+            last = match.end()
+    pieces.append(query[last:])
+    stripped = " ".join("".join(pieces).split())
+    # A question that was only a name keeps its text (searching for nothing finds nothing).
+    return stripped if _WORD.search(stripped) else query
+
+
+def categories_in(query: str) -> tuple[DataCategory, ...]:
+    """Categories the question explicitly restricts itself to."""
+    text = normalise(query)
+    return tuple(category for category, cue in _CATEGORY_CUES if cue.search(text))
+
+
+class RuleSelfQuery:
+    """Self-query without a model: name matching plus category cue phrases.
+
+    Args:
+        directory: The known authors.
+    """
+
+    def __init__(self, directory: AuthorDirectory) -> None:
+        self.directory = directory
+
+    def extract(self, query: str) -> QueryFilters:
+        words = _WORD.findall(normalise(query))
+        tokens = [w.removesuffix("'s") for w in words]
+        authors, positions = self.directory.match_tokens(tokens)
+        return QueryFilters(
+            query=_strip_positions(query, positions),
+            authors=tuple(authors),
+            categories=categories_in(query),
+        )
+
+
+_LLM_SYSTEM = (
+    "You extract search filters from a user's question. Answer with one JSON object and "
+    'nothing else: {"author": <the full or partial name of the person whose writing the '
+    'question asks about, or null>, "category": <"articles", "posts", "repositories" or null '
+    "when the question does not restrict the kind of content>}."
+)
+
+
+class LLMSelfQuery:
+    """Self-query by an LLM, resolved against the known authors; falls back to the rules when
+    the LLM fails or answers something unusable (logged as a warning).
+
+    Args:
+        llm: The chat model.
+        directory: The known authors (an LLM answer naming anyone else is ignored).
+    """
+
+    def __init__(self, llm: ChatLLM, directory: AuthorDirectory) -> None:
+        self.llm = llm
+        self.directory = directory
+        self._rules = RuleSelfQuery(directory)
+
+    def extract(self, query: str) -> QueryFilters:
+        rules = self._rules.extract(query)
+        try:
+            answer = _parse_json_object(self.llm.complete(_LLM_SYSTEM, query, max_tokens=80))
+        except LLMError as error:
+            logger.warning("LLM self-query failed, using the rule-based filters: {}", error)
+            return rules
+        authors: tuple[Author, ...] = ()
+        name = answer.get("author")
+        if isinstance(name, str) and name.strip():
+            try:
+                authors = tuple(self.directory.resolve(name))
+            except InvalidInput:
+                logger.info("LLM self-query named an unknown author {!r}; no author filter", name)
+        categories: tuple[DataCategory, ...] = ()
+        category = answer.get("category")
+        if isinstance(category, str) and category.strip():
+            try:
+                categories = (DataCategory.parse(category),)
+            except ValueError:
+                logger.info("LLM self-query named an unknown category {!r}", category)
+        search_text = rules.query if authors and set(authors) == set(rules.authors) else query
+        return QueryFilters(query=search_text, authors=authors, categories=categories)
+
+
+def _parse_json_object(text: str) -> dict:
+    """The first JSON object in an LLM answer (models like to wrap JSON in prose or fences)."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        raise LLMError("the LLM answer holds no JSON object")
+    try:
+        value = json.loads(text[start : end + 1])
+    except json.JSONDecodeError:
+        raise LLMError("the LLM answer holds invalid JSON") from None
+    if not isinstance(value, dict):
+        raise LLMError("the LLM answer is not a JSON object")
+    return value

@@ -1,0 +1,133 @@
+"""Request and response bodies of the inference API (they make its OpenAPI schema)."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Source(BaseModel):
+    """A source document an answer is based on."""
+
+    title: str | None = Field(description="Title of the document (null for untitled posts)")
+    link: str = Field(description="URL of the document")
+    author: str = Field(description="The document's author")
+    score: float = Field(description="Relevance of its best passage (comparable within a list)")
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class RagLatency(BaseModel):
+    retrieval: float = Field(description="Retrieval time, ms")
+    generation: float = Field(description="Generation time, ms")
+    total: float = Field(description="Whole request, ms")
+
+
+class RagRequest(BaseModel):
+    """A question to the twin."""
+
+    query: str = Field(description="The question", min_length=1)
+    k: int | None = Field(default=None, ge=1, le=20, description="Passages to retrieve")
+    author: str | None = Field(default=None, description="Restrict sources to this author")
+    categories: list[str] | None = Field(
+        default=None, description="Restrict sources to these categories (articles, posts, code)"
+    )
+    stream: bool = Field(
+        default=False,
+        description="Stream as server-sent events: `sources`, then `token` events, then `done`",
+    )
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+
+class RagResponse(BaseModel):
+    answer: str
+    sources: list[Source]
+    usage: Usage
+    latency_ms: RagLatency
+    trace_id: str
+    model: str
+    cached: bool = False
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text (text parts joined when the content is a list of parts)."""
+        if isinstance(self.content, list):
+            return "".join(str(part.get("text", "")) for part in self.content)
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI chat completion request; unknown OpenAI fields are accepted and ignored.
+
+    Retrieval augments the last user message. Extensions: ``k``, ``author``.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    k: int | None = Field(default=None, ge=1, le=20, description="Extension: passages")
+    author: str | None = Field(default=None, description="Extension: restrict to an author")
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: dict[str, str]
+    finish_reason: str
+
+
+class ChatUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletionResponse(BaseModel):
+    """OpenAI chat completion, plus the extension fields ``sources`` and ``trace_id``."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: ChatUsage
+    sources: list[Source] = Field(description="Extension: the documents the answer used")
+    trace_id: str = Field(description="Extension: id for POST /feedback")
+
+
+class FeedbackRequest(BaseModel):
+    trace_id: str = Field(min_length=1, max_length=64)
+    rating: Literal["up", "down"]
+    correction: str | None = Field(
+        default=None, max_length=8000, description="A better answer (becomes a preference pair)"
+    )
+
+
+class FeedbackResponse(BaseModel):
+    trace_id: str
+    rating: str
+    stored: bool = True
+
+
+class ErrorBody(BaseModel):
+    message: str
+    type: str
+    code: int
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

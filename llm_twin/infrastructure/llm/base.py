@@ -1,0 +1,178 @@
+"""The LLM backend interface: chat messages in, streamed text deltas and token counts out."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from llm_twin.domain.exceptions import LLMTwinError
+from llm_twin.settings import Settings
+
+Messages = Sequence[Mapping[str, str]]
+
+
+class LLMError(LLMTwinError):
+    """The LLM failed or answered something unusable (the message never carries secrets)."""
+
+
+class LLMUnavailable(LLMError):
+    """The backend cannot be used: not loaded, unreachable, or refused with a server error."""
+
+
+class LLMTimeout(LLMError):
+    """The backend did not answer (or stopped streaming) within the timeout."""
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """How to sample an answer.
+
+    Attributes:
+        max_new_tokens: Most tokens to generate.
+        temperature: Sampling temperature; 0 means greedy decoding.
+        top_p: Nucleus sampling mass.
+        repetition_penalty: Penalty on repeated tokens (1: none; local backend only).
+    """
+
+    max_new_tokens: int = 256
+    temperature: float = 0.3
+    top_p: float = 0.9
+    repetition_penalty: float = 1.1
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> "GenerationParams":
+        """The ``LLM_*`` generation settings, with ``overrides`` (``None`` values ignored)."""
+        values = {
+            "max_new_tokens": settings.LLM_MAX_NEW_TOKENS,
+            "temperature": settings.LLM_TEMPERATURE,
+            "top_p": settings.LLM_TOP_P,
+            "repetition_penalty": settings.LLM_REPETITION_PENALTY,
+        }
+        values |= {name: value for name, value in overrides.items() if value is not None}
+        return cls(**values)
+
+
+@dataclass
+class Completion:
+    """A finished answer.
+
+    Attributes:
+        text: The answer.
+        prompt_tokens: Tokens in the prompt (as the backend counted them).
+        completion_tokens: Tokens generated.
+        model: Id of the model that answered.
+        backend: Name of the backend that answered.
+        finish_reason: ``stop`` (the model ended) or ``length`` (hit ``max_new_tokens``).
+        attempts: Backends tried before this one, each ``{"backend", "error"}``.
+    """
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    model: str
+    backend: str
+    finish_reason: str = "stop"
+    attempts: list[dict[str, str]] = field(default_factory=list)
+
+
+class TokenStream:
+    """Text deltas of one answer; token counts are filled in once the stream is exhausted.
+
+    Iterate it to get the deltas (``str``); call :meth:`close` to stop generation early.
+
+    Args:
+        deltas: The underlying iterator of text deltas.
+        model: Id of the model answering.
+        backend: Name of the backend answering.
+        prompt_tokens: Prompt tokens, if known up front.
+        on_close: Called by :meth:`close` (stops a generation thread, closes an HTTP response).
+    """
+
+    def __init__(
+        self,
+        deltas: Iterator[str],
+        *,
+        model: str,
+        backend: str,
+        prompt_tokens: int = 0,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self._deltas = deltas
+        self.model = model
+        self.backend = backend
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = 0
+        self.finish_reason = "stop"
+        self.attempts: list[dict[str, str]] = []
+        self._on_close = on_close
+        self._first: list[str] = []
+
+    def prime(self) -> None:
+        """Wait for the first delta now (so a backend failing to start raises here, where a
+        fallback can still switch backend); it is yielded again by the iteration."""
+        for delta in self._deltas:
+            self._first.append(delta)
+            return
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._first
+        self._first = []
+        yield from self._deltas
+
+    def close(self) -> None:
+        """Stop the generation (idempotent)."""
+        if self._on_close is not None:
+            callback, self._on_close = self._on_close, None
+            callback()
+
+
+class LLMBackend(ABC):
+    """One way of running the twin's LLM.
+
+    Attributes:
+        name: Backend kind (``local``, ``openai``, ``sagemaker``).
+        model_id: Id of the model it serves (reported in responses and traces).
+    """
+
+    name: str = "llm"
+    model_id: str = ""
+
+    def load(self) -> None:  # noqa: B027 - remote backends have nothing to load
+        """Load what the backend needs (model weights, clients); called once at startup.
+
+        Raises:
+            LLMUnavailable: it cannot be loaded.
+        """
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise :class:`LLMUnavailable` unless the backend can answer now (readiness)."""
+
+    @abstractmethod
+    def stream(self, messages: Messages, params: GenerationParams) -> TokenStream:
+        """Start answering ``messages`` (the rendered conversation, system prompt first).
+
+        Raises:
+            LLMUnavailable, LLMTimeout, LLMError: when starting fails; iterating the stream may
+                raise them too.
+        """
+
+    def complete(self, messages: Messages, params: GenerationParams) -> Completion:
+        """The whole answer to ``messages`` (the stream, joined)."""
+        stream = self.stream(messages, params)
+        try:
+            text = "".join(stream)
+        finally:
+            stream.close()
+        return Completion(
+            text=text,
+            prompt_tokens=stream.prompt_tokens,
+            completion_tokens=stream.completion_tokens,
+            model=stream.model,
+            backend=stream.backend,
+            finish_reason=stream.finish_reason,
+            attempts=stream.attempts,
+        )
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what :meth:`load` acquired."""

@@ -1,0 +1,125 @@
+"""Any OpenAI-compatible chat server (vLLM ``vllm serve``, OpenAI, Ollama, TGI) through the
+``openai`` client; streaming is passed through delta by delta."""
+
+from collections.abc import Iterator
+from typing import Any
+
+from llm_twin.infrastructure.llm.base import (
+    GenerationParams,
+    LLMBackend,
+    LLMError,
+    LLMTimeout,
+    LLMUnavailable,
+    Messages,
+    TokenStream,
+)
+
+
+class OpenAICompatibleBackend(LLMBackend):
+    """Chat completions from an OpenAI-compatible server.
+
+    Args:
+        base_url: The server's base URL, ``/v1`` included (``http://127.0.0.1:8001/v1``).
+        model: Model name to request.
+        api_key: Key for the server (local servers accept any non-empty string).
+        timeout: Seconds for one HTTP request (and between streamed chunks).
+        retries: Retries of a failed request (connection errors, 429, 5xx) by the client.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "",
+        timeout: float = 60.0,
+        retries: int = 1,
+    ) -> None:
+        self.base_url = base_url
+        self.model_id = model
+        self._api_key = api_key or "not-needed"
+        self.timeout = timeout
+        self.retries = retries
+        self._client: Any = None
+
+    def load(self) -> None:
+        if self._client is None:
+            import openai
+
+            self._client = openai.OpenAI(
+                base_url=self.base_url,
+                api_key=self._api_key,
+                timeout=self.timeout,
+                max_retries=self.retries,
+            )
+
+    def check(self) -> None:
+        self.load()
+        try:
+            self._client.with_options(max_retries=0, timeout=min(self.timeout, 5.0)).models.list()
+        except Exception as error:
+            raise self._translate(error) from None
+
+    def stream(self, messages: Messages, params: GenerationParams) -> TokenStream:
+        self.load()
+        try:
+            response = self._client.chat.completions.create(
+                model=self.model_id,
+                messages=[dict(message) for message in messages],
+                max_tokens=params.max_new_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        except Exception as error:
+            raise self._translate(error) from None
+        stream = TokenStream(
+            iter(()), model=self.model_id, backend=self.name, on_close=response.close
+        )
+
+        def deltas() -> Iterator[str]:
+            pieces = 0
+            try:
+                for chunk in response:
+                    if chunk.usage is not None:
+                        stream.prompt_tokens = chunk.usage.prompt_tokens or 0
+                        stream.completion_tokens = chunk.usage.completion_tokens or 0
+                    for choice in chunk.choices or []:
+                        if choice.finish_reason:
+                            stream.finish_reason = choice.finish_reason
+                        text = choice.delta.content if choice.delta else None
+                        if text:
+                            pieces += 1
+                            yield text
+            except Exception as error:
+                raise self._translate(error) from None
+            if not stream.completion_tokens:
+                # The server sent no usage: count the streamed pieces (one token each on vLLM).
+                stream.completion_tokens = pieces
+
+        stream._deltas = deltas()
+        return stream
+
+    def _translate(self, error: Exception) -> LLMError:
+        """The project error for an ``openai`` exception (status and type, never the key)."""
+        import openai
+
+        where = f"OpenAI-compatible server at {self.base_url}"
+        if isinstance(error, openai.APITimeoutError):
+            return LLMTimeout(f"{where} timed out after {self.timeout:.0f} s")
+        if isinstance(error, openai.APIConnectionError):
+            return LLMUnavailable(f"{where} is unreachable")
+        if isinstance(error, openai.APIStatusError):
+            if error.status_code >= 500 or error.status_code == 429:
+                return LLMUnavailable(f"{where} answered HTTP {error.status_code}")
+            return LLMError(f"{where} refused the request: HTTP {error.status_code}")
+        if isinstance(error, LLMError):
+            return error
+        return LLMError(f"{where} failed: {type(error).__name__}")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

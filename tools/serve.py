@@ -1,0 +1,39 @@
+"""Start the inference service (FastAPI + uvicorn).
+
+    python -m tools.serve [--host H] [--port P]
+
+Defaults come from the API_HOST / API_PORT settings (127.0.0.1:8000). The service opens the
+vector store: with the embedded store, stop other processes using it first (it is
+single-process). Logs go to stderr.
+"""
+
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    host: Annotated[str | None, typer.Option(help="Bind address (default API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default API_PORT)")] = None,
+) -> None:
+    """Serve the twin: /rag, /v1/chat/completions, the chat page at /."""
+    import uvicorn
+
+    from llm_twin.infrastructure.api import create_app
+    from llm_twin.logs import configure_logging
+    from llm_twin.settings import apply_offline_defaults, get_settings
+
+    apply_offline_defaults()
+    configure_logging()
+    settings = get_settings()
+    host = host or settings.API_HOST
+    port = port or settings.API_PORT
+    typer.echo(f"LLM Twin inference service on http://{host}:{port}/", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+if __name__ == "__main__":
+    app()
