@@ -72,7 +72,7 @@ def save_dataset(
         "created": created,
         "train_samples": len(train),
         "test_samples": len(test),
-        "pushed_to": hub_repo_id if pushed else None,
+        "pushed_to": hub_repo_id if pushed else "",
     }
     log_metadata(
         metadata={**result, "generators": splits["generators"], "counts": splits["counts"]},
