@@ -52,12 +52,22 @@ def _stop_words() -> frozenset[str]:
 
 def candidate_phrases(text: str, stop_words: frozenset[str], limit: int = 30) -> list[str]:
     """1-3 word phrases of ``text`` that neither start nor end with a stop word, most frequent
-    first (ties: longer first), at most ``limit``."""
-    words = [w for w in _WORD.findall(text) if len(w) > 1 or w.isupper()]
+    first (ties: longer first), at most ``limit``. A phrase's words are separated only by
+    whitespace in the text, so every phrase occurs in it (whitespace normalised)."""
+    matches = list(_WORD.finditer(text))
+    words = [m.group() for m in matches]
+    # joined[i]: word i and word i+1 are separated by whitespace only (no punctuation).
+    joined = [
+        text[matches[i].end() : matches[i + 1].start()].isspace() for i in range(len(matches) - 1)
+    ]
     counts: Counter[str] = Counter()
     for size in (1, 2, 3):
         for i in range(len(words) - size + 1):
+            if not all(joined[i : i + size - 1]):
+                continue
             gram = words[i : i + size]
+            if any(len(w) == 1 and not w.isupper() for w in gram):
+                continue
             first, last = gram[0].lower(), gram[-1].lower()
             if first in stop_words or last in stop_words or first.isdigit():
                 continue
