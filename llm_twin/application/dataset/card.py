@@ -52,7 +52,7 @@ def render_card(
         lines.append("- row origins: " + ", ".join(f"{o}: {n}" for o, n in sorted(origins.items())))
     lines += ["", "## Generators", ""]
     lines += [f"- `{name}`" for name in generators] or ["- none"]
-    lines += ["", "## Prompt templates", ""]
+    lines += ["", "## Prompt templates (versions in this release)", ""]
     lines += [f"- `{t.key}`" for t in prompts.TEMPLATES.values()]
     lines += ["", "## Filters", ""]
     lines += [f"- {name}: `{value}`" for name, value in filter_settings.items()]
