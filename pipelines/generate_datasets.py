@@ -64,7 +64,7 @@ def generate_preference_datasets(
     author_full_names: list[str] | None = None,
     categories: list[str] | None = None,
     extracts: dict[str, Any] | None = None,
-    max_extracts: int = 48,
+    max_extracts: int = 32,
     instruction_generator: str = "keyphrase",
     instruction_generator_options: dict[str, Any] | None = None,
     rejected_generator: str = "local",
