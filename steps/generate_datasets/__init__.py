@@ -1,0 +1,1 @@
+"""Steps of the instruct and preference dataset generation pipelines."""
