@@ -30,12 +30,24 @@ STAGES: list[tuple[str, list[str]]] = [
         ["-m", "tools.run", "feature_engineering", "--config", "configs/feature_engineering.yaml"],
     ),
     ("prepare_base_model", ["-m", "tools.prepare_base_model"]),
+    (
+        "generate_instruct_datasets",
+        ["-m", "tools.run", "generate_instruct_datasets"]
+        + ["--config", "configs/generate_instruct_datasets.yaml"],
+    ),
+    (
+        "generate_preference_datasets",
+        ["-m", "tools.run", "generate_preference_datasets"]
+        + ["--config", "configs/generate_preference_datasets.yaml"],
+    ),
+    ("training", ["-m", "tools.run", "training", "--config", "configs/training.yaml"]),
 ]
 
 #: What to do next, printed at the end (the service is left to the user: it holds the
 #: embedded vector store while it runs).
 NEXT_STEPS = [
     ".venv/bin/poe call-rag-retrieval-module --query 'How does Maxime merge models?'",
+    ".venv/bin/poe list-models",
     ".venv/bin/poe run-inference-ml-service   # then open http://127.0.0.1:8000/",
 ]
 
