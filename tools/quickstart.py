@@ -22,25 +22,20 @@ from tools.data_warehouse import SAMPLE_DIR
 
 app = typer.Typer(add_completion=False)
 
+
+def _pipeline(name: str) -> list[str]:
+    """Arguments that run pipeline ``name`` with its config ``configs/<name>.yaml``."""
+    return ["-m", "tools.run", name, "--config", f"configs/{name}.yaml"]
+
+
 #: (stage name, command run with this interpreter from the project root). Each command prints
 #: one JSON summary line on stdout.
 STAGES: list[tuple[str, list[str]]] = [
-    (
-        "feature_engineering",
-        ["-m", "tools.run", "feature_engineering", "--config", "configs/feature_engineering.yaml"],
-    ),
+    ("feature_engineering", _pipeline("feature_engineering")),
     ("prepare_base_model", ["-m", "tools.prepare_base_model"]),
-    (
-        "generate_instruct_datasets",
-        ["-m", "tools.run", "generate_instruct_datasets"]
-        + ["--config", "configs/generate_instruct_datasets.yaml"],
-    ),
-    (
-        "generate_preference_datasets",
-        ["-m", "tools.run", "generate_preference_datasets"]
-        + ["--config", "configs/generate_preference_datasets.yaml"],
-    ),
-    ("training", ["-m", "tools.run", "training", "--config", "configs/training.yaml"]),
+    ("generate_instruct_datasets", _pipeline("generate_instruct_datasets")),
+    ("generate_preference_datasets", _pipeline("generate_preference_datasets")),
+    ("training", _pipeline("training")),
 ]
 
 #: What to do next, printed at the end (the service is left to the user: it holds the
