@@ -44,3 +44,10 @@ def test_every_registered_pipeline_has_a_poe_task():
     commands = " ".join(str(task) for task in tasks.values())
     for name in PIPELINES:
         assert f"tools.run {name}" in commands, f"pipeline {name} has no poe task"
+
+
+def test_every_poe_task_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    tasks = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["poe"]["tasks"]
+    missing = [name for name in tasks if f"`{name}`" not in readme]
+    assert not missing, f"poe tasks missing from README: {missing}"
