@@ -10,20 +10,17 @@ The folder belongs to one process at a time (an OS file lock, released even if t
 dies); a second opener gets :class:`~llm_twin.domain.exceptions.StoreLocked` naming the holder.
 """
 
-import datetime as dt
 import fcntl
 import json
-import os
 import re
 import shutil
-import sys
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from llm_twin.domain.exceptions import StoreLocked, StoreUnavailable
+from llm_twin.domain.exceptions import StoreUnavailable
 from llm_twin.infrastructure.db.vector_store import (
     DENSE_VECTOR,
     HOLDER_FILE,
@@ -32,6 +29,8 @@ from llm_twin.infrastructure.db.vector_store import (
     ScoredPoint,
     VectorPoint,
     VectorStore,
+    store_locked,
+    write_holder,
 )
 
 LOCK_FILE = ".lock"
@@ -355,23 +354,6 @@ def open_edge_vector_store(path: Path) -> EdgeVectorStore:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise StoreLocked(
-            f"the embedded vector store at {path} is in use by {_describe_holder(holder_file)}. "
-            "Only one process may open it at a time: stop that process (e.g. the inference "
-            "service) or point QDRANT_URL at a Qdrant server for concurrent access."
-        ) from None
-    holder = {
-        "pid": os.getpid(),
-        "command": " ".join(sys.argv) or sys.executable,
-        "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    holder_file.write_text(json.dumps(holder))
+        raise store_locked(path) from None
+    write_holder(holder_file)
     return EdgeVectorStore(path, handle)
-
-
-def _describe_holder(holder_file: Path) -> str:
-    try:
-        holder = json.loads(holder_file.read_text())
-        return f"process {holder['pid']} ({holder['command']}, since {holder['since']})"
-    except (OSError, ValueError, KeyError):
-        return "another process"

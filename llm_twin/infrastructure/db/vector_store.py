@@ -294,18 +294,29 @@ def open_embedded_vector_store(path: Path) -> VectorStore:
     except RuntimeError as error:
         if "already accessed" not in str(error):
             raise
-        raise StoreLocked(
-            f"the embedded vector store at {path} is in use by {_describe_holder(holder_file)}. "
-            "Only one process may open it at a time: stop that process (e.g. the inference "
-            "service) or point QDRANT_URL at a Qdrant server for concurrent access."
-        ) from None
+        raise store_locked(path) from None
+    write_holder(holder_file)
+    return VectorStore(client, holder_file, payload_indexes=False)
+
+
+def store_locked(path: Path) -> StoreLocked:
+    """The error for an embedded store folder held by another process, naming that process."""
+    return StoreLocked(
+        f"the embedded vector store at {path} is in use by "
+        f"{_describe_holder(path / HOLDER_FILE)}. Only one process may open it at a time: stop "
+        "that process (e.g. the inference service) or point QDRANT_URL at a Qdrant server for "
+        "concurrent access."
+    )
+
+
+def write_holder(holder_file: Path) -> None:
+    """Name this process (PID, command, since when) as the holder of an embedded store."""
     holder = {
         "pid": os.getpid(),
         "command": " ".join(sys.argv) or sys.executable,
         "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     holder_file.write_text(json.dumps(holder))
-    return VectorStore(client, holder_file, payload_indexes=False)
 
 
 def _describe_holder(holder_file: Path) -> str:
