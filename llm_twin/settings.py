@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         OPENAI_API_KEY: Key for an OpenAI-compatible LLM server (optional).
         OPENAI_BASE_URL: Base URL of an OpenAI-compatible server (vLLM, Ollama, OpenAI).
         OPENAI_MODEL_ID: Model name to request from that server.
+        JUDGE_BASE_URL: Base URL of the OpenAI-compatible judge LLM of the evaluation pipeline
+            (default: OPENAI_BASE_URL; unset both for offline, judge-free evaluation).
+        JUDGE_MODEL_ID: The judge's model name (default: OPENAI_MODEL_ID).
+        JUDGE_API_KEY: The judge's key (default: OPENAI_API_KEY).
         AWS_REGION: AWS region for SageMaker.
         AWS_ACCESS_KEY: AWS access key id (optional; the default boto3 chain applies otherwise).
         AWS_SECRET_KEY: AWS secret access key.
@@ -158,6 +162,9 @@ class Settings(BaseSettings):
     OPENAI_API_KEY: SecretStr | None = None
     OPENAI_BASE_URL: str | None = None
     OPENAI_MODEL_ID: str = "gpt-4o-mini"
+    JUDGE_BASE_URL: str | None = None
+    JUDGE_MODEL_ID: str | None = None
+    JUDGE_API_KEY: SecretStr | None = None
 
     AWS_REGION: str = "eu-central-1"
     AWS_ACCESS_KEY: SecretStr | None = None

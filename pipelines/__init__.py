@@ -5,6 +5,7 @@ PIPELINES: dict[str, str] = {
     "digital_data_etl": "pipelines.digital_data_etl:digital_data_etl",
     "feature_engineering": "pipelines.feature_engineering:feature_engineering",
     "training": "pipelines.training:training",
+    "evaluating": "pipelines.evaluating:evaluating",
     "generate_instruct_datasets": "pipelines.generate_datasets:generate_instruct_datasets",
     "generate_preference_datasets": "pipelines.generate_datasets:generate_preference_datasets",
 }

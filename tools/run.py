@@ -3,7 +3,8 @@
     python -m tools.run digital_data_etl --config configs/digital_data_etl_maxime_labonne.yaml
 
 Everything the pipeline logs goes to stderr; stdout carries exactly one line:
-``{"pipeline", "run_id", "status", "duration_s", "counts"}``.
+``{"pipeline", "run_id", "status", "duration_s", "counts"}``, plus ``"metrics"`` when a step
+recorded ``summary_metrics`` metadata (e.g. the evaluation pipeline's per-model metrics).
 """
 
 import contextlib
@@ -46,24 +47,32 @@ def stdout_to_stderr() -> Iterator[Any]:
 
 
 def summarize(pipeline_name: str, run: Any, duration_s: float) -> dict[str, Any]:
-    """The run's summary: status, duration and the sum of every step's ``counts`` metadata."""
+    """The run's summary: status, duration, the sum of every step's ``counts`` metadata and,
+    when steps recorded some, their ``summary_metrics`` merged (top-level keys) as ``metrics``."""
     from zenml.client import Client
 
     run = Client().get_pipeline_run(run.id)
     counts: dict[str, Any] = {}
+    metrics: dict[str, Any] = {}
     for step_run in run.steps.values():
+        reported = step_run.run_metadata.get("summary_metrics")
+        if isinstance(reported, dict):
+            metrics.update(reported)
         for key, value in (step_run.run_metadata.get("counts") or {}).items():
             if isinstance(value, int | float) and isinstance(counts.get(key, 0), int | float):
                 counts[key] = counts.get(key, 0) + value
             else:
                 counts[key] = value
-    return {
+    summary = {
         "pipeline": pipeline_name,
         "run_id": str(run.id),
         "status": str(getattr(run.status, "value", run.status)),
         "duration_s": round(duration_s, 2),
         "counts": counts,
     }
+    if metrics:
+        summary["metrics"] = metrics
+    return summary
 
 
 def run_pipeline(name: str, config: Path | None, no_cache: bool) -> dict[str, Any]:

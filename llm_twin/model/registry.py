@@ -277,6 +277,44 @@ class ModelRegistry:
             sync_to_zenml(target)
         return target
 
+    def record_evaluation(
+        self,
+        version: int,
+        evaluation: dict[str, Any],
+        metrics: dict[str, float],
+        card_section: str | None = None,
+    ) -> ModelVersion:
+        """Store an evaluation's results in ``version``'s record (``details["evaluation"]`` and
+        the flat ``metrics``) and replace its model card's evaluation section, under the lock.
+        Re-recording replaces the previous evaluation (idempotent).
+
+        Args:
+            version: The version number.
+            evaluation: What to keep in the record (fingerprint, gate, report path...).
+            metrics: Flat numbers merged into the record's metrics (``eval_*`` keys).
+            card_section: The card's evaluation section (see ``evaluation.report``), or None to
+                leave the card alone.
+
+        Raises:
+            InvalidInput: unknown version.
+        """
+        with self._locked():
+            target = self.get(version)
+            target.details["evaluation"] = evaluation
+            kept = {k: v for k, v in target.metrics.items() if not k.startswith("eval_")}
+            target.metrics = kept | dict(metrics)
+            _write_record(target)
+            card = target.path / "README.md"
+            if card_section is not None and card.is_file():
+                from llm_twin.model.evaluation.report import replace_card_section
+
+                text = replace_card_section(card.read_text(encoding="utf-8"), card_section)
+                temporary = card.with_name("README.md.tmp")
+                temporary.write_text(text, encoding="utf-8")
+                os.replace(temporary, card)
+        logger.info("{} version {}: evaluation recorded", self.name, version)
+        return target
+
 
 def _write_record(version: ModelVersion) -> None:
     path = version.path / RECORD_FILE

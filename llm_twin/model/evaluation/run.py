@@ -1,0 +1,424 @@
+"""One evaluation of a registered version, end to end.
+
+:func:`evaluate` resolves the version and its test data, then for each compared model (base, sft,
+dpo) scores the perplexity of the author's held-out answers, generates answers and measures them
+(stylometry, embedding similarity, length, repetition), and asks the judge when one is configured.
+The result is reused when the version's ``evaluation/metrics.json`` holds the same fingerprint
+(same version, evaluation config, data and judge) unless ``force``.
+
+:func:`publish` applies the gate, promotes when it passes and ``promote_to`` says so, writes the
+report files into ``registry/<name>/<n>/evaluation/``, records the results in the version (record
+and model card) and logs them to Comet.
+"""
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from llm_twin.application.dataset import store
+from llm_twin.domain.exceptions import InvalidInput
+from llm_twin.model.evaluation.config import EvaluationConfig
+from llm_twin.model.evaluation.generation import ModelSpec
+from llm_twin.model.registry import ModelRegistry, ModelVersion, registry_root
+from llm_twin.settings import Settings
+
+#: The compared models, in report order.
+MODEL_ORDER = ("base", "sft", "dpo")
+EVALUATION_DIR = "evaluation"
+#: Offline metrics of the twin copied into the version record's metrics (``eval_<name>``).
+RECORDED = ("perplexity", "style_delta", "reference_similarity", "judge_accuracy", "judge_style")
+
+
+def resolve_version(registry: ModelRegistry, selector: str) -> ModelVersion:
+    """The version ``selector`` names: ``latest``, ``production``, ``staging`` or a number.
+
+    Raises:
+        InvalidInput: no such version (or none registered).
+    """
+    if selector.isdigit():
+        return registry.get(int(selector))
+    if selector == "latest":
+        versions = registry.versions()
+        if not versions:
+            raise InvalidInput(
+                f"model {registry.name!r} has no registered version under {registry.folder}: "
+                "run the training pipeline first"
+            )
+        return versions[-1]
+    found = registry.in_stage(selector)
+    if found is None:
+        raise InvalidInput(f"model {registry.name!r} has no version in stage {selector!r}")
+    return found
+
+
+def base_model_path(version: ModelVersion, settings: Settings) -> str:
+    """The folder (or Hub id) of ``version``'s base model; the offline base is prepared if
+    missing."""
+    if version.base_model.startswith("offline:"):
+        from llm_twin.model.base_model import base_model_dir, prepare_base_model
+
+        return str(prepare_base_model(base_model_dir(settings)))
+    return version.base_model
+
+
+def model_specs(version: ModelVersion, settings: Settings) -> list[ModelSpec]:
+    """base, sft (base + ``adapters/sft``) and, when the version was aligned, dpo (its merged
+    ``model/``). Without a DPO adapter ``model/`` *is* the SFT model: it is evaluated as sft.
+
+    Raises:
+        InvalidInput: the version's model folder is missing.
+    """
+    if not (version.model_dir / "config.json").is_file():
+        raise InvalidInput(f"version {version.version} has no merged model at {version.model_dir}")
+    base = base_model_path(version, settings)
+    tokenizer = str(version.model_dir)  # the trained chat template, as the service uses it
+    specs = [ModelSpec("base", base, base)]
+    sft_adapter = version.path / "adapters" / "sft"
+    has_dpo = (version.path / "adapters" / "dpo").is_dir()
+    if has_dpo and sft_adapter.is_dir():
+        specs.append(ModelSpec("sft", base, tokenizer, adapter=str(sft_adapter)))
+        specs.append(ModelSpec("dpo", str(version.model_dir), tokenizer))
+    else:
+        specs.append(ModelSpec("sft", str(version.model_dir), tokenizer))
+    return specs
+
+
+def test_rows(dataset: Any, max_samples: int, seed: int) -> tuple[list[str], list[str]]:
+    """(instructions, author answers) of the test split, a seeded sample of ``max_samples``.
+
+    Raises:
+        InvalidInput: the test split is empty.
+    """
+    test = dataset["test"]
+    if len(test) == 0:
+        raise InvalidInput("the instruct dataset's test split is empty: nothing to evaluate on")
+    if len(test) > max_samples:
+        test = test.shuffle(seed=seed).select(range(max_samples))
+    return [str(x).strip() for x in test["instruction"]], [str(x).strip() for x in test["answer"]]
+
+
+def _similarities(answers: list[str], references: list[str], settings: Settings) -> float:
+    from llm_twin.application.embeddings import get_embedder
+
+    embedder = get_embedder(settings.EMBEDDING_MODEL_ID, settings.EMBEDDING_DEVICE)
+    vectors = embedder.embed([*answers, *references])
+    count = len(answers)
+    scores = [
+        # Normalised vectors: the dot product is the cosine. An empty answer scores 0.
+        0.0
+        if not answer.strip()
+        else sum(a * b for a, b in zip(vectors[i], vectors[count + i], strict=True))
+        for i, answer in enumerate(answers)
+    ]
+    return sum(scores) / count
+
+
+def _fingerprint_inputs(
+    version: ModelVersion, dataset_version: str, judge: Any, specs: list[ModelSpec]
+) -> dict[str, Any]:
+    return {
+        "model": version.name,
+        "version": version.version,
+        "training_fingerprint": version.fingerprint,
+        "dataset_version": dataset_version,
+        "models": [spec.name for spec in specs],
+        "judge": None if judge is None else {"base_url": judge.base_url, "model": judge.model},
+    }
+
+
+def stored_result(version: ModelVersion, fingerprint: str) -> dict[str, Any] | None:
+    """The stored evaluation of ``version`` when it has this ``fingerprint``, else None."""
+    folder = version.path / EVALUATION_DIR
+    metrics = folder / "metrics.json"
+    if not metrics.is_file():
+        return None
+    stored = json.loads(metrics.read_text(encoding="utf-8"))
+    if stored.get("fingerprint") != fingerprint:
+        return None
+    samples_file = folder / "samples.jsonl"
+    samples = []
+    if samples_file.is_file():
+        samples = [json.loads(line) for line in samples_file.read_text().splitlines() if line]
+    for key in ("rag", "gate", "promotion", "stage"):  # published extras, recomputed
+        stored.pop(key, None)
+    return stored | {"samples": samples}
+
+
+def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
+    """Evaluate the configured version (or reuse the stored identical evaluation).
+
+    Returns:
+        ``{"model_name", "version", "fingerprint", "evaluated_at", "twin", "metrics",
+        "details", "samples", "samples_in_report", "reused"}`` where ``metrics`` is
+        ``{"base": {...}, "sft": {...}, "dpo": {...}}`` (no ``dpo`` for an SFT-only version).
+    """
+    from llm_twin.model.evaluation.judge import describe, resolve_judge
+
+    started = time.perf_counter()
+    registry = ModelRegistry(registry_root(settings), config.model_name, zenml=False)
+    version = resolve_version(registry, config.model_version)
+    dataset_version = version.dataset_versions.get("instruct") or ""
+    if not dataset_version:
+        raise InvalidInput(f"version {version.version} records no instruct dataset version")
+    judge_endpoint = resolve_judge(config.judge, settings)
+    specs = model_specs(version, settings)
+    fingerprint = config.fingerprint(
+        **_fingerprint_inputs(version, dataset_version, judge_endpoint, specs)
+    )
+    if not config.force:
+        stored = stored_result(version, fingerprint)
+        if stored is not None:
+            logger.info(
+                "version {} was evaluated with this config and data: reusing {} (force: true "
+                "evaluates again)",
+                version.version,
+                version.path / EVALUATION_DIR,
+            )
+            return stored | {"reused": True, "samples_in_report": config.samples_in_report}
+
+    dataset = store.load(settings.DATA_DIR, "instruct", dataset_version)
+    instructions, references = test_rows(dataset, config.max_samples, config.seed)
+    from llm_twin.model.evaluation.stylometry import StyleProfile, surface_metrics
+
+    author_texts = [str(answer) for answer in dataset["train"]["answer"]]
+    profile = StyleProfile.from_texts(author_texts or references, config.style_words)
+    answers, metrics, engine, device = _run_models(config, specs, instructions, references)
+    for name, texts in answers.items():
+        metrics[name] |= {
+            "style_delta": profile.delta(texts),
+            "sentence_length_distance": profile.sentence_length_distance(texts),
+            "punctuation_distance": profile.punctuation_distance(texts),
+            "reference_similarity": _similarities(texts, references, settings),
+            **surface_metrics(texts, references),
+        }
+    twin = "dpo" if "dpo" in answers else "sft"
+    judgements: dict[str, list[Any]] = {}
+    if judge_endpoint is not None:
+        judgements = _judge(
+            config, judge_endpoint, instructions, references, answers, metrics, twin
+        )
+    metrics = {
+        name: {key: round(float(value), 6) for key, value in values.items()}
+        for name, values in metrics.items()
+    }
+    samples = [
+        {
+            "instruction": instruction,
+            "reference": reference,
+            "answers": {name: answers[name][index] for name in answers},
+            **({"judge": {n: judgements[n][index] for n in judgements}} if judgements else {}),
+        }
+        for index, (instruction, reference) in enumerate(zip(instructions, references, strict=True))
+    ]
+    return {
+        "model_name": version.name,
+        "version": version.version,
+        "fingerprint": fingerprint,
+        "evaluated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "twin": twin,
+        "metrics": metrics,
+        "details": {
+            "dataset_version": dataset_version,
+            "rows": len(instructions),
+            "style_profile_texts": profile.texts,
+            "generation": f"{engine}, greedy, max {config.max_new_tokens} new tokens, "
+            f"repetition penalty {config.repetition_penalty}",
+            "device": device,
+            "judge": describe(judge_endpoint) if judge_endpoint else None,
+            "models": {spec.name: spec.path + (f" + {spec.adapter}" if spec.adapter else "")
+                       for spec in specs},
+            "duration_s": round(time.perf_counter() - started, 2),
+        },
+        "samples": samples,
+        "samples_in_report": config.samples_in_report,
+        "reused": False,
+    }
+
+
+def _run_models(
+    config: EvaluationConfig, specs: list[ModelSpec], instructions: list[str], references: list[str]
+) -> tuple[dict[str, list[str]], dict[str, dict[str, float]], str, str]:
+    """Perplexity and answers of each model, one model in memory at a time."""
+    import tempfile
+
+    import torch
+
+    from llm_twin.model.evaluation.generation import (
+        generate,
+        generate_vllm,
+        loaded,
+        resolve_device,
+        save_merged,
+        vllm_available,
+    )
+    from llm_twin.model.evaluation.perplexity import perplexity
+
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    use_vllm = config.use_vllm == "auto" and device == "cuda" and vllm_available()
+    engine = "vllm" if use_vllm else "transformers"
+    answers: dict[str, list[str]] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    for spec in specs:
+        with loaded(spec, device) as model:
+            metrics[spec.name] = {
+                "perplexity": perplexity(
+                    model.model,
+                    model.tokenizer,
+                    instructions,
+                    references,
+                    max_length=config.max_length,
+                    batch_size=config.batch_size,
+                    device=device,
+                )
+            }
+            if not use_vllm:
+                answers[spec.name] = generate(
+                    model,
+                    instructions,
+                    config.max_new_tokens,
+                    config.batch_size,
+                    config.repetition_penalty,
+                )
+                continue
+            with tempfile.TemporaryDirectory() as scratch:
+                path = spec.path
+                if spec.adapter:  # vLLM needs merged weights in a folder
+                    path = str(save_merged(model, Path(scratch) / "merged"))
+                answers[spec.name] = generate_vllm(
+                    path,
+                    spec.tokenizer_path,
+                    instructions,
+                    config.max_new_tokens,
+                    config.repetition_penalty,
+                )
+    return answers, metrics, engine, device
+
+
+def _judge(
+    config: EvaluationConfig,
+    endpoint: Any,
+    instructions: list[str],
+    references: list[str],
+    answers: dict[str, list[str]],
+    metrics: dict[str, dict[str, float]],
+    twin: str,
+) -> dict[str, list[Any]]:
+    """Rubric scores of every model and twin-vs-base preferences into ``metrics``; returns the
+    per-row rubric verdicts by model."""
+    from llm_twin.model.evaluation.judge import Judge
+
+    judge = Judge(endpoint, retries=config.judge_retries, max_tokens=config.judge_max_tokens)
+    verdicts: dict[str, list[Any]] = {}
+    try:
+        for name, texts in answers.items():
+            scores = judge.rubric(instructions, references, texts)
+            metrics[name] |= scores.summary()
+            verdicts[name] = scores.verdicts
+        metrics[twin] |= judge.pairwise(instructions, references, answers[twin], answers["base"])
+    finally:
+        judge.close()
+    logger.info("judge {}: {} requests", endpoint.model, judge.requests)
+    return verdicts
+
+
+def publish(
+    result: dict[str, Any],
+    config: EvaluationConfig,
+    settings: Settings,
+    rag: dict[str, Any] | None = None,
+    *,
+    zenml: bool = True,
+) -> dict[str, Any]:
+    """Gate, promote, write the report files, record the results in the version and track them.
+
+    Args:
+        result: Output of :func:`evaluate`.
+        config: The evaluation config (gate thresholds, ``promote_to``, tracking).
+        settings: DATA_DIR and Comet settings.
+        rag: The RAG evaluation's metrics, rendered in the report when given.
+        zenml: Mirror a promotion into ZenML's Model Control Plane.
+
+    Returns:
+        ``result`` with ``gate``, ``promotion``, ``stage``, ``report`` (path) and ``comet``.
+    """
+    from llm_twin.model.evaluation.gate import evaluate_gate
+    from llm_twin.model.evaluation.report import card_section, write_outputs
+
+    registry = ModelRegistry(registry_root(settings), result["model_name"], zenml=zenml)
+    version = registry.get(int(result["version"]))
+    gate = evaluate_gate(result["metrics"], config.thresholds, result["twin"])
+    if config.promote_to == "none":
+        promotion = "no promotion configured (promote_to: none)"
+    elif not gate["passed"]:
+        promotion = f"not promoted to {config.promote_to} (gate failed); stage {version.stage}"
+    elif version.stage == config.promote_to:
+        promotion = f"already in {config.promote_to}"
+    else:
+        version = registry.promote(version.version, config.promote_to)
+        promotion = f"promoted to {config.promote_to}"
+    published = dict(result, gate=gate, promotion=promotion, stage=version.stage)
+    folder = version.path / EVALUATION_DIR
+    paths = write_outputs(folder, published, rag)
+    comet: dict[str, str] = {}
+    if not result.get("reused"):
+        comet = _track(published, config, settings, paths["plot"], rag)
+    twin_metrics = result["metrics"][result["twin"]]
+    recorded = {f"eval_{key}": twin_metrics[key] for key in RECORDED if key in twin_metrics}
+    recorded |= {
+        f"eval_base_{key}": result["metrics"]["base"][key]
+        for key in ("perplexity", "style_delta")
+        if key in result["metrics"]["base"]
+    }
+    registry.record_evaluation(
+        version.version,
+        {
+            "fingerprint": result["fingerprint"],
+            "evaluated_at": result["evaluated_at"],
+            "twin": result["twin"],
+            "gate_passed": gate["passed"],
+            "report": str(paths["report"]),
+            "comet": comet or None,
+        },
+        recorded,
+        card_section(published, rag),
+    )
+    logger.info("evaluation report: {}", paths["report"])
+    return published | {"report": str(paths["report"]), "comet": comet}
+
+
+def _track(
+    result: dict[str, Any],
+    config: EvaluationConfig,
+    settings: Settings,
+    plot: Path,
+    rag: dict[str, Any] | None,
+) -> dict[str, str]:
+    from llm_twin.model.evaluation.report import flat_numbers
+    from llm_twin.model.finetuning.tracking import start_tracking
+
+    tracker = start_tracking(
+        config.tracking,
+        settings,
+        f"{result['model_name']}-v{result['version']}-eval-{result['fingerprint']}",
+    )
+    if not tracker.enabled:
+        return {}
+    try:
+        tracker.log_parameters(
+            {"evaluation": config.model_dump(mode="json"), "details": result["details"]}
+        )
+        for name, values in result["metrics"].items():
+            tracker.log_metrics(values, step=0, prefix=name)
+        if rag:
+            tracker.log_metrics(flat_numbers(rag), step=0, prefix="rag")
+        tracker.log_image(plot, "evaluation_metrics")
+        key = tracker.key or ""
+    finally:
+        tracker.end()
+    return {"experiment_key": key} | ({"archive": str(tracker.archive)} if tracker.archive else {})

@@ -1,0 +1,31 @@
+"""Twin evaluation step: base vs SFT vs DPO of a registered version on the held-out test split."""
+
+from typing import Annotated, Any
+
+from zenml import step
+
+from llm_twin.model.evaluation.config import parse_config
+from llm_twin.settings import get_settings
+from steps.metadata import record_counts
+
+
+# Never cached by ZenML: "latest"/"production" and the registry change between runs; the
+# evaluation's own fingerprint (stored with the version) is what makes a re-run cheap.
+@step(enable_cache=False)
+def evaluate_twin(config: dict[str, Any]) -> Annotated[dict[str, Any], "twin_evaluation"]:
+    """Evaluate the configured model version (or reuse its identical stored evaluation).
+
+    Args:
+        config: An ``EvaluationConfig`` as plain data (validated again here).
+    """
+    from llm_twin.model.evaluation.run import evaluate
+
+    evaluation = parse_config(config)
+    result = evaluate(evaluation, get_settings())
+    record_counts(
+        {"fingerprint": result["fingerprint"], "details": result["details"]},
+        evaluation_reused=int(result["reused"]),
+        test_rows=result["details"]["rows"],
+        models_evaluated=len(result["metrics"]),
+    )
+    return result

@@ -1,0 +1,65 @@
+"""Publishing step: gate and promotion, report files saved with the version, model card, version
+record, ZenML metadata (step and model version) and Comet; the metrics for the run's summary."""
+
+from typing import Annotated, Any
+
+from zenml import log_metadata, step
+
+from llm_twin.model.evaluation.config import parse_config
+from llm_twin.model.registry import (
+    ModelRegistry,
+    registry_root,
+    sync_to_zenml,
+    zenml_version_name,
+)
+from llm_twin.settings import get_settings
+from steps.metadata import record_counts
+
+
+def summary_metrics(published: dict[str, Any], rag: dict[str, Any] | None) -> dict[str, Any]:
+    """What the run's JSON summary line carries under ``metrics``: every model's metrics by
+    name (``base``, ``sft``, ``dpo``), the gate, and the RAG evaluation when it ran."""
+    metrics: dict[str, Any] = dict(published["metrics"])
+    metrics["gate"] = published["gate"]
+    if rag:
+        metrics["rag"] = rag
+    return metrics
+
+
+@step(enable_cache=False)
+def publish_evaluation(
+    twin: dict[str, Any], config: dict[str, Any], rag: dict[str, Any] | None = None
+) -> Annotated[dict[str, Any], "evaluation_summary"]:
+    """Publish ``twin`` (and ``rag``) for the evaluated version.
+
+    Args:
+        twin: Output of ``evaluate_twin``.
+        config: The ``EvaluationConfig`` as plain data.
+        rag: Output of the RAG evaluation step, when the pipeline runs one.
+    """
+    from llm_twin.model.evaluation.run import publish
+
+    settings = get_settings()
+    evaluation = parse_config(config)
+    published = publish(twin, evaluation, settings, rag)
+    metrics = summary_metrics(published, rag)
+    version = ModelRegistry(registry_root(settings), published["model_name"]).get(
+        int(published["version"])
+    )
+    sync_to_zenml(version)  # creates the ZenML model version if it is missing
+    log_metadata(
+        metadata={"evaluation": metrics, "report": published["report"]},
+        model_name=version.name,
+        model_version=zenml_version_name(version.version),
+    )
+    record_counts(
+        {
+            "summary_metrics": metrics,
+            "report": published["report"],
+            "promotion": published["promotion"],
+        },
+        model_version=version.version,
+        gate_passed=int(published["gate"]["passed"]),
+        promoted=int(published["promotion"].startswith("promoted")),
+    )
+    return {key: value for key, value in published.items() if key != "samples"}
