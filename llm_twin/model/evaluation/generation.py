@@ -78,7 +78,7 @@ def loaded(spec: ModelSpec, device: str = "cpu") -> Iterator[LoadedModel]:
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer_path)
     if not getattr(tokenizer, "chat_template", None):
-        raise ValueError(f"{spec.name}: the tokenizer at {spec.tokenizer_path} has no chat template")
+        raise ValueError(f"{spec.name}: no chat template in the tokenizer at {spec.tokenizer_path}")
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -88,8 +88,13 @@ def loaded(spec: ModelSpec, device: str = "cpu") -> Iterator[LoadedModel]:
 
         model = PeftModel.from_pretrained(model, spec.adapter).merge_and_unload()
     model.to(device).eval()
-    logger.info("evaluating {} ({}{}) on {}", spec.name, spec.path,
-                f" + {spec.adapter}" if spec.adapter else "", device)
+    logger.info(
+        "evaluating {} ({}{}) on {}",
+        spec.name,
+        spec.path,
+        f" + {spec.adapter}" if spec.adapter else "",
+        device,
+    )
     try:
         yield LoadedModel(spec, model, tokenizer, device)
     finally:

@@ -297,8 +297,9 @@ class Judge:
                 )
         return None
 
-    def rubric(self, instructions: Sequence[str], references: Sequence[str],
-               answers: Sequence[str]) -> JudgeScores:
+    def rubric(
+        self, instructions: Sequence[str], references: Sequence[str], answers: Sequence[str]
+    ) -> JudgeScores:
         """Rubric scores of ``answers``.
 
         Args:

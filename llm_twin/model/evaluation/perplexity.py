@@ -14,9 +14,9 @@ from typing import Any
 from llm_twin.model.prompts import build_messages
 
 
-def scored_example(tokenizer: Any, instruction: str, answer: str, max_length: int) -> tuple[
-    list[int], int
-]:
+def scored_example(
+    tokenizer: Any, instruction: str, answer: str, max_length: int
+) -> tuple[list[int], int]:
     """(token ids, index of the first answer token) of one row, cut to ``max_length`` tokens.
 
     Raises:

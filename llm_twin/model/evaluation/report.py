@@ -83,8 +83,9 @@ def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
     models = [name for name in ("base", "sft", "dpo") if name in metrics]
     names = [name for name in METRICS if any(name in metrics[m] for m in models)]
     names += sorted(
-        {key for m in models for key in metrics[m]} - set(METRICS) - {"judge_accuracy_ci95",
-                                                                     "judge_style_ci95"}
+        {key for m in models for key in metrics[m]}
+        - set(METRICS)
+        - {"judge_accuracy_ci95", "judge_style_ci95"}
     )
     rows = [
         "| metric | " + " | ".join(models) + " | better |",

@@ -229,8 +229,10 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
             f"repetition penalty {config.repetition_penalty}",
             "device": device,
             "judge": describe(judge_endpoint) if judge_endpoint else None,
-            "models": {spec.name: spec.path + (f" + {spec.adapter}" if spec.adapter else "")
-                       for spec in specs},
+            "models": {
+                spec.name: spec.path + (f" + {spec.adapter}" if spec.adapter else "")
+                for spec in specs
+            },
             "duration_s": round(time.perf_counter() - started, 2),
         },
         "samples": samples,

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 #: English function words (closed-class words: articles, pronouns, prepositions, conjunctions,
 #: auxiliaries, common adverbs): topic-independent, so their rates characterise a writer.
-_FUNCTION_WORD_TEXT = """a about above after again against all also although am an and any are as at be because
+_FUNCTION_WORD_TEXT = """
+    a about above after again against all also although am an and any are as at be because
     been before being below between both but by can could did do does doing down during each
     either even ever every few for from further had has have having he her here hers herself him
     himself his how however i if in into is it its itself just many may me might more most much
