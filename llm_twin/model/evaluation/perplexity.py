@@ -30,7 +30,9 @@ def scored_example(
     if not full.startswith(prompt):
         raise ValueError("the chat template does not render a conversation as prompt + answer")
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    answer_ids = tokenizer(full[len(prompt) :], add_special_tokens=False)["input_ids"]
+    # The template's separator after the end-of-turn marker is not part of the answer (training
+    # does not learn it either).
+    answer_ids = tokenizer(full[len(prompt) :].rstrip(), add_special_tokens=False)["input_ids"]
     ids = prompt_ids + answer_ids
     if len(ids) > max_length:
         # Keep the whole answer when it fits, dropping the start of the prompt (system prompt).
