@@ -1,6 +1,5 @@
 """Perplexity: answer tokens only, lower on the text a tiny model was overfit on."""
 
-
 import pytest
 
 from llm_twin.model.evaluation.perplexity import perplexity, scored_example
@@ -64,5 +63,3 @@ def test_only_answer_tokens_are_scored_and_long_rows_keep_the_answer(overfit) ->
     assert len(short_ids) == 40 and short_ids[short_start:] == ids[start:]
     with pytest.raises(ValueError, match="instructions"):
         perplexity(None, tokenizer, ["a"], [])
-
-

@@ -35,8 +35,10 @@ RESULT = {
         "model": "dpo",
         "passed": False,
         "checks": [
-            {"name": "perplexity", "value": 11.0, "limit": 20.5, "comparison": "<=", "passed": True},
-            {"name": "style_delta", "value": 0.8, "limit": 0.5, "comparison": "<=", "passed": False},
+            {"name": "perplexity", "value": 11.0, "limit": 20.5, "comparison": "<="}
+            | {"passed": True},
+            {"name": "style_delta", "value": 0.8, "limit": 0.5, "comparison": "<="}
+            | {"passed": False},
         ],
     },
     "promotion": "not promoted to production (gate failed); stage none",
