@@ -1,6 +1,7 @@
 """Fixtures of the evaluation tests: a fake OpenAI-compatible judge on 127.0.0.1 (the process
 boundary) whose replies a test scripts."""
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ class FakeJudge:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _handler(fake: FakeJudge) -> type[BaseHTTPRequestHandler]:
+def judge_handler(fake: FakeJudge) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
@@ -67,14 +68,23 @@ def _handler(fake: FakeJudge) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def fake_judge() -> Iterator[FakeJudge]:
-    """A running fake judge; set ``.reply`` to script it."""
-    fake = FakeJudge()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+@contextlib.contextmanager
+def running_judge(reply: Callable[[str], str] = lambda prompt: "") -> Iterator[FakeJudge]:
+    """A fake judge serving on 127.0.0.1 while the context lasts."""
+    fake = FakeJudge(reply=reply)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), judge_handler(fake))
     fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield fake
-    server.shutdown()
-    server.server_close()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def fake_judge() -> Iterator[FakeJudge]:
+    """A running fake judge; set ``.reply`` to script it."""
+    with running_judge() as fake:
+        yield fake

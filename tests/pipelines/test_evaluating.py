@@ -1,0 +1,132 @@
+"""End to end: `tools.run evaluating` through ZenML on a really trained tiny version, with a
+fake judge on 127.0.0.1: the JSON summary carries every model's metrics (offline and judge) and
+the gate; the report, model card and version record are written; a second run reuses them; a
+bad config fails before any step."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.model.evaluation.conftest import running_judge
+from tests.model.evaluation.tiny_version import train_tiny_version
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_evaluation(config: Path, env: dict) -> tuple[subprocess.CompletedProcess, dict]:
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.run", "evaluating", "--config", str(config)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, result.stdout + result.stderr[-3000:]
+    return result, json.loads(lines[0])
+
+
+def judge_reply(prompt: str) -> str:
+    if "Answer A:" in prompt:  # pairwise: always prefers position A (inconsistent: a tie)
+        return json.dumps({"reason": "A reads better.", "better": "A"})
+    return json.dumps(
+        {
+            "accuracy": {"analysis": "Right facts.", "score": 3},
+            "style": {"analysis": "Close to the author.", "score": 2},
+        }
+    )
+
+
+@pytest.fixture
+def base_env(tmp_path: Path, zenml_store: Path) -> dict:
+    data_dir = tmp_path / "data"
+    environment = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(ROOT),
+        "COMET_OFFLINE_DIRECTORY": str(data_dir / "comet"),
+        "OMP_NUM_THREADS": "1",
+    }
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "JUDGE_BASE_URL", "JUDGE_API_KEY"):
+        environment.pop(name, None)
+    return environment
+
+
+@pytest.fixture
+def env(base_env: dict, tmp_path: Path) -> dict:
+    train_tiny_version(Path(base_env["DATA_DIR"]), tmp_path / "tiny-base")
+    return base_env
+
+
+def test_evaluation_pipeline_reports_every_model_and_reuses_results(
+    env: dict, tmp_path: Path
+) -> None:
+    parameters = {
+        "max_new_tokens": 12,
+        "device": "cpu",
+        "judge": "always",
+        "thresholds": {"max_style_delta_ratio": 100, "min_judge_style": 1.5},
+        "promote_to": "production",
+        "tracking": "comet",
+    }
+    config = tmp_path / "evaluating.yaml"
+    config.write_text(yaml.safe_dump({"parameters": parameters}))
+    with running_judge(judge_reply) as judge:
+        env = {**env, "JUDGE_BASE_URL": judge.url, "JUDGE_MODEL_ID": "fake-judge"}
+        result, summary = run_evaluation(config, env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        # 3 models x 3 rows rubric + 3 rows x 2 orders pairwise.
+        assert len(judge.prompts) == 9 + 6
+    assert summary["pipeline"] == "evaluating" and summary["status"] == "completed"
+    metrics = summary["metrics"]
+    for model in ("base", "sft", "dpo"):
+        for name in ("perplexity", "style_delta", "reference_similarity", "distinct_2"):
+            assert isinstance(metrics[model][name], float), (model, name)
+        assert metrics[model]["judge_accuracy"] == 3.0 and metrics[model]["judge_style"] == 2.0
+    assert metrics["dpo"]["tie_rate"] == 1.0 and metrics["dpo"]["win_rate"] == 0.0
+    assert metrics["dpo"]["perplexity"] < metrics["base"]["perplexity"]
+    assert metrics["gate"]["passed"] is True and metrics["gate"]["model"] == "dpo"
+    assert {check["name"] for check in metrics["gate"]["checks"]} >= {"perplexity", "judge_style"}
+    counts = summary["counts"]
+    assert counts["model_version"] == 1 and counts["promoted"] == 1
+    assert counts["evaluation_reused"] == 0 and counts["test_rows"] == 3
+
+    version = Path(env["DATA_DIR"]) / "registry" / "llm-twin" / "1"
+    report = (version / "evaluation" / "report.md").read_text()
+    assert "fake-judge" in report and "`judge_accuracy`" in report
+    record = json.loads((version / "version.json").read_text())
+    assert record["stage"] == "production" and "eval_perplexity" in record["metrics"]
+    assert "## Evaluation" in (version / "README.md").read_text()
+    assert list((Path(env["DATA_DIR"]) / "comet").glob("*.zip"))  # offline Comet archive
+
+    # The judge's URL is part of the fingerprint: check reuse with the judge off (the first
+    # such run evaluates, the second reuses its stored results).
+    off = tmp_path / "off.yaml"
+    off.write_text(yaml.safe_dump({"parameters": {**parameters, "judge": "never"}}))
+    first_result, first_off = run_evaluation(off, env)
+    assert first_result.returncode == 0, first_result.stderr[-3000:]
+    assert first_off["counts"]["evaluation_reused"] == 0
+    assert "judge_accuracy" not in first_off["metrics"]["dpo"]
+    again_result, again = run_evaluation(off, env)
+    assert again_result.returncode == 0, again_result.stderr[-3000:]
+    assert again["counts"]["evaluation_reused"] == 1 and again["counts"]["promoted"] == 0
+    assert again["metrics"]["dpo"] == first_off["metrics"]["dpo"]
+
+
+def test_bad_config_and_missing_version_fail_clearly(base_env: dict, tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump({"parameters": {"model_version": "newest"}}))
+    result, summary = run_evaluation(config, base_env)
+    assert result.returncode != 0 and summary["status"] == "failed"
+    assert "model_version" in summary["error"]
+    empty = tmp_path / "empty.yaml"
+    empty.write_text(yaml.safe_dump({"parameters": {"judge": "never"}}))
+    result, summary = run_evaluation(empty, base_env)
+    assert result.returncode != 0
+    assert "run the training pipeline first" in result.stderr + json.dumps(summary)
