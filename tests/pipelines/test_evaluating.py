@@ -109,7 +109,15 @@ def test_evaluation_pipeline_reports_every_model_and_reuses_results(
     assert record["stage"] == "production" and "eval_perplexity" in record["metrics"]
     card = (version / "README.md").read_text()
     assert card.count("## Evaluation") == 1
-    assert len(list((Path(env["DATA_DIR"]) / "comet").glob("*.zip"))) == 1  # not re-logged
+    archives = list((Path(env["DATA_DIR"]) / "comet").glob("*.zip"))
+    assert len(archives) == 1  # tracked once, not re-logged when reused
+    assert record["details"]["evaluation"]["comet"]["archive"] == str(archives[0])
+
+    from zenml.client import Client
+
+    mirrored = Client().get_model_version("llm-twin", "v1").run_metadata
+    assert mirrored["evaluation"]["gate"]["passed"] is True
+    assert mirrored["evaluation"]["dpo"]["perplexity"] == metrics["dpo"]["perplexity"]
 
 
 def test_bad_config_fails_before_any_step(base_env: dict, tmp_path: Path) -> None:

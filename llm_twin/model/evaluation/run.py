@@ -367,8 +367,9 @@ def publish(
     published = dict(result, gate=gate, promotion=promotion, stage=version.stage)
     folder = version.path / EVALUATION_DIR
     paths = write_outputs(folder, published, rag)
-    comet: dict[str, str] = {}
-    if not result.get("reused"):
+    if result.get("reused"):  # tracked when it was computed: keep that experiment
+        comet = (version.details.get("evaluation") or {}).get("comet") or {}
+    else:
         comet = _track(published, config, settings, paths["plot"], rag)
     twin_metrics = result["metrics"][result["twin"]]
     recorded = {f"eval_{key}": twin_metrics[key] for key in RECORDED if key in twin_metrics}
