@@ -7,4 +7,5 @@ PIPELINES: dict[str, str] = {
     "training": "pipelines.training:training",
     "generate_instruct_datasets": "pipelines.generate_datasets:generate_instruct_datasets",
     "generate_preference_datasets": "pipelines.generate_datasets:generate_preference_datasets",
+    "end_to_end_data": "pipelines.end_to_end_data:end_to_end_data",
 }

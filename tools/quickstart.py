@@ -1,11 +1,13 @@
 """The main job on the embedded defaults: the whole offline loop, stage by stage.
 
-    python -m tools.quickstart [--dir DIR]
+    python -m tools.quickstart [--dir DIR] [--stages end_to_end_data,training,evaluating]
 
-Imports the sample corpus into the warehouse, then runs each pipeline of ``STAGES`` with its
-config (each prints its own JSON summary, collected here). Progress goes to stderr; stdout gets
-one JSON object with the counts and timings of every stage. Every stage is idempotent, so a
-second run does (almost) nothing.
+Runs each pipeline of ``STAGES`` with its config: ``end_to_end_data`` (import the sample corpus
+→ features → instruct and preference datasets), the smoke ``training``, then ``evaluating``
+(the twin against its base model, the RAG system, the promotion gate). Each prints its own JSON
+summary, collected here. Progress goes to stderr; stdout gets one JSON object with the counts and
+timings of every stage and the one command that starts the service. Every stage is idempotent,
+so a second run does (almost) nothing.
 """
 
 import json
@@ -31,19 +33,16 @@ def _pipeline(name: str) -> list[str]:
 #: (stage name, command run with this interpreter from the project root). Each command prints
 #: one JSON summary line on stdout.
 STAGES: list[tuple[str, list[str]]] = [
-    ("feature_engineering", _pipeline("feature_engineering")),
-    ("prepare_base_model", ["-m", "tools.prepare_base_model"]),
-    ("generate_instruct_datasets", _pipeline("generate_instruct_datasets")),
-    ("generate_preference_datasets", _pipeline("generate_preference_datasets")),
+    ("end_to_end_data", _pipeline("end_to_end_data")),
     ("training", _pipeline("training")),
 ]
 
-#: What to do next, printed at the end (the service is left to the user: it holds the
-#: embedded vector store while it runs).
+#: What to do next, printed at the end. The service is left to the user (first line: the one
+#: command that starts it): it holds the embedded vector store while it runs.
 NEXT_STEPS = [
-    ".venv/bin/poe call-rag-retrieval-module --query 'How does Maxime merge models?'",
-    ".venv/bin/poe list-models",
     ".venv/bin/poe run-inference-ml-service   # then open http://127.0.0.1:8000/",
+    ".venv/bin/poe list-models",
+    ".venv/bin/poe call-rag-retrieval-module --query 'How does Maxime merge models?'",
 ]
 
 
@@ -58,18 +57,29 @@ def run_stage(name: str, arguments: list[str]) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, *arguments], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
     )
-    lines = result.stdout.strip().splitlines()
-    try:
-        summary = json.loads(lines[-1]) if lines else {}
-    except json.JSONDecodeError:  # a tool that prints a plain result (e.g. a folder)
-        summary = {
-            "status": "completed" if result.returncode == 0 else "failed",
-            "output": lines[-1],
-        }
     if result.returncode != 0:
         raise RuntimeError(f"stage {name} failed (exit {result.returncode}); its log is above")
+    lines = result.stdout.strip().splitlines()
+    summary = json.loads(lines[-1])
     summary["wall_s"] = round(time.perf_counter() - started, 2)
     return summary
+
+
+def stage_command(name: str, arguments: list[str], directory: Path, workdir: Path) -> list[str]:
+    """``arguments`` of stage ``name``, with the end-to-end config's ``import_dir`` replaced by
+    ``directory`` (written to a config in ``workdir``) when it is not the sample corpus."""
+    if name != "end_to_end_data" or directory == SAMPLE_DIR:
+        return arguments
+    import yaml
+
+    from pipelines.parameters import load_parameters
+
+    config_index = arguments.index("--config") + 1
+    parameters = load_parameters(arguments[config_index])
+    parameters["import_dir"] = str(directory.resolve())
+    config = workdir / "end_to_end_data.yaml"
+    config.write_text(yaml.safe_dump({"parameters": parameters}))
+    return [*arguments[:config_index], str(config), *arguments[config_index + 1 :]]
 
 
 @app.command()
@@ -79,12 +89,10 @@ def main(
     ] = SAMPLE_DIR,
     stages_option: Annotated[
         str,
-        typer.Option(
-            "--stages", help="Comma-separated stages to run after the import (default: all)"
-        ),
+        typer.Option("--stages", help="Comma-separated stages to run (default: all)"),
     ] = "",
 ) -> None:
-    """Import DIR, run the pipeline stages and print what the stores hold."""
+    """Run the pipeline stages on DIR and print what the stores hold."""
     known = [name for name, _ in STAGES]
     chosen = [name.strip() for name in stages_option.split(",") if name.strip()] or known
     unknown = [name for name in chosen if name not in known]
@@ -96,7 +104,8 @@ def main(
         )
         raise typer.Exit(2)
 
-    from llm_twin.application.warehouse_json import import_directory
+    import tempfile
+
     from llm_twin.domain.exceptions import LLMTwinError
     from llm_twin.domain.features import CLEANED_DOCUMENTS_COLLECTION, EMBEDDED_CHUNKS_COLLECTION
     from llm_twin.infrastructure.db.mongo import open_warehouse
@@ -110,25 +119,20 @@ def main(
     summary: dict[str, Any] = {}
     timings: dict[str, float] = {}
     try:
-        started = time.perf_counter()
-        _stage(f"import {directory} into the warehouse ({settings.masked_database_host()})")
-        with open_warehouse(settings) as warehouse:
-            results = import_directory(warehouse, directory)
-            summary["warehouse"] = warehouse.counts()
-        summary["imported"] = {name: vars(result) for name, result in results.items()}
-        timings["import"] = round(time.perf_counter() - started, 2)
-
         stages: dict[str, Any] = {}
-        for name, arguments in STAGES:
-            if name not in chosen:
-                continue
-            stages[name] = run_stage(name, arguments)
-            timings[name] = stages[name]["wall_s"]
+        with tempfile.TemporaryDirectory(prefix="llm-twin-quickstart-") as workdir:
+            for name, arguments in STAGES:
+                if name not in chosen:
+                    continue
+                command = stage_command(name, arguments, directory, Path(workdir))
+                stages[name] = run_stage(name, command)
+                timings[name] = stages[name]["wall_s"]
         summary["stages"] = {
-            name: {key: stage[key] for key in ("status", "counts", "output") if key in stage}
+            name: {key: stage[key] for key in ("status", "counts", "metrics") if key in stage}
             for name, stage in stages.items()
         }
-
+        with open_warehouse(settings) as warehouse:
+            summary["warehouse"] = warehouse.counts()
         with open_vector_store(settings) as store:
             summary["vector_store"] = {
                 name: store.count(name)
