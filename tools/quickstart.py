@@ -11,30 +11,23 @@ so a second run does (almost) nothing.
 """
 
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from llm_twin.settings import PROJECT_ROOT
 from tools.data_warehouse import SAMPLE_DIR
+from tools.stages import pipeline_arguments, run_stage
 
 app = typer.Typer(add_completion=False)
-
-
-def _pipeline(name: str) -> list[str]:
-    """Arguments that run pipeline ``name`` with its config ``configs/<name>.yaml``."""
-    return ["-m", "tools.run", name, "--config", f"configs/{name}.yaml"]
 
 
 #: (stage name, command run with this interpreter from the project root). Each command prints
 #: one JSON summary line on stdout.
 STAGES: list[tuple[str, list[str]]] = [
-    ("end_to_end_data", _pipeline("end_to_end_data")),
-    ("training", _pipeline("training")),
+    ("end_to_end_data", pipeline_arguments("end_to_end_data")),
+    ("training", pipeline_arguments("training")),
 ]
 
 #: What to do next, printed at the end. The service is left to the user (first line: the one
@@ -46,40 +39,12 @@ NEXT_STEPS = [
 ]
 
 
-def _stage(name: str) -> None:
-    print(f"==> {name}", file=sys.stderr, flush=True)
-
-
-def run_stage(name: str, arguments: list[str]) -> dict[str, Any]:
-    """Run one stage's command; return its JSON summary (raise on failure)."""
-    _stage(name)
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, *arguments], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"stage {name} failed (exit {result.returncode}); its log is above")
-    lines = result.stdout.strip().splitlines()
-    summary = json.loads(lines[-1])
-    summary["wall_s"] = round(time.perf_counter() - started, 2)
-    return summary
-
-
-def stage_command(name: str, arguments: list[str], directory: Path, workdir: Path) -> list[str]:
-    """``arguments`` of stage ``name``, with the end-to-end config's ``import_dir`` replaced by
-    ``directory`` (written to a config in ``workdir``) when it is not the sample corpus."""
+def stage_command(name: str, arguments: list[str], directory: Path) -> list[str]:
+    """``arguments`` of stage ``name``; the end-to-end stage imports ``directory`` when it is
+    not the sample corpus its config names."""
     if name != "end_to_end_data" or directory == SAMPLE_DIR:
         return arguments
-    import yaml
-
-    from pipelines.parameters import load_parameters
-
-    config_index = arguments.index("--config") + 1
-    parameters = load_parameters(arguments[config_index])
-    parameters["import_dir"] = str(directory.resolve())
-    config = workdir / "end_to_end_data.yaml"
-    config.write_text(yaml.safe_dump({"parameters": parameters}))
-    return [*arguments[:config_index], str(config), *arguments[config_index + 1 :]]
+    return [*arguments, "--set", f"import_dir={directory.resolve()}"]
 
 
 @app.command()
@@ -104,8 +69,7 @@ def main(
         )
         raise typer.Exit(2)
 
-    import tempfile
-
+    from llm_twin.application.change_detection import save_state, take_snapshot
     from llm_twin.domain.exceptions import LLMTwinError
     from llm_twin.domain.features import CLEANED_DOCUMENTS_COLLECTION, EMBEDDED_CHUNKS_COLLECTION
     from llm_twin.infrastructure.db.mongo import open_warehouse
@@ -120,19 +84,21 @@ def main(
     timings: dict[str, float] = {}
     try:
         stages: dict[str, Any] = {}
-        with tempfile.TemporaryDirectory(prefix="llm-twin-quickstart-") as workdir:
-            for name, arguments in STAGES:
-                if name not in chosen:
-                    continue
-                command = stage_command(name, arguments, directory, Path(workdir))
-                stages[name] = run_stage(name, command)
-                timings[name] = stages[name]["wall_s"]
+        for name, arguments in STAGES:
+            if name not in chosen:
+                continue
+            stages[name] = run_stage(name, stage_command(name, arguments, directory))
+            timings[name] = stages[name]["wall_s"]
         summary["stages"] = {
             name: {key: stage[key] for key in ("status", "counts", "metrics") if key in stage}
             for name, stage in stages.items()
         }
         with open_warehouse(settings) as warehouse:
             summary["warehouse"] = warehouse.counts()
+            if "training" in stages:
+                # Continuous training (tools/ct.py) compares the warehouse with this snapshot.
+                model_version = stages["training"]["counts"].get("model_version")
+                save_state(settings.DATA_DIR, take_snapshot(warehouse), model_version=model_version)
         with open_vector_store(settings) as store:
             summary["vector_store"] = {
                 name: store.count(name)

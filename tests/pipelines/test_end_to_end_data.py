@@ -110,7 +110,7 @@ def test_stage_config_errors_name_the_file(tmp_path):
         load_parameters(str(tmp_path / "missing.yaml"))
     broken = tmp_path / "broken.yaml"
     broken.write_text("parameters: [unclosed")
-    with pytest.raises(InvalidInput, match="broken.yaml.*not valid YAML"):
+    with pytest.raises(InvalidInput, match=r"broken\.yaml.*not valid YAML"):
         load_parameters(str(broken))
     empty = tmp_path / "empty.yaml"
     empty.write_text("steps: {}\n")

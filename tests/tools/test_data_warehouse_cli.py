@@ -4,8 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,16 +22,11 @@ def test_quickstart_points_the_end_to_end_stage_at_another_export(tmp_path):
     from tools.quickstart import SAMPLE_DIR, STAGES, stage_command
 
     arguments = dict(STAGES)["end_to_end_data"]
-    assert stage_command("end_to_end_data", arguments, SAMPLE_DIR, tmp_path) == arguments
-    command = stage_command("end_to_end_data", arguments, tmp_path / "export", tmp_path)
-    config = yaml.safe_load(Path(command[command.index("--config") + 1]).read_text())
-    assert config["parameters"]["import_dir"] == str((tmp_path / "export").resolve())
-    # Everything else comes from the stage's own config.
-    assert config["parameters"]["feature_engineering_config"] == "configs/feature_engineering.yaml"
-    assert (
-        stage_command("training", dict(STAGES)["training"], tmp_path, tmp_path)
-        == (dict(STAGES)["training"])
-    )
+    assert stage_command("end_to_end_data", arguments, SAMPLE_DIR) == arguments
+    command = stage_command("end_to_end_data", arguments, tmp_path / "export")
+    assert command == [*arguments, "--set", f"import_dir={(tmp_path / 'export').resolve()}"]
+    training = dict(STAGES)["training"]
+    assert stage_command("training", training, tmp_path) == training
 
 
 def test_quickstart_stops_at_a_failing_stage_with_its_reason(settings_env):
