@@ -558,10 +558,13 @@ class EndpointDeployer:
         deleted.append(config_name)
         for variant in described.get("ProductionVariants", []):
             model_name = variant.get("ModelName")
-            if model_name and model_name != keep_model:
-                if self._exists("describe_model", ModelName=model_name) is not None:
-                    self._call(self.sagemaker, "delete_model", ModelName=model_name)
-                    deleted.append(model_name)
+            if (
+                model_name
+                and model_name != keep_model
+                and self._exists("describe_model", ModelName=model_name) is not None
+            ):
+                self._call(self.sagemaker, "delete_model", ModelName=model_name)
+                deleted.append(model_name)
         return deleted
 
     def delete(self, wait: bool = True, poll_s: float = 15.0, max_wait_s: float = 1800.0) -> dict:
