@@ -13,7 +13,8 @@ import pytest
 
 @dataclass
 class FakeServer:
-    """A fake chat-completions server whose replies come from ``reply(body) -> str``.
+    """A fake chat-completions server whose replies come from ``reply(body) -> str`` (sent
+whole, or as one streamed delta when the request asks ``stream``).
 
     Attributes:
         reply: Builds the assistant message content from the request body.
@@ -37,6 +38,8 @@ def _handler(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
             with fake.lock:
                 fake.requests.append(body)
                 content = fake.reply(body)
+            if body.get("stream"):
+                return self._stream(body, content)
             data = json.dumps(
                 {
                     "id": "c1",
@@ -58,6 +61,21 @@ def _handler(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _stream(self, body: dict, content: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            base = {"id": "c1", "object": "chat.completion.chunk", "created": 0}
+            chunks = [
+                {"choices": [{"index": 0, "delta": {"content": content}}]},
+                {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+                {"choices": [], "usage": {"prompt_tokens": 100, "completion_tokens": 20}},
+            ]
+            for chunk in chunks:
+                payload = {**base, "model": body["model"], **chunk}
+                self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
 
     return Handler
 
