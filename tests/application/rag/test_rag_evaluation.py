@@ -140,3 +140,22 @@ def test_sentences_split_and_filter() -> None:
         "One two three.",
         "Five six seven?",
     ]
+
+
+def test_cli_evaluation_config_reads_files_and_overrides(tmp_path) -> None:
+    from tools.rag import evaluation_config
+
+    path = tmp_path / "eval.yaml"
+    path.write_text("parameters:\n  n_generation: 5\n  judge: off\n")
+    config = evaluation_config(path, tmp_path / "q.jsonl", None, 3)
+    assert parse_config(config).judge == "off"  # YAML's boolean off is accepted
+    assert config == {
+        "n_generation": 5,
+        "judge": False,
+        "questions_file": str(tmp_path / "q.jsonl"),
+        "k": 3,
+    }
+    assert evaluation_config(None, None, 0, None) == {"n_generation": 0}
+    path.write_text("- a list\n")
+    with pytest.raises(InvalidInput, match="is not a mapping"):
+        evaluation_config(path, None, None, None)

@@ -241,3 +241,33 @@ def test_missing_dataset_or_questions_fail_clearly(settings_env) -> None:
         evaluate_rag(get_settings(), {"generated": False})
     with pytest.raises(InvalidInput, match="invalid RAG evaluation config: k: "):
         evaluate_rag(get_settings(), {"k": 0})
+
+
+def test_step_records_metrics_and_counts(eval_env, fake_server, zenml_store) -> None:
+    from zenml import pipeline
+    from zenml.client import Client
+
+    from steps.evaluating.evaluate_rag import evaluate_rag
+
+    _twin_answers_with_abliteration(fake_server)
+
+    @pipeline(enable_cache=False)
+    def rag_evaluation_check(config: dict) -> None:
+        evaluate_rag(config)
+
+    run = rag_evaluation_check.with_options(
+        parameters={"config": {"questions_file": eval_env["questions"], "n_generation": 0}}
+    )()
+    step = Client().get_pipeline_run(run.id).steps["evaluate_rag"]
+    metadata = step.run_metadata
+    assert metadata["counts"] == {
+        "rag_eval_questions": 4,
+        "rag_eval_misses": 0,
+        "rag_eval_answers": 0,
+        "rag_eval_judge_failures": 0,
+    }
+    metrics = metadata["rag_metrics"]
+    assert metrics["retrieval"]["mrr"] == 1.0 and metrics["retrieval"]["user_recall@1"] == 1.0
+    assert metrics["generation"] == {"questions": 0, "scored": 0, "mode": "off"}
+    result = step.outputs["rag_metrics"][0].load()
+    assert result["retrieval"]["questions"] == 4 and result["examples"] == []

@@ -75,6 +75,14 @@ class RagEvaluationConfig(BaseModel):
             raise ValueError("must not be empty")
         return value.strip()
 
+    @field_validator("judge", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: Any) -> Any:
+        # YAML reads an unquoted on/off as a boolean.
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
+
     @field_validator("questions_file")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
