@@ -14,12 +14,12 @@ import pytest
 @dataclass
 class FakeServer:
     """A fake chat-completions server whose replies come from ``reply(body) -> str`` (sent
-whole, or as one streamed delta when the request asks ``stream``).
+    whole, or as one streamed delta when the request asks ``stream``).
 
-    Attributes:
-        reply: Builds the assistant message content from the request body.
-        requests: Bodies received.
-        url: Base URL (``http://127.0.0.1:<port>/v1``).
+        Attributes:
+            reply: Builds the assistant message content from the request body.
+            requests: Bodies received.
+            url: Base URL (``http://127.0.0.1:<port>/v1``).
     """
 
     reply: Callable[[dict], str] = lambda body: ""
