@@ -50,6 +50,10 @@ class Settings(BaseSettings):
         OPENAI_API_KEY: Key for an OpenAI-compatible LLM server (optional).
         OPENAI_BASE_URL: Base URL of an OpenAI-compatible server (vLLM, Ollama, OpenAI).
         OPENAI_MODEL_ID: Model name to request from that server.
+        JUDGE_BASE_URL: Base URL of the OpenAI-compatible judge LLM of the evaluations; unset:
+            the ``OPENAI_*`` server is the judge when configured, else scores are offline proxies.
+        JUDGE_MODEL_ID: Model name of the judge; empty: ``OPENAI_MODEL_ID``.
+        JUDGE_API_KEY: Key for the judge server (optional).
         AWS_REGION: AWS region for SageMaker.
         AWS_ACCESS_KEY: AWS access key id (optional; the default boto3 chain applies otherwise).
         AWS_SECRET_KEY: AWS secret access key.
@@ -179,6 +183,10 @@ class Settings(BaseSettings):
     OPENAI_API_KEY: SecretStr | None = None
     OPENAI_BASE_URL: str | None = None
     OPENAI_MODEL_ID: str = "gpt-4o-mini"
+
+    JUDGE_BASE_URL: str | None = None
+    JUDGE_MODEL_ID: str = ""
+    JUDGE_API_KEY: SecretStr | None = None
 
     AWS_REGION: str = "eu-central-1"
     AWS_ACCESS_KEY: SecretStr | None = None
