@@ -50,10 +50,10 @@ class Settings(BaseSettings):
         OPENAI_API_KEY: Key for an OpenAI-compatible LLM server (optional).
         OPENAI_BASE_URL: Base URL of an OpenAI-compatible server (vLLM, Ollama, OpenAI).
         OPENAI_MODEL_ID: Model name to request from that server.
-        JUDGE_BASE_URL: Base URL of the OpenAI-compatible judge LLM of the evaluation pipeline
-            (default: OPENAI_BASE_URL; unset both for offline, judge-free evaluation).
-        JUDGE_MODEL_ID: The judge's model name (default: OPENAI_MODEL_ID).
-        JUDGE_API_KEY: The judge's key (default: OPENAI_API_KEY).
+        JUDGE_BASE_URL: Base URL of the OpenAI-compatible judge LLM of the evaluations; unset:
+            the ``OPENAI_*`` server is the judge when configured, else scores are offline proxies.
+        JUDGE_MODEL_ID: Model name of the judge; empty: ``OPENAI_MODEL_ID``.
+        JUDGE_API_KEY: Key for the judge server (optional).
         AWS_REGION: AWS region for SageMaker.
         AWS_ACCESS_KEY: AWS access key id (optional; the default boto3 chain applies otherwise).
         AWS_SECRET_KEY: AWS secret access key.
@@ -120,7 +120,28 @@ class Settings(BaseSettings):
             tokens) before it counts as timed out.
         LLM_RETRIES: Retries of a failed remote call (openai, sagemaker) before falling back.
         LLM_CONTEXT_CHARS: Most characters of retrieved context put into the prompt.
-        SAGEMAKER_ENDPOINT_NAME: SageMaker endpoint serving the twin (TGI/vLLM container).
+        SAGEMAKER_ENDPOINT_NAME: SageMaker endpoint serving the twin (TGI/vLLM container); also
+            the name ``poe deploy-inference-endpoint`` gives the endpoint it creates.
+        SAGEMAKER_ROLE_ARN: Execution role the endpoint's (and training job's) containers assume
+            (``poe create-sagemaker-role`` creates one and prints its ARN).
+        SAGEMAKER_ROLE_NAME: Name of the role ``poe create-sagemaker-role`` creates or updates.
+        SAGEMAKER_BUCKET: S3 bucket the deployment uploads the registry model folder to.
+        SAGEMAKER_CONTAINER: Serving container of the endpoint: ``tgi`` (Hugging Face
+            Text Generation Inference) or ``lmi`` (AWS Large Model Inference running vLLM).
+        SAGEMAKER_INFERENCE_IMAGE: Container image URI (``{region}`` is filled in); empty means
+            the pinned default image of ``SAGEMAKER_CONTAINER`` in AWS's Deep Learning
+            Containers account.
+        SAGEMAKER_INSTANCE_TYPE: Endpoint instance type (``ml.g5.xlarge``: one A10G 24 GB).
+        SAGEMAKER_NUM_GPUS: GPUs per instance the container shards the model over.
+        SAGEMAKER_INITIAL_INSTANCES: Instances the endpoint starts with.
+        SAGEMAKER_MIN_INSTANCES: Autoscaling minimum (real-time endpoints keep at least one).
+        SAGEMAKER_MAX_INSTANCES: Autoscaling maximum.
+        SAGEMAKER_TARGET_INVOCATIONS: Autoscaling target: invocations per instance per minute
+            (``SageMakerVariantInvocationsPerInstance``) the endpoint scales to keep.
+        SAGEMAKER_STARTUP_TIMEOUT_S: Seconds SageMaker waits for the container's health check
+            after start (model download + load); raise it for large models (cold start).
+        SAGEMAKER_MAX_INPUT_TOKENS: Longest prompt (tokens) the container accepts.
+        SAGEMAKER_MAX_TOTAL_TOKENS: Prompt + answer tokens per request (the context length).
         API_HOST: Host the inference service binds to.
         API_PORT: Port of the inference service.
         API_KEY: When set, requests must send ``Authorization: Bearer <key>``.
@@ -162,8 +183,9 @@ class Settings(BaseSettings):
     OPENAI_API_KEY: SecretStr | None = None
     OPENAI_BASE_URL: str | None = None
     OPENAI_MODEL_ID: str = "gpt-4o-mini"
+
     JUDGE_BASE_URL: str | None = None
-    JUDGE_MODEL_ID: str | None = None
+    JUDGE_MODEL_ID: str = ""
     JUDGE_API_KEY: SecretStr | None = None
 
     AWS_REGION: str = "eu-central-1"
@@ -215,6 +237,20 @@ class Settings(BaseSettings):
     LLM_RETRIES: int = Field(default=1, ge=0, le=10)
     LLM_CONTEXT_CHARS: int = Field(default=3000, ge=100)
     SAGEMAKER_ENDPOINT_NAME: str | None = None
+    SAGEMAKER_ROLE_ARN: str | None = None
+    SAGEMAKER_ROLE_NAME: str = "llm-twin-sagemaker"
+    SAGEMAKER_BUCKET: str | None = None
+    SAGEMAKER_CONTAINER: Literal["tgi", "lmi"] = "tgi"
+    SAGEMAKER_INFERENCE_IMAGE: str = ""
+    SAGEMAKER_INSTANCE_TYPE: str = "ml.g5.xlarge"
+    SAGEMAKER_NUM_GPUS: int = Field(default=1, ge=1, le=8)
+    SAGEMAKER_INITIAL_INSTANCES: int = Field(default=1, ge=1, le=100)
+    SAGEMAKER_MIN_INSTANCES: int = Field(default=1, ge=1, le=100)
+    SAGEMAKER_MAX_INSTANCES: int = Field(default=2, ge=1, le=100)
+    SAGEMAKER_TARGET_INVOCATIONS: float = Field(default=60.0, gt=0)
+    SAGEMAKER_STARTUP_TIMEOUT_S: int = Field(default=900, ge=60, le=3600)
+    SAGEMAKER_MAX_INPUT_TOKENS: int = Field(default=1536, ge=1)
+    SAGEMAKER_MAX_TOTAL_TOKENS: int = Field(default=2048, ge=2)
 
     API_HOST: str = "127.0.0.1"
     API_PORT: int = Field(default=8000, ge=1, le=65535)

@@ -8,4 +8,5 @@ PIPELINES: dict[str, str] = {
     "evaluating": "pipelines.evaluating:evaluating",
     "generate_instruct_datasets": "pipelines.generate_datasets:generate_instruct_datasets",
     "generate_preference_datasets": "pipelines.generate_datasets:generate_preference_datasets",
+    "end_to_end_data": "pipelines.end_to_end_data:end_to_end_data",
 }

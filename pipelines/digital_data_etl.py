@@ -5,6 +5,8 @@ get or create the user → crawl the links → save the documents. Configs live 
 ``platforms``, ``concurrency``).
 """
 
+from typing import Any
+
 from zenml import pipeline
 
 from steps.etl.crawl_links import crawl_links
@@ -19,7 +21,8 @@ def digital_data_etl(
     force: bool = False,
     platforms: dict[str, str] | None = None,
     concurrency: int | None = None,
-) -> None:
+    wait_for: list[Any] | None = None,
+) -> Any:
     """Collect ``links`` written by ``user_full_name`` into the warehouse.
 
     Args:
@@ -29,8 +32,12 @@ def digital_data_etl(
         platforms: ``{URL prefix: platform}`` routing a custom domain to a platform crawler
             (``medium``, ``substack``, ``linkedin``, ``github``, ``git``, ``custom``).
         concurrency: Links crawled at once; default the ``CRAWL_CONCURRENCY`` setting.
+        wait_for: Steps to wait for when composed into another pipeline (``end_to_end_data``).
+
+    Returns:
+        The save step's output (what a composing pipeline waits for).
     """
-    user = get_or_create_user(user_full_name)
+    user = get_or_create_user(user_full_name, after=wait_for)
     batch = crawl_links(
         user=user,
         links=list(links or []),
@@ -38,4 +45,4 @@ def digital_data_etl(
         platforms=dict(platforms or {}),
         concurrency=concurrency,
     )
-    save_documents(batch)
+    return save_documents(batch)

@@ -19,7 +19,8 @@ def feature_engineering(
     chunking: dict[str, dict[str, Any]] | None = None,
     batch_documents: int = 32,
     reindex: bool = False,
-) -> None:
+    wait_for: list[Any] | None = None,
+) -> Any:
     """Sync the warehouse into the cleaned-documents and embedded-chunks collections.
 
     Args:
@@ -28,6 +29,10 @@ def feature_engineering(
         chunking: Per category ``{chunk_tokens, overlap_tokens, min_chunk_tokens}``.
         batch_documents: Documents per encoder batch.
         reindex: Re-process unchanged documents too (after changing chunking or embedder).
+        wait_for: Steps to wait for when composed into another pipeline (``end_to_end_data``).
+
+    Returns:
+        The sync step's report (what a composing pipeline waits for).
     """
-    plan = plan_feature_sync(author_full_names, categories, reindex)
-    apply_feature_sync(plan, chunking, batch_documents)
+    plan = plan_feature_sync(author_full_names, categories, reindex, after=wait_for)
+    return apply_feature_sync(plan, chunking, batch_documents)

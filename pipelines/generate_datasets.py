@@ -30,7 +30,8 @@ def generate_instruct_datasets(
     test_size: float = 0.1,
     seed: int = 42,
     hub_repo_id: str = "",
-) -> None:
+    wait_for: list[Any] | None = None,
+) -> Any:
     """Instruction → answer pairs by instruction back-translation.
 
     Args:
@@ -45,13 +46,17 @@ def generate_instruct_datasets(
         test_size: Fraction of documents per category in test.
         seed: Seed of sampling and split.
         hub_repo_id: Also push to this Hugging Face dataset repo (needs a token).
+        wait_for: Steps to wait for when composed into another pipeline (``end_to_end_data``).
+
+    Returns:
+        The save step's output (the dataset version).
     """
-    documents = query_cleaned_documents(author_full_names, categories)
+    documents = query_cleaned_documents(author_full_names, categories, after=wait_for)
     samples = generate_instruct_samples(
         documents, extracts, max_extracts, generator, generator_options, mode, seed
     )
     splits = filter_and_split(samples, None, filters, test_size, seed)
-    save_dataset(
+    return save_dataset(
         "instruct",
         splits,
         hub_repo_id,
@@ -78,7 +83,8 @@ def generate_preference_datasets(
     test_size: float = 0.1,
     seed: int = 42,
     hub_repo_id: str = "",
-) -> None:
+    wait_for: list[Any] | None = None,
+) -> Any:
     """(prompt, chosen = the author's text, rejected = a generic LLM answer) triples, plus
     user corrections from the inference service.
 
@@ -100,8 +106,12 @@ def generate_preference_datasets(
         test_size: Fraction of documents per category in test.
         seed: Seed of sampling, generation and split.
         hub_repo_id: Also push to this Hugging Face dataset repo (needs a token).
+        wait_for: Steps to wait for when composed into another pipeline (``end_to_end_data``).
+
+    Returns:
+        The save step's output (the dataset version).
     """
-    documents = query_cleaned_documents(author_full_names, categories)
+    documents = query_cleaned_documents(author_full_names, categories, after=wait_for)
     samples = generate_preference_samples(
         documents,
         extracts,
@@ -117,7 +127,7 @@ def generate_preference_datasets(
     )
     corrections = collect_feedback_pairs(include_feedback, feedback_dir)
     splits = filter_and_split(samples, corrections, filters, test_size, seed)
-    save_dataset(
+    return save_dataset(
         "preference",
         splits,
         hub_repo_id,

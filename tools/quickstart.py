@@ -1,75 +1,50 @@
 """The main job on the embedded defaults: the whole offline loop, stage by stage.
 
-    python -m tools.quickstart [--dir DIR]
+    python -m tools.quickstart [--dir DIR] [--stages end_to_end_data,training,evaluating]
 
-Imports the sample corpus into the warehouse, then runs each pipeline of ``STAGES`` with its
-config (each prints its own JSON summary, collected here). Progress goes to stderr; stdout gets
-one JSON object with the counts and timings of every stage. Every stage is idempotent, so a
-second run does (almost) nothing.
+Runs each pipeline of ``STAGES`` with its config: ``end_to_end_data`` (import the sample corpus
+→ features → instruct and preference datasets), the smoke ``training``, then ``evaluating``
+(the twin against its base model, the RAG system, the promotion gate). Each prints its own JSON
+summary, collected here. Progress goes to stderr; stdout gets one JSON object with the counts and
+timings of every stage and the one command that starts the service. Every stage is idempotent,
+so a second run does (almost) nothing.
 """
 
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from llm_twin.settings import PROJECT_ROOT
 from tools.data_warehouse import SAMPLE_DIR
+from tools.stages import pipeline_arguments, run_stage
 
 app = typer.Typer(add_completion=False)
-
-
-def _pipeline(name: str) -> list[str]:
-    """Arguments that run pipeline ``name`` with its config ``configs/<name>.yaml``."""
-    return ["-m", "tools.run", name, "--config", f"configs/{name}.yaml"]
 
 
 #: (stage name, command run with this interpreter from the project root). Each command prints
 #: one JSON summary line on stdout.
 STAGES: list[tuple[str, list[str]]] = [
-    ("feature_engineering", _pipeline("feature_engineering")),
-    ("prepare_base_model", ["-m", "tools.prepare_base_model"]),
-    ("generate_instruct_datasets", _pipeline("generate_instruct_datasets")),
-    ("generate_preference_datasets", _pipeline("generate_preference_datasets")),
-    ("training", _pipeline("training")),
+    ("end_to_end_data", pipeline_arguments("end_to_end_data")),
+    ("training", pipeline_arguments("training")),
 ]
 
-#: What to do next, printed at the end (the service is left to the user: it holds the
-#: embedded vector store while it runs).
+#: What to do next, printed at the end. The service is left to the user (first line: the one
+#: command that starts it): it holds the embedded vector store while it runs.
 NEXT_STEPS = [
-    ".venv/bin/poe call-rag-retrieval-module --query 'How does Maxime merge models?'",
-    ".venv/bin/poe list-models",
     ".venv/bin/poe run-inference-ml-service   # then open http://127.0.0.1:8000/",
+    ".venv/bin/poe list-models",
+    ".venv/bin/poe call-rag-retrieval-module --query 'How does Maxime merge models?'",
 ]
 
 
-def _stage(name: str) -> None:
-    print(f"==> {name}", file=sys.stderr, flush=True)
-
-
-def run_stage(name: str, arguments: list[str]) -> dict[str, Any]:
-    """Run one stage's command; return its JSON summary (raise on failure)."""
-    _stage(name)
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, *arguments], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
-    )
-    lines = result.stdout.strip().splitlines()
-    try:
-        summary = json.loads(lines[-1]) if lines else {}
-    except json.JSONDecodeError:  # a tool that prints a plain result (e.g. a folder)
-        summary = {
-            "status": "completed" if result.returncode == 0 else "failed",
-            "output": lines[-1],
-        }
-    if result.returncode != 0:
-        raise RuntimeError(f"stage {name} failed (exit {result.returncode}); its log is above")
-    summary["wall_s"] = round(time.perf_counter() - started, 2)
-    return summary
+def stage_command(name: str, arguments: list[str], directory: Path) -> list[str]:
+    """``arguments`` of stage ``name``; the end-to-end stage imports ``directory`` when it is
+    not the sample corpus its config names."""
+    if name != "end_to_end_data" or directory == SAMPLE_DIR:
+        return arguments
+    return [*arguments, "--set", f"import_dir={directory.resolve()}"]
 
 
 @app.command()
@@ -79,12 +54,10 @@ def main(
     ] = SAMPLE_DIR,
     stages_option: Annotated[
         str,
-        typer.Option(
-            "--stages", help="Comma-separated stages to run after the import (default: all)"
-        ),
+        typer.Option("--stages", help="Comma-separated stages to run (default: all)"),
     ] = "",
 ) -> None:
-    """Import DIR, run the pipeline stages and print what the stores hold."""
+    """Run the pipeline stages on DIR and print what the stores hold."""
     known = [name for name, _ in STAGES]
     chosen = [name.strip() for name in stages_option.split(",") if name.strip()] or known
     unknown = [name for name in chosen if name not in known]
@@ -96,7 +69,7 @@ def main(
         )
         raise typer.Exit(2)
 
-    from llm_twin.application.warehouse_json import import_directory
+    from llm_twin.application.change_detection import save_state, take_snapshot
     from llm_twin.domain.exceptions import LLMTwinError
     from llm_twin.domain.features import CLEANED_DOCUMENTS_COLLECTION, EMBEDDED_CHUNKS_COLLECTION
     from llm_twin.infrastructure.db.mongo import open_warehouse
@@ -110,25 +83,22 @@ def main(
     summary: dict[str, Any] = {}
     timings: dict[str, float] = {}
     try:
-        started = time.perf_counter()
-        _stage(f"import {directory} into the warehouse ({settings.masked_database_host()})")
-        with open_warehouse(settings) as warehouse:
-            results = import_directory(warehouse, directory)
-            summary["warehouse"] = warehouse.counts()
-        summary["imported"] = {name: vars(result) for name, result in results.items()}
-        timings["import"] = round(time.perf_counter() - started, 2)
-
         stages: dict[str, Any] = {}
         for name, arguments in STAGES:
             if name not in chosen:
                 continue
-            stages[name] = run_stage(name, arguments)
+            stages[name] = run_stage(name, stage_command(name, arguments, directory))
             timings[name] = stages[name]["wall_s"]
         summary["stages"] = {
-            name: {key: stage[key] for key in ("status", "counts", "output") if key in stage}
+            name: {key: stage[key] for key in ("status", "counts", "metrics") if key in stage}
             for name, stage in stages.items()
         }
-
+        with open_warehouse(settings) as warehouse:
+            summary["warehouse"] = warehouse.counts()
+            if "training" in stages:
+                # Continuous training (tools/ct.py) compares the warehouse with this snapshot.
+                model_version = stages["training"]["counts"].get("model_version")
+                save_state(settings.DATA_DIR, take_snapshot(warehouse), model_version=model_version)
         with open_vector_store(settings) as store:
             summary["vector_store"] = {
                 name: store.count(name)

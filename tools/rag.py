@@ -2,12 +2,19 @@
 
     python -m tools.rag --query "How does abliteration work?" [--k 5] [--author "Maxime"] [--json]
     python -m tools.rag --batch questions.jsonl
+    python -m tools.rag --evaluate [--questions bench/rag_dev_questions.jsonl] [--answers 3]
 
 With ``--json`` stdout carries exactly one JSON object per question and nothing else (logs go to
 stderr): ``{"query", "latency_ms", "results": [{"link", "title", "author", "score", "text"}]}``
 where ``latency_ms`` is the time of the ``search()`` call alone. ``--batch`` reads one object
 per line (``{"question": ..., "author": optional}``), loads the models and stores once, and
 prints one such object per line. This shape is read by external evaluations: keep it stable.
+
+``--evaluate`` runs the RAG evaluation instead (recall@k / MRR on labelled questions,
+faithfulness and relevance of a few answers; see ``RagEvaluationConfig``) and prints its
+result as one JSON object. ``--eval-config`` reads the config from a YAML/JSON file (a plain
+mapping, or one under ``parameters``); ``--questions`` and ``--answers`` override its
+``questions_file`` and ``n_generation``.
 """
 
 import json
@@ -89,6 +96,33 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def evaluation_config(
+    path: Path | None, questions: Path | None, answers: int | None, k: int | None
+) -> dict[str, Any]:
+    """The RAG evaluation config from ``path`` (if any) with the command-line overrides.
+
+    Raises:
+        InvalidInput: the file is unreadable or not a mapping.
+    """
+    import yaml
+
+    from llm_twin.domain.exceptions import InvalidInput
+
+    values: Any = {}
+    if path is not None:
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise InvalidInput(f"cannot read evaluation config {path}: {error}") from None
+        if isinstance(values, dict) and isinstance(values.get("parameters"), dict):
+            values = values["parameters"]
+        if not isinstance(values, dict):
+            raise InvalidInput(f"evaluation config {path} is not a mapping")
+    overrides = {"questions_file": str(questions) if questions else None}
+    overrides |= {"n_generation": answers, "k": k}
+    return {**values, **{name: v for name, v in overrides.items() if v is not None}}
+
+
 @app.command()
 def main(
     query: Annotated[str | None, typer.Option("--query", "-q", help="The question")] = None,
@@ -102,18 +136,41 @@ def main(
     batch: Annotated[
         Path | None, typer.Option("--batch", help="JSONL file of {question, author} objects")
     ] = None,
+    evaluate: Annotated[
+        bool, typer.Option("--evaluate", help="Run the RAG evaluation; print its JSON result")
+    ] = False,
+    eval_config: Annotated[
+        Path | None, typer.Option("--eval-config", help="RAG evaluation config (YAML/JSON)")
+    ] = None,
+    questions: Annotated[
+        Path | None,
+        typer.Option("--questions", help="Evaluation: JSONL of {question, links} objects"),
+    ] = None,
+    answers: Annotated[
+        int | None, typer.Option("--answers", min=0, help="Evaluation: answers to generate")
+    ] = None,
 ) -> None:
     """Retrieve the passages that answer a question (or every question of a batch file)."""
     from llm_twin.domain.exceptions import LLMTwinError
     from llm_twin.logs import configure_logging
     from llm_twin.settings import apply_offline_defaults
 
-    if (query is None) == (batch is None):
+    if evaluate:
+        if query is not None or batch is not None:
+            raise typer.BadParameter("--evaluate takes no --query or --batch")
+    elif (query is None) == (batch is None):
         raise typer.BadParameter("give exactly one of --query or --batch")
     apply_offline_defaults()
     configure_logging()
     with stdout_to_stderr() as stdout:
         try:
+            if evaluate:
+                from llm_twin.application.rag.evaluation.run import evaluate_rag
+                from llm_twin.settings import get_settings
+
+                config = evaluation_config(eval_config, questions, answers, k)
+                print(json.dumps(evaluate_rag(get_settings(), config)), file=stdout, flush=True)
+                return
             items = (
                 read_batch(batch) if batch is not None else [{"question": query, "author": author}]
             )

@@ -1,6 +1,7 @@
 """Run a ZenML pipeline by name with a YAML config; print one JSON summary line on stdout.
 
     python -m tools.run digital_data_etl --config configs/digital_data_etl_maxime_labonne.yaml
+    python -m tools.run end_to_end_data --config configs/end_to_end_data.yaml --set import_dir=DIR
 
 Everything the pipeline logs goes to stderr; stdout carries exactly one line:
 ``{"pipeline", "run_id", "status", "duration_s", "counts"}``, plus ``"metrics"`` when a step
@@ -75,8 +76,54 @@ def summarize(pipeline_name: str, run: Any, duration_s: float) -> dict[str, Any]
     return summary
 
 
-def run_pipeline(name: str, config: Path | None, no_cache: bool) -> dict[str, Any]:
-    """Run pipeline ``name`` with ``config``; return its summary."""
+def parse_overrides(pipeline: Any, assignments: list[str]) -> dict[str, Any]:
+    """``["key=value", ...]`` as parameters of ``pipeline`` (values read as YAML, so
+    ``n=3``, ``flag=true``, ``names=[a, b]`` work; ``key=`` is the empty string).
+
+    Raises:
+        InvalidInput: an assignment without ``=``, or a key the pipeline does not take.
+    """
+    import inspect
+
+    import yaml
+
+    from llm_twin.domain.exceptions import InvalidInput
+
+    known = inspect.signature(pipeline.entrypoint).parameters
+    overrides: dict[str, Any] = {}
+    for assignment in assignments:
+        key, separator, value = assignment.partition("=")
+        if not separator:
+            raise InvalidInput(f"--set {assignment!r}: expected KEY=VALUE")
+        if key not in known:
+            raise InvalidInput(
+                f"--set {key}: the pipeline has no such parameter (parameters: {', '.join(known)})"
+            )
+        overrides[key] = yaml.safe_load(value) if value else ""
+    return overrides
+
+
+def merged_config(config: Path | None, overrides: dict[str, Any], folder: Path) -> Path | None:
+    """``config`` with ``overrides`` applied to its ``parameters`` (a new file in ``folder``)."""
+    if not overrides:
+        return config
+    import yaml
+
+    document = yaml.safe_load(config.read_text()) if config is not None else {}
+    document = document or {}
+    document["parameters"] = {**(document.get("parameters") or {}), **overrides}
+    merged = folder / (config.name if config is not None else "parameters.yaml")
+    merged.write_text(yaml.safe_dump(document, sort_keys=False))
+    return merged
+
+
+def run_pipeline(
+    name: str, config: Path | None, no_cache: bool, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run pipeline ``name`` with ``config`` (``overrides`` replace some of its parameters, see
+    :func:`parse_overrides`); return its summary."""
+    import tempfile
+
     from llm_twin.logs import configure_logging
     from llm_twin.settings import apply_offline_defaults
 
@@ -84,10 +131,12 @@ def run_pipeline(name: str, config: Path | None, no_cache: bool) -> dict[str, An
     configure_logging()
     pipeline = load_pipeline(name)
     options: dict[str, Any] = {"enable_cache": not no_cache}
-    if config is not None:
-        options["config_path"] = str(config)
-    started = time.perf_counter()
-    run = pipeline.with_options(**options)()
+    with tempfile.TemporaryDirectory(prefix="llm-twin-run-") as folder:
+        config = merged_config(config, overrides or {}, Path(folder))
+        if config is not None:
+            options["config_path"] = str(config)
+        started = time.perf_counter()
+        run = pipeline.with_options(**options)()
     return summarize(name, run, time.perf_counter() - started)
 
 
@@ -103,15 +152,29 @@ def main(
         Path | None, typer.Option("--config", "-c", help="YAML config from configs/")
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Disable step caching")] = False,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Override a parameter of the config: KEY=VALUE (YAML value; repeatable)"
+        ),
+    ] = None,
 ) -> None:
     """Run PIPELINE and print its JSON summary line."""
     if pipeline not in PIPELINES:
         _usage_error(f"unknown pipeline {pipeline!r} (known: {', '.join(sorted(PIPELINES))})")
     if config is not None and not config.is_file():
         _usage_error(f"config file {config} does not exist")
+    parameters: dict[str, Any] = {}
+    if overrides:
+        from llm_twin.domain.exceptions import InvalidInput
+
+        try:
+            parameters = parse_overrides(load_pipeline(pipeline), overrides)
+        except InvalidInput as error:
+            _usage_error(str(error))
     with stdout_to_stderr() as stdout:
         try:
-            summary = run_pipeline(pipeline, config, no_cache)
+            summary = run_pipeline(pipeline, config, no_cache, parameters)
         except Exception as error:
             summary = {
                 "pipeline": pipeline,

@@ -3,9 +3,7 @@ the public VectorStore API: instruct with the no-LLM generator (real MiniLM), pr
 rejected answers from a fake OpenAI-compatible server on 127.0.0.1 and a user correction."""
 
 import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
@@ -51,49 +49,6 @@ def indexed_documents(settings_env, sample_warehouse_dir):
             ],
         )
     return documents
-
-
-@pytest.fixture
-def generic_llm():
-    """A fake OpenAI-compatible server answering every prompt with the same generic text."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            data = json.dumps(
-                {
-                    "id": "c",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body["model"],
-                    "choices": [
-                        {
-                            "index": 0,
-                            "finish_reason": "stop",
-                            "message": {
-                                "role": "assistant",
-                                "content": "As an AI language model, I think this topic is "
-                                "important. There are many aspects to consider.",
-                            },
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
 
 
 FILTERS = {"min_answer_chars": 200, "near_dup_threshold": 0.8, "decontamination_ngram": 13}

@@ -18,34 +18,28 @@ def _cli(*args, env, timeout=120):
     )
 
 
-def test_quickstart_runs_its_stages_and_is_idempotent(settings_env, sample_warehouse_dir, tmp_path):
-    # Three real articles keep the embedding stage short; the full corpus is the README's job.
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    users = (sample_warehouse_dir / "UserDocument.json").read_text()
-    (corpus / "UserDocument.json").write_text(users)
-    articles = json.loads((sample_warehouse_dir / "ArticleDocument.json").read_text())[:3]
-    (corpus / "ArticleDocument.json").write_text(json.dumps(articles))
-    command = ["tools.quickstart", "--dir", str(corpus), "--stages", "feature_engineering"]
-    runs = [_cli(*command, env=dict(os.environ), timeout=900) for _ in range(2)]
-    for run in runs:
-        assert run.returncode == 0, run.stderr[-3000:]
-    first, second = (json.loads(run.stdout) for run in runs)
-    expected = {"users": 2, "articles": 3, "posts": 0, "repositories": 0}
-    assert first["warehouse"] == second["warehouse"] == expected
-    assert first["imported"]["articles"]["inserted"] == 3
-    assert second["imported"]["articles"]["unchanged"] == 3
-    assert list(first["stages"]) == ["feature_engineering"]
-    features = first["stages"]["feature_engineering"]
-    assert features["status"] == "completed"
-    assert features["counts"]["documents_processed"] == 3
-    assert second["stages"]["feature_engineering"]["counts"]["chunks_embedded"] == 0
-    assert first["vector_store"]["cleaned_documents"] == 3
-    assert first["vector_store"]["embedded_chunks"] == features["counts"]["chunks_total"] > 0
+def test_quickstart_points_the_end_to_end_stage_at_another_export(tmp_path):
+    from tools.quickstart import SAMPLE_DIR, STAGES, stage_command
+
+    arguments = dict(STAGES)["end_to_end_data"]
+    assert stage_command("end_to_end_data", arguments, SAMPLE_DIR) == arguments
+    command = stage_command("end_to_end_data", arguments, tmp_path / "export")
+    assert command == [*arguments, "--set", f"import_dir={(tmp_path / 'export').resolve()}"]
+    training = dict(STAGES)["training"]
+    assert stage_command("training", training, tmp_path) == training
+
+
+def test_quickstart_stops_at_a_failing_stage_with_its_reason(settings_env):
+    # No datasets yet: training refuses, and the quickstart says which stage failed.
+    run = _cli("tools.quickstart", "--stages", "training", env=dict(os.environ), timeout=600)
+    assert run.returncode == 2
+    assert "no instruct dataset" in run.stderr
+    assert "stage training failed" in run.stderr
+    assert run.stdout == ""
 
 
 def test_quickstart_rejects_unknown_stages(settings_env):
-    run = _cli("tools.quickstart", "--stages", "feature_engineering,nope", env=dict(os.environ))
+    run = _cli("tools.quickstart", "--stages", "training,nope", env=dict(os.environ))
     assert run.returncode == 2
     assert "unknown stage(s) nope" in run.stderr
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,3 +61,31 @@ def test_unknown_pipeline_and_missing_config_are_clear_errors(env, tmp_path):
     missing = _run(["digital_data_etl", "--config", str(tmp_path / "nope.yaml")], env)
     assert missing.returncode == 2
     assert "does not exist" in missing.stderr
+
+
+def test_set_overrides_parameters_and_rejects_unknown_ones(env, tmp_path):
+    from tools.run import load_pipeline, merged_config, parse_overrides
+
+    pipeline = load_pipeline("end_to_end_data")
+    overrides = parse_overrides(
+        pipeline, ["import_dir=", "etl_configs=[configs/a.yaml]", "preference_datasets=false"]
+    )
+    assert overrides == {
+        "import_dir": "",
+        "etl_configs": ["configs/a.yaml"],
+        "preference_datasets": False,
+    }
+    config = tmp_path / "c.yaml"
+    config.write_text("parameters:\n  import_dir: sample\n  preference_datasets: true\n")
+    (tmp_path / "out").mkdir()
+    merged = merged_config(config, overrides, tmp_path / "out")
+    assert merged.parent == tmp_path / "out"
+    assert yaml.safe_load(merged.read_text())["parameters"] == overrides
+    assert "import_dir: sample" in config.read_text()  # the user's file is left alone
+    assert merged_config(config, {}, tmp_path) == config
+
+    bad = _run(["end_to_end_data", "--set", "importdir=x"], env)
+    assert bad.returncode == 2
+    assert "--set importdir: the pipeline has no such parameter" in bad.stderr
+    malformed = _run(["end_to_end_data", "--set", "import_dir"], env)
+    assert malformed.returncode == 2 and "expected KEY=VALUE" in malformed.stderr

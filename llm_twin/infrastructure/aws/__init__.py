@@ -1,1 +1,1 @@
-"""AWS integrations: SageMaker training jobs."""
+"""AWS integrations: SageMaker training jobs, inference endpoints and the execution role."""

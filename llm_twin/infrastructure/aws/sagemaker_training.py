@@ -20,6 +20,7 @@ from typing import Any
 from loguru import logger
 
 from llm_twin.domain.exceptions import ImproperlyConfigured
+from llm_twin.infrastructure.aws.session import aws_session
 from llm_twin.settings import PROJECT_ROOT, Settings, get_settings
 
 #: Hugging Face PyTorch training container (transformers 4.49 / PyTorch 2.5 / CUDA 12.4).
@@ -115,17 +116,7 @@ class SageMakerTrainingLauncher:
     ) -> None:
         self.spec = spec
         self.settings = settings or get_settings()
-        if session is None:
-            import boto3
-
-            credentials = {}
-            if self.settings.AWS_ACCESS_KEY and self.settings.AWS_SECRET_KEY:
-                credentials = {
-                    "aws_access_key_id": self.settings.AWS_ACCESS_KEY.get_secret_value(),
-                    "aws_secret_access_key": self.settings.AWS_SECRET_KEY.get_secret_value(),
-                }
-            session = boto3.Session(region_name=self.settings.AWS_REGION, **credentials)
-        self.session = session
+        self.session = session or aws_session(self.settings)
         self.s3 = session.client("s3")
         self.sagemaker = session.client("sagemaker")
 

@@ -147,14 +147,18 @@ class JudgeEndpoint:
 
 
 def judge_endpoint(settings: Settings) -> JudgeEndpoint | None:
-    """The configured judge: ``JUDGE_*`` settings falling back to ``OPENAI_*``; None when no
-    judge is configured (no base URL, and no OpenAI key usable with OFFLINE=false)."""
-    base_url = settings.JUDGE_BASE_URL or settings.OPENAI_BASE_URL
-    key = settings.JUDGE_API_KEY or settings.OPENAI_API_KEY
-    if not base_url and (key is None or settings.OFFLINE):
+    """The configured judge, as the RAG evaluation resolves it: the ``JUDGE_*`` server (URL and
+    key together) when ``JUDGE_BASE_URL`` or ``JUDGE_API_KEY`` is set, else the ``OPENAI_*``
+    server when one is configured (a key alone means OpenAI's API); None otherwise. The model is
+    ``JUDGE_MODEL_ID``, else ``OPENAI_MODEL_ID``. A key is only ever sent to its own server."""
+    if settings.JUDGE_BASE_URL or settings.JUDGE_API_KEY is not None:
+        url, key = settings.JUDGE_BASE_URL, settings.JUDGE_API_KEY
+    elif settings.OPENAI_BASE_URL or settings.OPENAI_API_KEY is not None:
+        url, key = settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY
+    else:
         return None
     return JudgeEndpoint(
-        base_url=base_url or None,
+        base_url=url or None,
         model=settings.JUDGE_MODEL_ID or settings.OPENAI_MODEL_ID,
         api_key=key.get_secret_value() if key is not None else "",
     )

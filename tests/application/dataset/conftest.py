@@ -1,14 +1,12 @@
 """Fixtures of the dataset tests: documents, a scriptable fake OpenAI-compatible server on
-127.0.0.1 (the process boundary) and a tiny Llama model built from a config in a second."""
+127.0.0.1 (the process boundary, ``tests/fake_chat_server.py``) and a tiny Llama model built
+from a config in a second."""
 
-import json
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fake_chat_server import fake_server
 from tiny_llm import save_tiny_chat_llama
 
 from llm_twin.application.dataset.samples import SourceDocument
@@ -56,68 +54,7 @@ def paragraphs() -> list[str]:
     return list(PARAGRAPHS)
 
 
-@dataclass
-class FakeServer:
-    """A fake chat-completions server whose replies come from ``reply(body) -> str``.
-
-    Attributes:
-        reply: Builds the assistant message content from the request body.
-        requests: Bodies received.
-        url: Base URL (``http://127.0.0.1:<port>/v1``).
-    """
-
-    reply: Callable[[dict], str] = lambda body: ""
-    requests: list[dict] = field(default_factory=list)
-    url: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _handler(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with fake.lock:
-                fake.requests.append(body)
-                content = fake.reply(body)
-            data = json.dumps(
-                {
-                    "id": "c1",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body["model"],
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": content},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
-
-
-@pytest.fixture
-def fake_server() -> Iterator[FakeServer]:
-    """A running fake OpenAI-compatible server; set ``.reply`` to script it."""
-    fake = FakeServer()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield fake
-    server.shutdown()
-    server.server_close()
+__all__ = ["fake_server"]
 
 
 @pytest.fixture(scope="session")

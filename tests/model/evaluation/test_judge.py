@@ -131,3 +131,8 @@ def test_judge_settings_fall_back_to_openai_and_modes() -> None:
     )
     assert "sk-judge" not in repr(endpoint)
     assert resolve_judge("never", own) is None
+    # The OpenAI key is never sent to the judge's own server.
+    mixed = Settings(
+        _env_file=None, JUDGE_BASE_URL="http://127.0.0.1:10/v1", OPENAI_API_KEY="sk-openai"
+    )
+    assert resolve_judge("auto", mixed).api_key == ""
