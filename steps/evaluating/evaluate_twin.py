@@ -22,8 +22,10 @@ def evaluate_twin(config: dict[str, Any]) -> Annotated[dict[str, Any], "twin_eva
 
     evaluation = parse_config(config)
     result = evaluate(evaluation, get_settings())
+    # ZenML metadata values cannot be None: unset details (no judge) are left out.
+    details = {key: value for key, value in result["details"].items() if value is not None}
     record_counts(
-        {"fingerprint": result["fingerprint"], "details": result["details"]},
+        {"fingerprint": result["fingerprint"], "details": details},
         evaluation_reused=int(result["reused"]),
         test_rows=result["details"]["rows"],
         models_evaluated=len(result["metrics"]),
