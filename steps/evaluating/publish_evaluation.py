@@ -16,13 +16,27 @@ from llm_twin.settings import get_settings
 from steps.metadata import record_counts
 
 
+def rag_summary(rag: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The flat numbers and labels of each section of a RAG evaluation result (``retrieval``,
+    ``generation``...): no lists, nested tables or None (ZenML metadata refuses None)."""
+    return {
+        section: {
+            key: value
+            for key, value in values.items()
+            if isinstance(value, int | float | str) and not isinstance(value, bool)
+        }
+        for section, values in rag.items()
+        if isinstance(values, dict)
+    }
+
+
 def summary_metrics(published: dict[str, Any], rag: dict[str, Any] | None) -> dict[str, Any]:
     """What the run's JSON summary line carries under ``metrics``: every model's metrics by
-    name (``base``, ``sft``, ``dpo``), the gate, and the RAG evaluation when it ran."""
+    name (``base``, ``sft``, ``dpo``), the gate, and the RAG evaluation's sections when it ran."""
     metrics: dict[str, Any] = dict(published["metrics"])
     metrics["gate"] = published["gate"]
     if rag:
-        metrics["rag"] = rag
+        metrics["rag"] = rag_summary(rag)
     return metrics
 
 

@@ -126,3 +126,22 @@ def test_bad_config_fails_before_any_step(base_env: dict, tmp_path: Path) -> Non
     result, summary = run_evaluation(config, base_env)
     assert result.returncode != 0 and summary["status"] == "failed"
     assert "model_version" in summary["error"]
+
+
+def test_rag_results_enter_the_summary_as_flat_sections() -> None:
+    from steps.evaluating.publish_evaluation import summary_metrics
+
+    rag = {
+        "retrieval": {"recall@1": 0.5, "mrr": 0.7, "questions": 20, "sources": {"dense": {}}},
+        "generation": {"faithfulness": None, "answer_relevance": 0.8, "mode": "offline"},
+        "examples": [{"question": "q"}],
+        "k": 5,
+    }
+    published = {"metrics": {"base": {"perplexity": 2.0}}, "gate": {"passed": True}}
+    metrics = summary_metrics(published, rag)
+    assert metrics["rag"] == {
+        "retrieval": {"recall@1": 0.5, "mrr": 0.7, "questions": 20},
+        "generation": {"answer_relevance": 0.8, "mode": "offline"},
+    }
+    assert metrics["base"] == {"perplexity": 2.0} and metrics["gate"] == {"passed": True}
+    assert "rag" not in summary_metrics(published, None)
