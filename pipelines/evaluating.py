@@ -5,16 +5,19 @@ promote it when the gate passes.
     poe run-evaluation-pipeline                          # configs/evaluating.yaml, offline
 
 The parameters are those of ``llm_twin.model.evaluation.config.EvaluationConfig``; they are
-validated when the pipeline is built, so a bad config fails before any step runs. Another
-evaluation step plugs in by passing its output to ``publish_evaluation`` (its ``rag`` input):
-it then appears in the report, the model card and the run summary's ``metrics``.
+validated when the pipeline is built, so a bad config fails before any step runs. The RAG
+evaluation (retrieval recall@k/MRR, faithfulness and relevance of grounded answers, answered by
+the evaluated version) runs between the two; its numbers join the report, the model card and the
+run summary's ``metrics.rag``. The gate decides promotion after both.
 """
 
 from typing import Any
 
 from zenml import pipeline
 
+from llm_twin.application.rag.evaluation.config import parse_config as parse_rag_config
 from llm_twin.model.evaluation.config import parse_config
+from steps.evaluating.evaluate_rag import evaluate_rag
 from steps.evaluating.evaluate_twin import evaluate_twin
 from steps.evaluating.publish_evaluation import publish_evaluation
 
@@ -41,8 +44,18 @@ def evaluating(
     promote_to: str = "none",
     tracking: str = "comet",
     force: bool = False,
+    rag_evaluation: bool = True,
+    rag: dict[str, Any] | None = None,
 ) -> None:
-    """Evaluate → publish. Every argument is an ``EvaluationConfig`` field (see its docs)."""
+    """Evaluate the twin (and the RAG system) → publish and gate.
+
+    Every argument but the last two is an ``EvaluationConfig`` field (see its docs).
+
+    Args:
+        rag_evaluation: Also evaluate retrieval and grounded answers with the evaluated version.
+        rag: The RAG evaluation's ``RagEvaluationConfig`` fields (validated when the pipeline is
+            built).
+    """
     values = {
         "model_name": model_name,
         "model_version": model_version,
@@ -67,4 +80,8 @@ def evaluating(
     }
     config = parse_config(values).model_dump(mode="json")
     twin = evaluate_twin(config=config)
-    publish_evaluation(twin=twin, config=config)
+    rag_metrics = None
+    if rag_evaluation:
+        rag_config = parse_rag_config(rag).model_dump(mode="json")
+        rag_metrics = evaluate_rag(config=rag_config, twin=twin)
+    publish_evaluation(twin=twin, config=config, rag=rag_metrics)

@@ -15,12 +15,17 @@ GENERATION_METRICS = ("faithfulness", "answer_relevance", "questions", "scored",
 
 
 @step(enable_cache=False)
-def evaluate_rag(config: dict[str, Any]) -> Annotated[dict[str, Any], "rag_metrics"]:
-    """Evaluate the RAG service as it is now (never cached: the index and model change).
+def evaluate_rag(
+    config: dict[str, Any], twin: dict[str, Any] | None = None
+) -> Annotated[dict[str, Any], "rag_metrics"]:
+    """Evaluate the RAG service (never cached: the index and model change).
 
     Args:
         config: A ``RagEvaluationConfig`` as plain data (validated here; a bad field fails
             with a message naming it, before any store or model is opened).
+        twin: The twin evaluation's output (evaluation pipeline): the local backend then
+            answers with that model version, not with whatever serves now, and the generated
+            questions come from the test split of the instruct dataset it was trained on.
 
     Returns:
         ``{"retrieval", "generation", "examples", "k", "seconds"}`` (see ``evaluate_rag``).
@@ -28,7 +33,10 @@ def evaluate_rag(config: dict[str, Any]) -> Annotated[dict[str, Any], "rag_metri
     from llm_twin.application.rag.evaluation.run import evaluate_rag as run_evaluation
 
     parsed = parse_config(config)
-    result = run_evaluation(get_settings(), parsed)
+    settings = get_settings()
+    if twin is not None:
+        settings, parsed = _for_version(settings, parsed, twin)
+    result = run_evaluation(settings, parsed)
     retrieval, generation = result["retrieval"], result["generation"]
     log_metadata(
         metadata={
@@ -57,3 +65,17 @@ def evaluate_rag(config: dict[str, Any]) -> Annotated[dict[str, Any], "rag_metri
         rag_eval_judge_failures=generation.get("judge_failures", 0),
     )
     return result
+
+
+def _for_version(settings: Any, config: Any, twin: dict[str, Any]) -> tuple[Any, Any]:
+    """Settings whose local model is the evaluated version's, and the config reading that
+    version's instruct dataset when it says ``latest``."""
+    from llm_twin.model.registry import ModelRegistry, registry_root
+
+    registry = ModelRegistry(registry_root(settings), twin["model_name"], zenml=False)
+    version = registry.get(int(twin["version"]))
+    settings = settings.model_copy(update={"LLM_MODEL_PATH": version.model_dir})
+    dataset_version = twin.get("details", {}).get("dataset_version")
+    if config.dataset_version == "latest" and dataset_version:
+        config = config.model_copy(update={"dataset_version": dataset_version})
+    return settings, config

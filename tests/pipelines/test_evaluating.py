@@ -14,8 +14,10 @@ import yaml
 
 from tests.model.evaluation.conftest import running_judge
 from tests.model.evaluation.tiny_version import train_tiny_version
+from tests.rag_corpus import DOCUMENTS, index_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
+ABLITERATION_LINK, GPTQ_LINK = DOCUMENTS[0][0], DOCUMENTS[1][0]
 
 
 def run_evaluation(config: Path, env: dict) -> tuple[subprocess.CompletedProcess, dict]:
@@ -30,6 +32,29 @@ def run_evaluation(config: Path, env: dict) -> tuple[subprocess.CompletedProcess
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 1, result.stdout + result.stderr[-3000:]
     return result, json.loads(lines[0])
+
+
+def labelled_questions(folder: Path) -> Path:
+    """Two questions about the small RAG corpus with the link that answers each."""
+    path = folder / "questions.jsonl"
+    rows = [
+        {"question": "How does abliteration remove refusals?", "links": [ABLITERATION_LINK]},
+        {"question": "How does GPTQ quantize weights to 4 bits?", "links": [GPTQ_LINK]},
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def index_small_corpus(data_dir: Path) -> None:
+    """Index tests/rag_corpus.py's documents into the embedded vector store of ``data_dir``."""
+    from llm_twin.application.embeddings import get_embedder
+    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.infrastructure.db.vector_store import open_vector_store
+    from llm_twin.settings import Settings
+
+    settings = Settings(_env_file=None, DATA_DIR=data_dir)
+    with open_vector_store(settings) as store:
+        index_corpus(store, get_embedder(), SparseEncoder())
 
 
 def judge_reply(prompt: str) -> str:
@@ -74,7 +99,18 @@ def test_evaluation_pipeline_reports_every_model_and_reuses_results(
         "thresholds": {"max_style_delta_ratio": 100, "min_judge_style": 1.5},
         "promote_to": "production",
         "tracking": "comet",
+        # The RAG evaluation answers with the evaluated version (not yet promoted, and no base
+        # model in DATA_DIR/models: the run fails unless the step uses the version's folder).
+        "rag_evaluation": True,
+        "rag": {
+            "generated": False,
+            "questions_file": str(labelled_questions(tmp_path)),
+            "n_generation": 1,
+            "max_tokens": 4,
+            "judge": "off",
+        },
     }
+    index_small_corpus(Path(env["DATA_DIR"]))
     config = tmp_path / "evaluating.yaml"
     config.write_text(yaml.safe_dump({"parameters": parameters}))
     with running_judge(judge_reply) as judge:
@@ -100,7 +136,13 @@ def test_evaluation_pipeline_reports_every_model_and_reuses_results(
     assert counts["model_version"] == 1 and counts["promoted"] == 1
     assert counts["evaluation_reused"] == 0 and counts["test_rows"] == 3
     assert again["counts"]["evaluation_reused"] == 1 and again["counts"]["promoted"] == 0
-    assert again["metrics"] == metrics
+    assert {k: v for k, v in again["metrics"].items() if k != "rag"} == {
+        k: v for k, v in metrics.items() if k != "rag"
+    }
+    rag = metrics["rag"]
+    assert rag["retrieval"]["questions"] == 2 and rag["retrieval"]["recall@5"] == 1.0
+    assert rag["generation"]["questions"] == 1 and rag["generation"]["mode"] == "offline"
+    assert rag["generation"]["model"] == "model"  # registry/llm-twin/1/model, the evaluated one
 
     version = Path(env["DATA_DIR"]) / "registry" / "llm-twin" / "1"
     report = (version / "evaluation" / "report.md").read_text()
