@@ -28,6 +28,7 @@ app = typer.Typer(add_completion=False)
 STAGES: list[tuple[str, list[str]]] = [
     ("end_to_end_data", pipeline_arguments("end_to_end_data")),
     ("training", pipeline_arguments("training")),
+    ("evaluating", pipeline_arguments("evaluating")),
 ]
 
 #: What to do next, printed at the end. The service is left to the user (first line: the one
