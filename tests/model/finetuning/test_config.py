@@ -37,7 +37,14 @@ def test_bad_values_are_named(values: dict, expected: str) -> None:
 def test_shipped_configs_are_valid() -> None:
     smoke = load_config_file(ROOT / "configs" / "training.yaml")
     assert smoke.sft.max_steps > 0 and smoke.dpo.max_steps > 0
-    assert smoke.promote_to == "production"
+    # The smoke version waits in staging for the evaluation gate, which promotes it.
+    assert smoke.promote_to == "staging"
+    from llm_twin.model.evaluation.config import parse_config
+    from pipelines.parameters import load_parameters
+
+    evaluation = load_parameters("configs/evaluating.yaml")
+    evaluation.pop("rag_evaluation"), evaluation.pop("rag")
+    assert parse_config(evaluation).promote_to == "production"
     full = load_config_file(ROOT / "configs" / "training_full.yaml")
     assert full.device == "cuda" and full.quantization == "4bit"
 
