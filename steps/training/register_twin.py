@@ -11,6 +11,17 @@ from llm_twin.model.registry import ModelRegistry, push_to_hub, registry_root
 from llm_twin.settings import get_settings
 from steps.metadata import record_counts
 
+#: How far along a stage is; a reused version is never moved back (production → staging).
+_STAGE_RANK = {"none": 0, "archived": 0, "staging": 1, "production": 2}
+
+
+def _should_promote(current: str, target: str, *, reused: bool) -> bool:
+    """Apply ``promote_to``? Always to a new version; to a reused one only forward, so
+    re-running training on unchanged data never demotes the version the evaluation promoted."""
+    if target == "none" or current == target:
+        return False
+    return not reused or _STAGE_RANK[target] > _STAGE_RANK[current]
+
 
 @step(enable_cache=False)
 def register_twin(
@@ -38,7 +49,7 @@ def register_twin(
         # The SFT model merged for DPO is a full copy of the weights: not needed any more (a
         # forced re-run merges it again from the adapter).
         shutil.rmtree(outcome.run_dir / "sft" / "merged", ignore_errors=True)
-    if training.promote_to != "none" and version.stage != training.promote_to:
+    if _should_promote(version.stage, training.promote_to, reused=reused is not None):
         version = registry.promote(version.version, training.promote_to)
     pushed = 0
     if training.push_to_hub and reused is None:

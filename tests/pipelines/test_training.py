@@ -107,11 +107,17 @@ def test_training_pipeline_registers_a_production_version_once(
     # Comet ran offline: an archive to upload later.
     assert list((data_dir / "comet").glob("*.zip"))
 
-    again_result, again = run_training(config, env)
+    # The same data with promote_to: staging (the smoke config's): the version is reused and
+    # stays in production, never moved back.
+    staging = write_config(
+        tmp_path / "staging.yaml", {**tiny_parameters(tiny_base_model), "promote_to": "staging"}
+    )
+    again_result, again = run_training(staging, env)
     assert again_result.returncode == 0, again_result.stderr[-3000:]
     assert again["counts"]["reused"] == 1 and again["counts"]["models_registered"] == 0
     assert again["counts"]["model_version"] == 1
     assert "sft_steps" not in again["counts"]
+    assert json.loads((production.parent / "version.json").read_text())["stage"] == "production"
 
 
 def test_bad_config_and_missing_dataset_fail_clearly(
