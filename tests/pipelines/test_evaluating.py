@@ -142,7 +142,7 @@ def test_evaluation_pipeline_reports_every_model_and_reuses_results(
     rag = metrics["rag"]
     assert rag["retrieval"]["questions"] == 2 and rag["retrieval"]["recall@5"] == 1.0
     assert rag["generation"]["questions"] == 1 and rag["generation"]["mode"] == "offline"
-    assert rag["generation"]["model"] == "model"  # registry/llm-twin/1/model, the evaluated one
+    assert rag["generation"]["model"] == "llm-twin-v1"  # the evaluated version answered
 
     version = Path(env["DATA_DIR"]) / "registry" / "llm-twin" / "1"
     report = (version / "evaluation" / "report.md").read_text()

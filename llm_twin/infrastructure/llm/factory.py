@@ -30,6 +30,16 @@ def local_model_path(settings: Settings) -> Path:
     return settings.llm_model_path
 
 
+def local_model_id(path: Path) -> str:
+    """The id the local backend reports: ``llm-twin-v3`` for a registry version's model folder
+    (``registry/llm-twin/3/model``), else the folder's name."""
+    from llm_twin.model.registry import RECORD_FILE
+
+    if path.name == "model" and (path.parent / RECORD_FILE).is_file():
+        return f"{path.parent.parent.name}-v{path.parent.name}"
+    return path.name
+
+
 def build_backend(name: str, settings: Settings) -> LLMBackend:
     """One backend by name (not loaded yet).
 
@@ -43,10 +53,12 @@ def build_backend(name: str, settings: Settings) -> LLMBackend:
     if name == "local":
         from llm_twin.infrastructure.llm.local import TransformersBackend
 
+        path = local_model_path(settings)
         return TransformersBackend(
-            local_model_path(settings),
+            path,
             settings.LLM_DEVICE,
             settings.LLM_TIMEOUT,
+            model_id=local_model_id(path),
             threads=settings.LLM_THREADS,
         )
     if name == "openai":
