@@ -3,37 +3,23 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-MODULES = [
-    "llm_twin",
-    "llm_twin.settings",
-    "llm_twin.domain",
-    "llm_twin.infrastructure",
-    "llm_twin.infrastructure.db.warehouse",
-    "llm_twin.infrastructure.db.mongo",
-    "llm_twin.infrastructure.db.embedded_mongo",
-    "llm_twin.infrastructure.db.vector_store",
-    "llm_twin.application.embeddings",
-    "llm_twin.application.sparse",
-    "llm_twin.application.warehouse_json",
-    "llm_twin.application.preprocessing.handlers",
-    "llm_twin.application.preprocessing.sync",
-    "llm_twin.application.preprocessing.cdc",
-    "tools.data_warehouse",
-    "tools.quickstart",
-    "tools.run",
-    "tools.cdc",
-    "llm_twin.application.rag",
-    "llm_twin.infrastructure.db.edge_vector_store",
-    "tools.rag",
-    "llm_twin.infrastructure.llm",
-    "llm_twin.infrastructure.api",
-    "llm_twin.model.prompts",
-    "llm_twin.model.base_model",
-    "tools.serve",
-    "tools.traces",
-    "tools.prepare_base_model",
-]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _modules(package: str) -> list[str]:
+    """Every module of ``package`` (a folder of the repo), found by file name: nothing is
+    imported to list them."""
+    names = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+#: The whole package and every CLI (``__main__`` modules run code when imported).
+MODULES = [name for name in _modules("llm_twin") + _modules("tools") if "__main__" not in name]
 HEAVY = ["torch", "transformers", "sentence_transformers", "trl", "peft", "zenml", "qdrant_client"]
 
 PROBE = """
