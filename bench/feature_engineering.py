@@ -29,7 +29,7 @@ from typing import Annotated
 
 import typer
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "sample_warehouse"
+from llm_twin.application.warehouse_json import SAMPLE_DIR
 
 app = typer.Typer(add_completion=False)
 

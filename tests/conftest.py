@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-SAMPLE_WAREHOUSE = Path(__file__).resolve().parents[2] / "shared" / "data" / "sample_warehouse"
+from llm_twin.application.warehouse_json import SAMPLE_DIR
+
 EXTERNAL_MONGO_ENV = "LLM_TWIN_TEST_MONGO_URI"
 
 
@@ -31,9 +32,9 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def sample_warehouse_dir() -> Path:
     """The shared sample corpus (76 articles, 2 users)."""
-    if not (SAMPLE_WAREHOUSE / "ArticleDocument.json").is_file():
-        pytest.fail(f"sample corpus missing at {SAMPLE_WAREHOUSE}: clone the repo beside shared/")
-    return SAMPLE_WAREHOUSE
+    if not (SAMPLE_DIR / "ArticleDocument.json").is_file():
+        pytest.fail(f"sample corpus missing at {SAMPLE_DIR}")
+    return SAMPLE_DIR
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,9 @@ from typing import Annotated
 
 import typer
 
-from llm_twin.settings import PROJECT_ROOT
+from llm_twin.application.warehouse_json import SAMPLE_DIR
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
-
-#: The shared sample corpus, beside the repository checkout.
-SAMPLE_DIR = PROJECT_ROOT.parent / "shared" / "data" / "sample_warehouse"
 
 
 def _setup() -> None:

@@ -33,6 +33,9 @@ JSON_FILES: dict[str, type[Entity]] = {
     "RepositoryDocument.json": RepositoryDocument,
 }
 
+#: The sample corpus shipped with the package (2 users, 76 articles; MIT, see its README.md).
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_data" / "warehouse"
+
 
 @dataclass(frozen=True)
 class ParsedFile:
