@@ -168,6 +168,37 @@ class ModelRegistry:
         known = ", ".join(str(v.version) for v in self.versions()) or "none"
         raise InvalidInput(f"model {self.name!r} has no version {version} (versions: {known})")
 
+    def select(self, selector: str) -> ModelVersion:
+        """The version ``selector`` names: a number, ``latest`` (the newest) or a stage (the
+        newest version in it, e.g. ``production``).
+
+        Raises:
+            InvalidInput: no such version, none registered, or an unknown selector.
+        """
+        if selector.isdigit():
+            return self.get(int(selector))
+        if selector == "latest":
+            versions = self.versions()
+            if not versions:
+                raise InvalidInput(
+                    f"model {self.name!r} has no registered version under {self.folder}: "
+                    "run the training pipeline first"
+                )
+            return versions[-1]
+        if selector not in STAGES:
+            raise InvalidInput(
+                f"unknown model version {selector!r}: a number, latest, or a stage "
+                f"({', '.join(STAGES)})"
+            )
+        found = self.in_stage(selector)
+        if found is None:
+            raise InvalidInput(
+                f"model {self.name!r} has no {selector} version (no version in stage "
+                f"{selector!r}): pass a version number or `poe promote-model --version N "
+                f"--stage {selector}` first"
+            )
+        return found
+
     def in_stage(self, stage: str) -> ModelVersion | None:
         """The newest version in ``stage``, or None."""
         matching = [version for version in self.versions() if version.stage == stage]

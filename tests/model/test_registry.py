@@ -180,3 +180,14 @@ def test_local_llm_backend_serves_the_production_twin_else_the_base_model(data_d
     assert local_model_path(settings) == registry.get(1).model_dir
     pinned = Settings(_env_file=None, DATA_DIR=data_dir, LLM_MODEL_PATH=data_dir / "mine")
     assert local_model_path(pinned) == data_dir / "mine"
+
+
+def test_select_names_what_is_wrong(tmp_path):
+    from llm_twin.domain.exceptions import InvalidInput
+    from llm_twin.model.registry import ModelRegistry
+
+    registry = ModelRegistry(tmp_path / "registry", zenml=False)
+    with pytest.raises(InvalidInput, match="unknown model version 'newest'"):
+        registry.select("newest")
+    with pytest.raises(InvalidInput, match="no staging version"):
+        registry.select("staging")

@@ -183,18 +183,10 @@ def resolve_version(settings: Settings, version: str, model_name: str | None = N
     """
     from llm_twin.model.registry import DEFAULT_MODEL_NAME, ModelRegistry, registry_root
 
-    registry = ModelRegistry(registry_root(settings), model_name or DEFAULT_MODEL_NAME, zenml=False)
-    if version == "production":
-        chosen = registry.in_stage("production")
-        if chosen is None:
-            raise InvalidInput(
-                f"model {registry.name!r} has no production version: pass --version N or "
-                "`poe promote-model --version N --stage production` first"
-            )
-    elif version.isdigit():
-        chosen = registry.get(int(version))
-    else:
+    if version != "production" and not version.isdigit():
         raise InvalidInput(f"--version must be a number or 'production', got {version!r}")
+    registry = ModelRegistry(registry_root(settings), model_name or DEFAULT_MODEL_NAME, zenml=False)
+    chosen = registry.select(version)
     if not (chosen.model_dir / "config.json").is_file():
         raise InvalidInput(f"version {chosen.version} has no merged model at {chosen.model_dir}")
     return chosen

@@ -33,28 +33,6 @@ EVALUATION_DIR = "evaluation"
 RECORDED = ("perplexity", "style_delta", "reference_similarity", "judge_accuracy", "judge_style")
 
 
-def resolve_version(registry: ModelRegistry, selector: str) -> ModelVersion:
-    """The version ``selector`` names: ``latest``, ``production``, ``staging`` or a number.
-
-    Raises:
-        InvalidInput: no such version (or none registered).
-    """
-    if selector.isdigit():
-        return registry.get(int(selector))
-    if selector == "latest":
-        versions = registry.versions()
-        if not versions:
-            raise InvalidInput(
-                f"model {registry.name!r} has no registered version under {registry.folder}: "
-                "run the training pipeline first"
-            )
-        return versions[-1]
-    found = registry.in_stage(selector)
-    if found is None:
-        raise InvalidInput(f"model {registry.name!r} has no version in stage {selector!r}")
-    return found
-
-
 def base_model_path(version: ModelVersion, settings: Settings) -> str:
     """The folder (or Hub id) of ``version``'s base model; the offline base is prepared if
     missing."""
@@ -160,7 +138,7 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
 
     started = time.perf_counter()
     registry = ModelRegistry(registry_root(settings), config.model_name, zenml=False)
-    version = resolve_version(registry, config.model_version)
+    version = registry.select(str(config.model_version))
     dataset_version = version.dataset_versions.get("instruct") or ""
     if not dataset_version:
         raise InvalidInput(f"version {version.version} records no instruct dataset version")

@@ -10,7 +10,7 @@ import pytest
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.model.evaluation.config import parse_config
 from llm_twin.model.evaluation.report import CARD_START
-from llm_twin.model.evaluation.run import evaluate, model_specs, publish, resolve_version
+from llm_twin.model.evaluation.run import evaluate, model_specs, publish
 from llm_twin.model.registry import ModelRegistry, registry_root
 from llm_twin.settings import Settings
 from tests.model.evaluation.tiny_version import train_tiny_version
@@ -114,15 +114,15 @@ def test_same_version_config_and_data_reuse_the_results_unless_forced(
 
 def test_version_selection_and_sft_only_versions(trained: Settings, tmp_path: Path) -> None:
     registry = ModelRegistry(registry_root(trained), zenml=False)
-    assert resolve_version(registry, "latest").version == 1
-    assert resolve_version(registry, "1").version == 1
+    assert registry.select("latest").version == 1
+    assert registry.select("1").version == 1
     with pytest.raises(InvalidInput, match="no version in stage 'production'"):
-        resolve_version(registry, "production")
+        registry.select("production")
     with pytest.raises(InvalidInput, match="no version 7"):
-        resolve_version(registry, "7")
+        registry.select("7")
     empty = ModelRegistry(tmp_path / "registry", zenml=False)
     with pytest.raises(InvalidInput, match="run the training pipeline first"):
-        resolve_version(empty, "latest")
+        empty.select("latest")
 
     version = registry.get(1)
     assert [spec.name for spec in model_specs(version, trained)] == ["base", "sft", "dpo"]
