@@ -55,12 +55,13 @@ def publish_evaluation(
 
     settings = get_settings()
     evaluation = parse_config(config)
-    published = publish(twin, evaluation, settings, rag)
+    # The registry is mirrored into ZenML once, below, with the stage the gate left.
+    published = publish(twin, evaluation, settings, rag, zenml=False)
     metrics = summary_metrics(published, rag)
     version = ModelRegistry(registry_root(settings), published["model_name"]).get(
         int(published["version"])
     )
-    sync_to_zenml(version)  # creates the ZenML model version if it is missing
+    sync_to_zenml(version)  # creates the ZenML model version if missing, sets its stage
     log_metadata(
         metadata={"evaluation": metrics, "report": published["report"]},
         model_name=version.name,
