@@ -25,6 +25,7 @@ from loguru import logger
 from pydantic import BaseModel, Field, ValidationError
 
 from llm_twin.domain.exceptions import ImproperlyConfigured
+from llm_twin.infrastructure.llm.judge_endpoint import JudgeEndpoint, judge_endpoint
 from llm_twin.settings import Settings
 
 RUBRIC_SYSTEM = (
@@ -129,39 +130,6 @@ def parse_preference(text: str) -> str:
         return _Preference.model_validate_json(json_text(text)).better
     except ValidationError as error:
         raise MalformedVerdict(f"pairwise reply invalid: {error.errors()[0]['msg']}") from None
-
-
-@dataclass(frozen=True)
-class JudgeEndpoint:
-    """Where the judge is: base URL, model and key (never logged).
-
-    Attributes:
-        base_url: OpenAI-compatible API base URL (None: OpenAI's own).
-        model: Model name to request.
-        api_key: The key (empty for servers that need none).
-    """
-
-    base_url: str | None
-    model: str
-    api_key: str = field(default="", repr=False)
-
-
-def judge_endpoint(settings: Settings) -> JudgeEndpoint | None:
-    """The configured judge, as the RAG evaluation resolves it: the ``JUDGE_*`` server (URL and
-    key together) when ``JUDGE_BASE_URL`` or ``JUDGE_API_KEY`` is set, else the ``OPENAI_*``
-    server when one is configured (a key alone means OpenAI's API); None otherwise. The model is
-    ``JUDGE_MODEL_ID``, else ``OPENAI_MODEL_ID``. A key is only ever sent to its own server."""
-    if settings.JUDGE_BASE_URL or settings.JUDGE_API_KEY is not None:
-        url, key = settings.JUDGE_BASE_URL, settings.JUDGE_API_KEY
-    elif settings.OPENAI_BASE_URL or settings.OPENAI_API_KEY is not None:
-        url, key = settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY
-    else:
-        return None
-    return JudgeEndpoint(
-        base_url=url or None,
-        model=settings.JUDGE_MODEL_ID or settings.OPENAI_MODEL_ID,
-        api_key=key.get_secret_value() if key is not None else "",
-    )
 
 
 def resolve_judge(mode: str, settings: Settings) -> JudgeEndpoint | None:

@@ -22,6 +22,7 @@ from loguru import logger
 from pydantic import BaseModel, Field, ValidationError
 
 from llm_twin.domain.exceptions import ImproperlyConfigured, LLMTwinError
+from llm_twin.infrastructure.llm.judge_endpoint import JudgeEndpoint, judge_endpoint
 from llm_twin.settings import Settings
 
 #: Answer sentences shorter than this many words ("[1]", "Sure!") are not statements.
@@ -177,37 +178,6 @@ def _json_text(text: str) -> str:
     """The JSON object in a reply (some servers wrap it in a Markdown fence or add words)."""
     start, end = text.find("{"), text.rfind("}")
     return text[start : end + 1] if 0 <= start < end else text
-
-
-@dataclass(frozen=True)
-class JudgeEndpoint:
-    """Where the judge LLM is.
-
-    Attributes:
-        base_url: The OpenAI-compatible server's base URL.
-        model: The model to request.
-        api_key: Its key (never logged).
-    """
-
-    base_url: str
-    model: str
-    api_key: str = field(repr=False)
-
-
-def judge_endpoint(settings: Settings) -> JudgeEndpoint | None:
-    """The configured judge: the ``JUDGE_*`` settings, falling back to ``OPENAI_*``; ``None``
-    when neither names a server or key."""
-    if settings.JUDGE_BASE_URL or settings.JUDGE_API_KEY is not None:
-        url, key = settings.JUDGE_BASE_URL, settings.JUDGE_API_KEY
-        model = settings.JUDGE_MODEL_ID or settings.OPENAI_MODEL_ID
-    elif settings.OPENAI_BASE_URL or settings.OPENAI_API_KEY is not None:
-        url, key = settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY
-        model = settings.JUDGE_MODEL_ID or settings.OPENAI_MODEL_ID
-    else:
-        return None
-    return JudgeEndpoint(
-        url or "https://api.openai.com/v1", model, key.get_secret_value() if key else ""
-    )
 
 
 class JudgeScorer:
