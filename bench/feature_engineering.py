@@ -62,7 +62,7 @@ def main(
     from llm_twin.application.embeddings import get_embedder
     from llm_twin.application.preprocessing.handlers import chunk_embedding_text
     from llm_twin.application.preprocessing.sync import FeatureSync
-    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.application.sparse import Bm25SparseEncoder
     from llm_twin.application.warehouse_json import import_directory
     from llm_twin.domain.features import EMBEDDED_CHUNKS_COLLECTION
     from llm_twin.infrastructure.db.embedded_mongo import EmbeddedMongo
@@ -86,7 +86,7 @@ def main(
             figures["model_load_s"] = round(time.perf_counter() - started, 2)
 
             with open_vector_store(settings) as store:
-                sync = FeatureSync(warehouse, store, embedder, SparseEncoder())
+                sync = FeatureSync(warehouse, store, embedder, Bm25SparseEncoder())
                 started = time.perf_counter()
                 first = sync.run()
                 first_s = time.perf_counter() - started

@@ -31,12 +31,12 @@ def index_sample_corpus(store, warehouse) -> dict:
     (idempotent: unchanged documents are skipped)."""
     from llm_twin.application.embeddings import get_embedder
     from llm_twin.application.preprocessing.sync import FeatureSync
-    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.application.sparse import Bm25SparseEncoder
     from llm_twin.application.warehouse_json import import_directory
     from tools.data_warehouse import SAMPLE_DIR
 
     import_directory(warehouse, SAMPLE_DIR)
-    report = FeatureSync(warehouse, store, get_embedder(), SparseEncoder()).run()
+    report = FeatureSync(warehouse, store, get_embedder(), Bm25SparseEncoder()).run()
     return report.counts()
 
 

@@ -39,9 +39,9 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 def build_synthetic(store, source_store, size: int) -> list:
     """Fill the synthetic collection (once) and return its authors."""
     from llm_twin.application.rag.self_query import Author
-    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.application.sparse import Bm25SparseEncoder
     from llm_twin.domain.features import EMBEDDED_CHUNKS_COLLECTION
-    from llm_twin.infrastructure.db.vector_store import VectorPoint
+    from llm_twin.domain.vectors import VectorPoint
 
     authors = [
         Author(str(uuid.uuid5(uuid.NAMESPACE_DNS, f"author{i}")), f"Author{i} Bench")
@@ -52,7 +52,7 @@ def build_synthetic(store, source_store, size: int) -> list:
     store.delete_collection(SYNTHETIC)
     source = list(source_store.scroll(EMBEDDED_CHUNKS_COLLECTION, with_vectors=True))
     store.ensure_collection(SYNTHETIC, len(source[0].vector), sparse=True)
-    encoder = SparseEncoder()
+    encoder = Bm25SparseEncoder()
     sparse = {
         p.id: encoder.encode_document(f"{p.payload.get('title')}\n\n{p.payload['content']}")
         for p in source

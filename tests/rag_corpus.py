@@ -11,7 +11,7 @@ import pytest
 
 from llm_twin.application.rag.self_query import Author
 from llm_twin.domain.features import EMBEDDED_CHUNKS_COLLECTION, Chunk, chunk_id
-from llm_twin.infrastructure.db.vector_store import VectorPoint
+from llm_twin.domain.vectors import VectorPoint
 
 MAXIME = Author(str(uuid.uuid5(uuid.NAMESPACE_DNS, "maxime")), "Maxime Labonne")
 PAUL = Author(str(uuid.uuid5(uuid.NAMESPACE_DNS, "paul")), "Paul Iusztin")
@@ -137,12 +137,12 @@ def embedder():
 @pytest.fixture(scope="session")
 def indexed_store_dir(tmp_path_factory, embedder) -> Path:
     """A DATA_DIR whose embedded (edge) vector store holds the small corpus."""
-    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.application.sparse import Bm25SparseEncoder
     from llm_twin.infrastructure.db.edge_vector_store import open_edge_vector_store
 
     data_dir = tmp_path_factory.mktemp("rag-data")
     with open_edge_vector_store(data_dir / "qdrant_edge") as store:
-        index_corpus(store, embedder, SparseEncoder())
+        index_corpus(store, embedder, Bm25SparseEncoder())
     return data_dir
 
 
@@ -152,7 +152,7 @@ def retriever(indexed_store_dir, embedder):
     from llm_twin.application.rag import ContextRetriever, RetrievalOptions
     from llm_twin.application.rag.rerankers import EvidenceReranker
     from llm_twin.application.rag.self_query import AuthorDirectory, RuleSelfQuery
-    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.application.sparse import Bm25SparseEncoder
     from llm_twin.infrastructure.db.edge_vector_store import open_edge_vector_store
 
     directory = AuthorDirectory([MAXIME, PAUL])
@@ -160,7 +160,7 @@ def retriever(indexed_store_dir, embedder):
     built = ContextRetriever(
         store,
         embedder,
-        SparseEncoder(),
+        Bm25SparseEncoder(),
         directory,
         self_query=RuleSelfQuery(directory),
         reranker=EvidenceReranker(),

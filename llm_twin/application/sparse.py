@@ -11,7 +11,7 @@ import hashlib
 from collections import Counter
 from typing import Any
 
-from llm_twin.infrastructure.db.vector_store import SparseVector
+from llm_twin.domain.vectors import SparseVector
 
 
 @functools.cache
@@ -38,8 +38,9 @@ def term_index(term: str) -> int:
     return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
-class SparseEncoder:
-    """BM25 document/query encoder for Qdrant sparse vectors.
+class Bm25SparseEncoder:
+    """BM25 document/query encoder for Qdrant sparse vectors (a
+    :class:`~llm_twin.domain.vectors.SparseEncoder`).
 
     Args:
         k1: BM25 term-frequency saturation.

@@ -47,7 +47,7 @@ def feature_sync(
     embedder stays loaded for the next step of the same process.
     """
     from llm_twin.application.embeddings import get_embedder
-    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.application.sparse import Bm25SparseEncoder
     from llm_twin.infrastructure.db.mongo import open_warehouse
     from llm_twin.infrastructure.db.vector_store import open_vector_store
     from llm_twin.settings import get_settings
@@ -56,4 +56,4 @@ def feature_sync(
     settings = get_settings()
     embedder = get_embedder(settings.EMBEDDING_MODEL_ID, settings.EMBEDDING_DEVICE)
     with open_warehouse(settings) as warehouse, open_vector_store(settings) as store:
-        yield FeatureSync(warehouse, store, embedder, SparseEncoder(), config)
+        yield FeatureSync(warehouse, store, embedder, Bm25SparseEncoder(), config)

@@ -48,13 +48,13 @@ def labelled_questions(folder: Path) -> Path:
 def index_small_corpus(data_dir: Path) -> None:
     """Index tests/rag_corpus.py's documents into the embedded vector store of ``data_dir``."""
     from llm_twin.application.embeddings import get_embedder
-    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.application.sparse import Bm25SparseEncoder
     from llm_twin.infrastructure.db.vector_store import open_vector_store
     from llm_twin.settings import Settings
 
     settings = Settings(_env_file=None, DATA_DIR=data_dir)
     with open_vector_store(settings) as store:
-        index_corpus(store, get_embedder(), SparseEncoder())
+        index_corpus(store, get_embedder(), Bm25SparseEncoder())
 
 
 def judge_reply(prompt: str) -> str:

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow
 def indexed_documents(settings_env, sample_warehouse_dir):
     """Six short sample articles (two authors) indexed as cleaned documents, two as posts."""
     from llm_twin.domain.features import CLEANED_DOCUMENTS_COLLECTION, CleanedDocument
-    from llm_twin.infrastructure.db.vector_store import VectorPoint, open_vector_store
+    from llm_twin.domain.vectors import VectorPoint
+    from llm_twin.infrastructure.db.vector_store import open_vector_store
     from llm_twin.settings import get_settings
 
     records = json.loads((sample_warehouse_dir / "ArticleDocument.json").read_text())

@@ -16,12 +16,12 @@ from llm_twin.application.preprocessing.cdc import (
 )
 from llm_twin.application.preprocessing.chunking import ChunkingConfig
 from llm_twin.application.preprocessing.sync import FeatureSyncConfig
-from llm_twin.application.sparse import SparseEncoder
+from llm_twin.application.sparse import Bm25SparseEncoder
 from llm_twin.domain.documents import ArticleDocument
 from llm_twin.domain.exceptions import StoreLocked
 from llm_twin.domain.features import CLEANED_DOCUMENTS_COLLECTION, EMBEDDED_CHUNKS_COLLECTION
 from llm_twin.domain.types import DataCategory
-from llm_twin.infrastructure.db.vector_store import open_embedded_vector_store
+from llm_twin.infrastructure.db.qdrant_client_store import open_local_vector_store
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = FeatureSyncConfig(
@@ -51,14 +51,14 @@ def _article(user, slug: str, text: str) -> ArticleDocument:
 
 def _watcher(warehouse, qdrant: Path, state: Path, embedder, kind=PollingWatcher):
     def open_store():
-        return contextlib.closing(open_embedded_vector_store(qdrant))
+        return contextlib.closing(open_local_vector_store(qdrant))
 
-    return kind(warehouse, open_store, embedder, SparseEncoder(), CdcStateFile(state), CONFIG)
+    return kind(warehouse, open_store, embedder, Bm25SparseEncoder(), CdcStateFile(state), CONFIG)
 
 
 def _stored(qdrant: Path) -> dict[str, str]:
     """{link: source_hash} of the cleaned documents, and checks every chunk has its document."""
-    with open_embedded_vector_store(qdrant) as store:
+    with open_local_vector_store(qdrant) as store:
         cleaned = {
             p.payload["link"]: p.payload["source_hash"]
             for p in store.scroll(CLEANED_DOCUMENTS_COLLECTION)
@@ -92,7 +92,7 @@ def test_polling_applies_changes_and_resumes_after_a_restart(warehouse, tmp_path
 
     # A crash while applying (the store is held by another opener) leaves the position alone.
     crashed = _watcher(warehouse, qdrant, state, embedder)
-    with open_embedded_vector_store(qdrant), pytest.raises(StoreLocked):
+    with open_local_vector_store(qdrant), pytest.raises(StoreLocked):
         crashed.poll_once()
     assert json.loads(state.read_text()) == saved
 
@@ -122,7 +122,7 @@ def test_change_streams_apply_changes_and_resume_from_their_tokens(warehouse, tm
     assert warehouse.articles.delete(warehouse.articles.get_by_link("https://blog.test/one").id)
 
     crashed = _watcher(warehouse, qdrant, state, embedder, ChangeStreamWatcher)
-    with open_embedded_vector_store(qdrant), pytest.raises(StoreLocked):
+    with open_local_vector_store(qdrant), pytest.raises(StoreLocked):
         crashed.run(once=True)
     assert json.loads(state.read_text())["resume_tokens"] == tokens
 

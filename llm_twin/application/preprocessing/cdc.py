@@ -19,11 +19,11 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from loguru import logger
 
@@ -31,14 +31,22 @@ from llm_twin.application.preprocessing.sync import FeatureSync, FeatureSyncConf
 from llm_twin.domain.documents import ContentDocument
 from llm_twin.domain.exceptions import StoreLocked
 from llm_twin.domain.types import DataCategory
+from llm_twin.domain.vectors import Embedder, SparseEncoder
 from llm_twin.infrastructure.db.vector_store import VectorStore
 from llm_twin.infrastructure.db.warehouse import Warehouse, epoch_ms
+
+if TYPE_CHECKING:
+    from pymongo.change_stream import CollectionChangeStream
 
 _EPOCH = dt.datetime(1970, 1, 1)
 
 #: Opens the vector store for one batch of changes (closed right after, so the embedded
 #: store is free between batches for the pipeline or the inference service).
 StoreOpener = Callable[[], AbstractContextManager[VectorStore]]
+#: A change-stream event: a free-form BSON document (``documentKey`` is read).
+ChangeEvent = Mapping[str, Any]
+#: The open change stream of each category's collection.
+Streams = dict[DataCategory, "CollectionChangeStream[ChangeEvent]"]
 
 
 @dataclass
@@ -95,29 +103,45 @@ class CdcStateFile:
         os.replace(handle.name, self.path)
 
 
-class _Applier:
-    """Applies changed documents and deletions with a freshly opened store."""
+@dataclass(eq=False)
+class _Watcher:
+    """What both watchers share: the warehouse, how to open the store, the encoders and the
+    state file; changes are applied through a fresh :class:`FeatureSync` per batch.
 
-    def __init__(
-        self,
-        warehouse: Warehouse,
-        open_store: StoreOpener,
-        embedder: Any,
-        sparse: Any,
-        config: FeatureSyncConfig | None,
-    ) -> None:
-        self.warehouse = warehouse
-        self.open_store = open_store
-        self.embedder = embedder
-        self.sparse = sparse
-        self.config = config or FeatureSyncConfig()
+    Args:
+        warehouse: The warehouse to watch.
+        open_store: Opens the vector store for one batch.
+        embedder: The dense embedder (loaded once, reused).
+        sparse: The sparse encoder.
+        state_file: Where the position is kept.
+        config: Chunking/batching (its author and category filters are ignored: CDC mirrors
+            the whole warehouse).
+    """
 
-    def apply(self, changed: list[ContentDocument], deleted: list[str]) -> SyncReport:
+    mode: ClassVar[str]
+
+    warehouse: Warehouse
+    open_store: StoreOpener
+    embedder: Embedder
+    sparse: SparseEncoder
+    state_file: CdcStateFile
+    config: FeatureSyncConfig | None = None
+    state: CdcState | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.config = self.config or FeatureSyncConfig()
+        self.state = self.state_file.load(self.mode)
+
+    def _feature_sync(self, store: VectorStore) -> FeatureSync:
+        return FeatureSync(self.warehouse, store, self.embedder, self.sparse, self.config)
+
+    def _apply(self, changed: list[ContentDocument], deleted: list[str]) -> SyncReport:
+        """Apply changed documents and deletions with a freshly opened store."""
         report = SyncReport()
         if not changed and not deleted:
             return report
         with self.open_store() as store:
-            sync = FeatureSync(self.warehouse, store, self.embedder, self.sparse, self.config)
+            sync = self._feature_sync(store)
             sync.delete_documents(deleted, report)
             sync.sync_documents(changed, report)
         logger.info(
@@ -130,7 +154,7 @@ class _Applier:
         )
         return report
 
-    def stored_ids(self) -> dict[str, list[str]]:
+    def _stored_ids(self) -> dict[str, list[str]]:
         """Ids of the cleaned documents in the store, per category (the first poll's baseline)."""
         from llm_twin.domain.features import CLEANED_DOCUMENTS_COLLECTION
 
@@ -142,45 +166,25 @@ class _Applier:
         return ids
 
 
-class PollingWatcher:
+@dataclass(eq=False)
+class PollingWatcher(_Watcher):
     """Polls ``updated_at`` (and the id sets, for deletions).
 
-    Args:
-        warehouse: The warehouse to watch.
-        open_store: Opens the vector store for one batch.
-        embedder: The embedder (loaded once, reused).
-        sparse: The sparse encoder.
-        state_file: Where the position is kept.
-        config: Chunking/batching (its author and category filters are ignored: CDC mirrors
-            the whole warehouse).
+    Args (besides those of :class:`_Watcher`):
         lookback_ms: Changes this much older than the position are re-read each poll (cheap:
             unchanged hashes are skipped) so a commit that lands late is not missed.
     """
 
-    mode = "poll"
+    mode: ClassVar[str] = "poll"
 
-    def __init__(
-        self,
-        warehouse: Warehouse,
-        open_store: StoreOpener,
-        embedder: Any,
-        sparse: Any,
-        state_file: CdcStateFile,
-        config: FeatureSyncConfig | None = None,
-        lookback_ms: int = 2000,
-    ) -> None:
-        self.warehouse = warehouse
-        self.applier = _Applier(warehouse, open_store, embedder, sparse, config)
-        self.state_file = state_file
-        self.lookback_ms = lookback_ms
-        self.state = state_file.load(self.mode)
+    lookback_ms: int = 2000
 
     def poll_once(self) -> SyncReport:
         """Apply every change since the stored position, then save the new position."""
         if self.state is None:
             # First start: the store is the baseline for deletions; every document is read
             # (the hash check skips those already indexed).
-            self.state = CdcState(mode=self.mode, known_ids=self.applier.stored_ids())
+            self.state = CdcState(mode=self.mode, known_ids=self._stored_ids())
         since_ms = max(self.state.position_ms - self.lookback_ms, 0)
         # find() reads updated_at > since: one millisecond earlier includes the position itself.
         since = _EPOCH + dt.timedelta(milliseconds=since_ms - 1)
@@ -197,7 +201,7 @@ class PollingWatcher:
         known = {i for ids in self.state.known_ids.values() for i in ids}
         present = {i for ids in current.values() for i in ids} | {str(d.id) for d in changed}
         deleted = sorted(known - present)
-        report = self.applier.apply(changed, deleted)
+        report = self._apply(changed, deleted)
         for document in changed:  # a document written after the id listing above
             ids = current.setdefault(type(document).category.value, [])
             if str(document.id) not in ids:
@@ -220,45 +224,25 @@ class PollingWatcher:
             time.sleep(interval_s)
 
 
-class ChangeStreamWatcher:
+@dataclass(eq=False)
+class ChangeStreamWatcher(_Watcher):
     """Applies MongoDB change-stream events of the warehouse's document collections.
 
     One stream per collection (collection-level streams work on every server that has change
-    streams, the embedded nx-27017 included), each resumed from its own stored token.
+    streams, the embedded nx-27017 included), each resumed from its own stored token. The
+    warehouse must be a replica set, sharded cluster, or a server with change streams.
 
-    Args:
-        warehouse: The warehouse (a replica set, sharded cluster, or a server with change
-            streams).
-        open_store: Opens the vector store for one batch.
-        embedder: The embedder.
-        sparse: The sparse encoder.
-        state_file: Where the resume tokens are kept.
-        config: Chunking/batching.
+    Args (besides those of :class:`_Watcher`):
         batch_events: Most events read from one stream before applying them.
         max_await_ms: How long one read waits for new events.
     """
 
-    mode = "stream"
+    mode: ClassVar[str] = "stream"
 
-    def __init__(
-        self,
-        warehouse: Warehouse,
-        open_store: StoreOpener,
-        embedder: Any,
-        sparse: Any,
-        state_file: CdcStateFile,
-        config: FeatureSyncConfig | None = None,
-        batch_events: int = 64,
-        max_await_ms: int = 300,
-    ) -> None:
-        self.warehouse = warehouse
-        self.applier = _Applier(warehouse, open_store, embedder, sparse, config)
-        self.state_file = state_file
-        self.batch_events = batch_events
-        self.max_await_ms = max_await_ms
-        self.state = state_file.load(self.mode)
+    batch_events: int = 64
+    max_await_ms: int = 300
 
-    def _open_streams(self, stack: ExitStack) -> dict[DataCategory, Any]:
+    def _open_streams(self, stack: ExitStack) -> Streams:
         tokens = self.state.resume_tokens if self.state else {}
         streams = {}
         for category in DataCategory:
@@ -271,7 +255,7 @@ class ChangeStreamWatcher:
             )
         return streams
 
-    def _read_batch(self, stream: Any) -> list[dict[str, Any]]:
+    def _read_batch(self, stream: "CollectionChangeStream[ChangeEvent]") -> list[ChangeEvent]:
         batch = []
         while len(batch) < self.batch_events:
             event = stream.try_next()
@@ -280,7 +264,7 @@ class ChangeStreamWatcher:
             batch.append(event)
         return batch
 
-    def apply_events(self, category: DataCategory, events: list[dict[str, Any]]) -> SyncReport:
+    def apply_events(self, category: DataCategory, events: list[ChangeEvent]) -> SyncReport:
         """Apply a batch of one collection's events (each document's *current* state is read,
         so several events of one document cost one update)."""
         repository = self.warehouse.documents(category)
@@ -292,9 +276,9 @@ class ChangeStreamWatcher:
                 deleted.append(doc_id)
             else:
                 changed.append(document)
-        return self.applier.apply(changed, deleted)
+        return self._apply(changed, deleted)
 
-    def poll_once(self, streams: dict[DataCategory, Any]) -> int:
+    def poll_once(self, streams: Streams) -> int:
         """Read and apply what each stream has waiting; return the number of events."""
         total = 0
         for category, stream in streams.items():
@@ -332,7 +316,7 @@ class ChangeStreamWatcher:
                 logger.warning("cdc: {} Retrying in {} s.", error, retry_s)
                 time.sleep(retry_s)
 
-    def _save(self, streams: dict[DataCategory, Any]) -> None:
+    def _save(self, streams: Streams) -> None:
         tokens = {
             category.collection: dict(stream.resume_token)
             for category, stream in streams.items()
@@ -347,15 +331,8 @@ class ChangeStreamWatcher:
             self.state_file.save(self.state)
 
     def _reconcile(self) -> None:
-        with self.applier.open_store() as store:
-            sync = FeatureSync(
-                self.warehouse,
-                store,
-                self.applier.embedder,
-                self.applier.sparse,
-                self.applier.config,
-            )
-            sync.run()
+        with self.open_store() as store:
+            self._feature_sync(store).run()
 
 
 def is_replica_set(warehouse: Warehouse) -> bool:

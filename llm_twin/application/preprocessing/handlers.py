@@ -25,7 +25,7 @@ from llm_twin.application.preprocessing.cleaning import (
 from llm_twin.domain.documents import ContentDocument
 from llm_twin.domain.features import Chunk, CleanedDocument
 from llm_twin.domain.types import DataCategory
-from llm_twin.infrastructure.db.vector_store import SparseVector
+from llm_twin.domain.vectors import SparseVector
 
 
 def chunk_embedding_text(title: str | None, content: str) -> str:

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from typing import Any
+from typing import TypeVar, TypeVarTuple
 
 from loguru import logger
 from pydantic import BaseModel, Field
@@ -37,7 +37,8 @@ from llm_twin.domain.features import (
     chunk_id,
 )
 from llm_twin.domain.types import DataCategory
-from llm_twin.infrastructure.db.vector_store import VectorPoint, VectorStore
+from llm_twin.domain.vectors import Embedder, Payload, SparseEncoder, VectorPoint
+from llm_twin.infrastructure.db.vector_store import VectorStore
 from llm_twin.infrastructure.db.warehouse import Warehouse
 
 #: The stages timed in :attr:`SyncReport.seconds`.
@@ -100,6 +101,20 @@ class SyncPlan(BaseModel):
         return sum(self.skipped.values())
 
 
+#: The counters of :meth:`SyncReport.counts` under their own names.
+_COUNTERS = (
+    "documents_processed",
+    "documents_skipped",
+    "documents_deleted",
+    "chunks_embedded",
+    "chunks_deleted",
+    "chunks_total",
+)
+#: Items of a batch; the arguments of a queued write.
+Item = TypeVar("Item")
+Arguments = TypeVarTuple("Arguments")
+
+
 class SyncReport(BaseModel):
     """What a sync did.
 
@@ -128,15 +143,8 @@ class SyncReport(BaseModel):
 
     def counts(self) -> dict[str, int]:
         """The integer counters, for the run summary."""
-        return {
-            "documents_processed": self.documents_processed,
-            "documents_skipped": self.documents_skipped,
-            "documents_deleted": self.documents_deleted,
-            "chunks_embedded": self.chunks_embedded,
-            "chunks_deleted": self.chunks_deleted,
-            "chunks_total": self.chunks_total,
-            "cleaned_documents_total": self.cleaned_total,
-        }
+        counters = {name: getattr(self, name) for name in _COUNTERS}
+        return {**counters, "cleaned_documents_total": self.cleaned_total}
 
 
 class FeatureSync:
@@ -145,8 +153,8 @@ class FeatureSync:
     Args:
         warehouse: The raw-document warehouse.
         store: The open vector store (the caller closes it).
-        embedder: An :class:`~llm_twin.application.embeddings.Embedder`.
-        sparse: A :class:`~llm_twin.application.sparse.SparseEncoder` (BM25 weights).
+        embedder: The dense embedder (e.g. sentence-transformers).
+        sparse: The sparse encoder (e.g. BM25 weights).
         config: What to sync and how to chunk.
     """
 
@@ -154,8 +162,8 @@ class FeatureSync:
         self,
         warehouse: Warehouse,
         store: VectorStore,
-        embedder: Any,
-        sparse: Any,
+        embedder: Embedder,
+        sparse: SparseEncoder,
         config: FeatureSyncConfig | None = None,
     ) -> None:
         self.warehouse = warehouse
@@ -405,12 +413,12 @@ class FeatureSync:
         report.seconds = {stage: round(value, 3) for stage, value in report.seconds.items()}
 
 
-def chunk_payload(chunk: Chunk) -> dict[str, Any]:
+def chunk_payload(chunk: Chunk) -> Payload:
     """The stored payload of a chunk: its fields as JSON (no ``id``: that is the point id)."""
     return chunk.model_dump(mode="json", exclude={"id"})
 
 
-def cleaned_payload(document: CleanedDocument) -> dict[str, Any]:
+def cleaned_payload(document: CleanedDocument) -> Payload:
     """The stored payload of a cleaned document: its fields as JSON."""
     return document.model_dump(mode="json", exclude={"id"})
 
@@ -449,7 +457,7 @@ class _Writer:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feature-load")
         return self
 
-    def submit(self, function: Callable[..., Any], *args: Any) -> None:
+    def submit(self, function: Callable[[*Arguments], object], *args: *Arguments) -> None:
         """Queue ``function(*args)`` after the writes already queued."""
         assert self._executor is not None, "use _Writer as a context manager"
         self._raise_errors()
@@ -459,7 +467,7 @@ class _Writer:
         self._raise_errors()
         self._pending.append(self._executor.submit(self._timed_call, function, *args))
 
-    def _timed_call(self, function: Callable[..., Any], *args: Any) -> None:
+    def _timed_call(self, function: Callable[[*Arguments], object], *args: *Arguments) -> None:
         if self._failed:  # an earlier write failed: later batches must not land after it
             return
         try:
@@ -482,7 +490,7 @@ class _Writer:
         self._raise_errors()
 
 
-def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+def _batches(items: Sequence[Item], size: int) -> Iterator[Sequence[Item]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from loguru import logger
 
@@ -28,7 +28,31 @@ from llm_twin.application.rag.self_query import (
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.domain.features import EMBEDDED_CHUNKS_COLLECTION
 from llm_twin.domain.types import DataCategory
+from llm_twin.domain.vectors import Embedder, FilterScalar, ScoredPoint, SparseEncoder
 from llm_twin.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from llm_twin.infrastructure.db.vector_store import VectorStore
+
+#: A self-query filter: author ids and category values (one value or any of several).
+Where = dict[str, FilterScalar | list[FilterScalar]]
+
+
+class FilterExtractor(Protocol):
+    """Reads author and category filters from a question (see
+    :mod:`llm_twin.application.rag.self_query`)."""
+
+    def extract(self, query: str) -> QueryFilters:
+        """The filters and the text left to search."""
+        ...
+
+
+class QueryExpander(Protocol):
+    """Reformulates a question (see :mod:`llm_twin.application.rag.expansion`)."""
+
+    def expand(self, query: str, count: int) -> list[str]:
+        """Up to ``count`` reformulations of ``query``."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -93,14 +117,14 @@ class ContextRetriever:
 
     def __init__(
         self,
-        store: Any,
-        embedder: Any,
-        sparse_encoder: Any,
+        store: "VectorStore",
+        embedder: Embedder,
+        sparse_encoder: SparseEncoder,
         directory: AuthorDirectory,
         *,
-        self_query: Any = None,
+        self_query: FilterExtractor | None = None,
         reranker: Reranker | None = None,
-        expander: Any = None,
+        expander: QueryExpander | None = None,
         options: RetrievalOptions | None = None,
         collection: str = EMBEDDED_CHUNKS_COLLECTION,
         owns_store: bool = False,
@@ -121,7 +145,7 @@ class ContextRetriever:
         cls,
         settings: Settings | None = None,
         *,
-        store: Any = None,
+        store: "VectorStore | None" = None,
         authors: Sequence[Author] | None = None,
         warm_up: bool = True,
     ) -> "ContextRetriever":
@@ -138,7 +162,7 @@ class ContextRetriever:
         from llm_twin.application.embeddings import get_embedder
         from llm_twin.application.rag.expansion import LLMQueryExpander
         from llm_twin.application.rag.llm import ChatLLM
-        from llm_twin.application.sparse import SparseEncoder
+        from llm_twin.application.sparse import Bm25SparseEncoder
         from llm_twin.infrastructure.db.vector_store import open_vector_store
 
         settings = settings or get_settings()
@@ -148,7 +172,7 @@ class ContextRetriever:
         llm = None
         if settings.RAG_SELF_QUERY == "llm" or settings.RAG_EXPANSION_COUNT > 0:
             llm = ChatLLM.from_settings(settings)
-        self_query: Any = None
+        self_query: FilterExtractor | None = None
         if settings.RAG_SELF_QUERY == "rules":
             self_query = RuleSelfQuery(directory)
         elif settings.RAG_SELF_QUERY == "llm":
@@ -165,7 +189,7 @@ class ContextRetriever:
         retriever = cls(
             store,
             get_embedder(settings.EMBEDDING_MODEL_ID, settings.EMBEDDING_DEVICE),
-            SparseEncoder(),
+            Bm25SparseEncoder(),
             directory,
             self_query=self_query,
             reranker=reranker,
@@ -264,7 +288,7 @@ class ContextRetriever:
             parsed = extracted.categories
         return QueryFilters(query=search_text, authors=authors, categories=parsed)
 
-    def _candidates(self, text: str, where: dict[str, Any] | None) -> list[RetrievedChunk]:
+    def _candidates(self, text: str, where: Where | None) -> list[RetrievedChunk]:
         """Fused dense + sparse hits for ``text`` and its expansions, best first."""
         options = self.options
         texts = [text]
@@ -276,7 +300,7 @@ class ContextRetriever:
         weights: list[float] = []
         best: dict[str, dict[str, float]] = {}
 
-        def collect(stage: str, hits: list[Any], weight: float) -> None:
+        def collect(stage: str, hits: list[ScoredPoint], weight: float) -> None:
             ranking = []
             scores = {}
             for hit in hits:
@@ -329,8 +353,8 @@ class ContextRetriever:
         self.close()
 
 
-def _where(filters: QueryFilters) -> dict[str, Any] | None:
-    where: dict[str, Any] = {}
+def _where(filters: QueryFilters) -> Where | None:
+    where: Where = {}
     if filters.authors:
         ids = [a.id for a in filters.authors]
         where["author_id"] = ids[0] if len(ids) == 1 else ids

@@ -1,23 +1,39 @@
-"""The vector store: a narrow repository over qdrant-client.
+"""The vector store: one abstract repository of point collections, and the factory that opens
+the backend the settings name.
 
-Three backends share this interface: a Qdrant server (``QDRANT_URL``), the embedded default
-qdrant-edge (:mod:`llm_twin.infrastructure.db.edge_vector_store`, filters inside the engine) and
-qdrant-client's local mode on a folder (``VECTOR_STORE_BACKEND=local``; filters in Python).
-The embedded folder belongs to one process at a time; a second opener gets
+Three backends share :class:`VectorStore`, side by side:
+
+- qdrant-edge (:mod:`~llm_twin.infrastructure.db.edge_vector_store`), the embedded default:
+  Qdrant's Rust engine in this process, filters inside the engine;
+- qdrant-client (:mod:`~llm_twin.infrastructure.db.qdrant_client_store`) on a Qdrant server
+  (``QDRANT_URL``) or in local mode on a folder (``VECTOR_STORE_BACKEND=local``; filters in
+  Python).
+
+The base class holds what every backend shares (argument checks, batching, the filter's
+meaning, the size check, the holder file of an embedded folder); a backend implements the
+primitives. An embedded folder belongs to one process at a time; a second opener gets
 :class:`~llm_twin.domain.exceptions.StoreLocked` naming the holder.
 """
 
+import abc
 import datetime as dt
 import json
 import os
 import sys
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Generic, TypeVar
 
-from llm_twin.domain.exceptions import StoreLocked, StoreUnavailable
+from llm_twin.domain.exceptions import StoreLocked
+from llm_twin.domain.vectors import (
+    FilterScalar,
+    PayloadFilter,
+    ScoredPoint,
+    SparseVector,
+    VectorPoint,
+)
 from llm_twin.settings import Settings, get_settings
 
 #: Payload fields every collection indexes for filtered search.
@@ -26,141 +42,77 @@ DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"
 HOLDER_FILE = "holder.json"
 
-
-@dataclass
-class SparseVector:
-    """A sparse vector: parallel lists of dimension indices and weights."""
-
-    indices: list[int]
-    values: list[float]
+#: A filter condition in backend-neutral form: field and its accepted value(s) as strings.
+Condition = tuple[str, str | list[str]]
+#: A backend's native filter object (a qdrant-client or a qdrant-edge ``Filter``).
+NativeFilter = TypeVar("NativeFilter")
 
 
-@dataclass
-class VectorPoint:
-    """One point to write: deterministic id, dense vector, optional sparse vector, payload."""
+class VectorStore(abc.ABC, Generic[NativeFilter]):
+    """Collections of points (a cosine dense vector named ``dense``, optionally an IDF-weighted
+    sparse vector named ``sparse``, a JSON payload) with payload filters.
 
-    id: uuid.UUID | str
-    vector: Sequence[float]
-    payload: dict[str, Any]
-    sparse: SparseVector | None = None
-
-
-@dataclass
-class ScoredPoint:
-    """One search hit (``score`` is cosine similarity for dense search)."""
-
-    id: str
-    score: float
-    payload: dict[str, Any] = field(default_factory=dict)
-    vector: list[float] | None = None
-
-
-class VectorStore:
-    """Collections of points with payload filters, over a ``qdrant_client.QdrantClient``.
+    ``where`` arguments map a payload field to a value or to a collection of accepted values;
+    every field must match. Use the store as a context manager (or call :meth:`close`).
 
     Args:
-        client: An open ``QdrantClient`` (server or local mode).
-        holder_file: For the embedded backend, the file naming this process as the holder;
-            removed on :meth:`close`.
-        payload_indexes: Create payload indexes for filtered fields (a server uses them; local
-            mode ignores them, so it skips them).
+        holder_file: For an embedded backend, the file naming this process as the holder of
+            the folder; removed on :meth:`close`.
     """
 
-    def __init__(
-        self, client: Any, holder_file: Path | None = None, payload_indexes: bool = True
-    ) -> None:
-        self._client = client
+    def __init__(self, holder_file: Path | None = None) -> None:
         self._holder_file = holder_file
-        self._payload_indexes = payload_indexes
 
     # -- collections -------------------------------------------------------------------------
     def ensure_collection(self, name: str, vector_size: int, *, sparse: bool = False) -> bool:
-        """Create ``name`` with cosine distance if it does not exist; return True if created.
+        """Create ``name`` (cosine distance; a sparse index too with ``sparse``) if it does not
+        exist; return True if created.
 
         An existing collection with another vector size raises ``ValueError`` instead of being
         silently reused or recreated.
         """
-        from qdrant_client import models
+        with self._exclusive():
+            if self.collection_exists(name):
+                existing = self.vector_size(name)
+                if existing != vector_size:
+                    raise ValueError(
+                        f"collection {name!r} holds {existing}-d vectors, not {vector_size}-d: "
+                        "delete it (or choose another collection) to change the embedder"
+                    )
+                return False
+            self._create_collection(name, vector_size, sparse)
+            return True
 
-        if self._client.collection_exists(name):
-            existing = self.vector_size(name)
-            if existing != vector_size:
-                raise ValueError(
-                    f"collection {name!r} holds {existing}-d vectors, not {vector_size}-d: "
-                    "delete it (or choose another collection) to change the embedder"
-                )
-            return False
-        self._client.create_collection(
-            collection_name=name,
-            vectors_config={
-                DENSE_VECTOR: models.VectorParams(size=vector_size, distance=models.Distance.COSINE)
-            },
-            sparse_vectors_config=(
-                {SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)}
-                if sparse
-                else None
-            ),
-        )
-        for field_name in INDEXED_PAYLOAD_FIELDS if self._payload_indexes else ():
-            self._client.create_payload_index(
-                collection_name=name,
-                field_name=field_name,
-                field_schema=models.PayloadSchemaType.KEYWORD,
-            )
-        return True
-
+    @abc.abstractmethod
     def collection_exists(self, name: str) -> bool:
-        return bool(self._client.collection_exists(name))
+        """True if collection ``name`` exists."""
 
+    @abc.abstractmethod
     def vector_size(self, name: str) -> int:
-        info = self._client.get_collection(name)
-        vectors = info.config.params.vectors
-        params = vectors[DENSE_VECTOR] if isinstance(vectors, Mapping) else vectors
-        return int(params.size)
+        """Dense vector length of collection ``name``."""
 
+    @abc.abstractmethod
     def delete_collection(self, name: str) -> None:
-        self._client.delete_collection(name)
+        """Delete collection ``name`` and its points."""
 
     # -- writes ------------------------------------------------------------------------------
     def upsert(self, name: str, points: Sequence[VectorPoint], batch_size: int = 256) -> int:
         """Write points in batches (same id overwrites); return how many were written."""
-        from qdrant_client import models
-
         for start in range(0, len(points), batch_size):
-            batch = points[start : start + batch_size]
-            self._client.upsert(
-                collection_name=name,
-                points=[
-                    models.PointStruct(
-                        id=str(point.id), vector=_vectors(point), payload=point.payload
-                    )
-                    for point in batch
-                ],
-                wait=True,
-            )
+            self._write(name, points[start : start + batch_size])
+        self._flush(name)
         return len(points)
 
-    def delete_where(self, name: str, **match: Any) -> None:
+    def delete_where(self, name: str, **match: FilterScalar) -> None:
         """Delete every point whose payload matches all ``field=value`` pairs."""
-        from qdrant_client import models
-
         if not match:
             raise ValueError("delete_where needs at least one field to match")
-        self._client.delete(
-            collection_name=name,
-            points_selector=models.FilterSelector(filter=_filter(match)),
-            wait=True,
-        )
+        self._delete_matching(name, self._build_filter(filter_conditions(match)))
 
     def delete_ids(self, name: str, ids: Sequence[uuid.UUID | str]) -> None:
-        from qdrant_client import models
-
+        """Delete the points with these ids (ids not stored are ignored)."""
         if ids:
-            self._client.delete(
-                collection_name=name,
-                points_selector=models.PointIdsList(points=[str(i) for i in ids]),
-                wait=True,
-            )
+            self._delete_ids(name, ids)
 
     # -- reads -------------------------------------------------------------------------------
     def search(
@@ -169,19 +121,11 @@ class VectorStore:
         vector: Sequence[float],
         *,
         limit: int = 10,
-        where: Mapping[str, Any] | None = None,
+        where: PayloadFilter | None = None,
     ) -> list[ScoredPoint]:
-        """Dense nearest neighbours, filtered inside the search by ``where`` (field → value or
-        list of accepted values)."""
-        response = self._client.query_points(
-            collection_name=name,
-            query=list(vector),
-            using=DENSE_VECTOR,
-            query_filter=_filter(where) if where else None,
-            limit=limit,
-            with_payload=True,
-        )
-        return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in response.points]
+        """Dense nearest neighbours, filtered inside the search by ``where``."""
+        dense = [float(x) for x in vector]
+        return self._nearest(name, DENSE_VECTOR, dense, limit, self._native_filter(where))
 
     def search_sparse(
         self,
@@ -189,116 +133,124 @@ class VectorStore:
         vector: SparseVector,
         *,
         limit: int = 10,
-        where: Mapping[str, Any] | None = None,
+        where: PayloadFilter | None = None,
     ) -> list[ScoredPoint]:
-        """Sparse (keyword) search on a collection created with ``sparse=True``."""
-        from qdrant_client import models
-
-        response = self._client.query_points(
-            collection_name=name,
-            query=models.SparseVector(indices=vector.indices, values=vector.values),
-            using=SPARSE_VECTOR,
-            query_filter=_filter(where) if where else None,
-            limit=limit,
-            with_payload=True,
-        )
-        return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in response.points]
+        """Sparse (keyword) search on a collection created with ``sparse=True``; a vector
+        without terms finds nothing."""
+        if not vector.indices:
+            return []
+        return self._nearest(name, SPARSE_VECTOR, vector, limit, self._native_filter(where))
 
     def scroll(
         self,
         name: str,
         *,
-        where: Mapping[str, Any] | None = None,
+        where: PayloadFilter | None = None,
         with_vectors: bool = False,
         batch_size: int = 256,
     ) -> Iterator[ScoredPoint]:
-        """Every point matching ``where``, in id order."""
-        offset = None
+        """Every point matching ``where``, in id order (score 0; the dense vector with
+        ``with_vectors``)."""
+        native = self._native_filter(where)
+        offset: uuid.UUID | str | None = None
         while True:
-            points, offset = self._client.scroll(
-                collection_name=name,
-                scroll_filter=_filter(where) if where else None,
-                limit=batch_size,
-                offset=offset,
-                with_payload=True,
-                with_vectors=with_vectors,
-            )
-            for point in points:
-                vector = point.vector.get(DENSE_VECTOR) if isinstance(point.vector, dict) else None
-                yield ScoredPoint(str(point.id), 0.0, point.payload or {}, vector)
+            points, offset = self._scroll_page(name, native, batch_size, offset, with_vectors)
+            yield from points
             if offset is None:
                 return
 
-    def count(self, name: str, *, where: Mapping[str, Any] | None = None) -> int:
-        if not self._client.collection_exists(name):
+    def count(self, name: str, *, where: PayloadFilter | None = None) -> int:
+        """Points matching ``where`` (0 for a missing collection)."""
+        if not self.collection_exists(name):
             return 0
-        result = self._client.count(
-            collection_name=name, count_filter=_filter(where) if where else None, exact=True
-        )
-        return int(result.count)
+        return self._count(name, self._native_filter(where))
 
     # -- lifecycle ---------------------------------------------------------------------------
+    @abc.abstractmethod
     def close(self) -> None:
-        """Close the client and, for the embedded backend, release the folder."""
-        try:
-            self._client.close()
-        finally:
-            if self._holder_file is not None:
-                self._holder_file.unlink(missing_ok=True)
+        """Release the backend (and, for an embedded one, the folder)."""
 
-    def __enter__(self) -> "VectorStore":
+    def _release_holder(self) -> None:
+        if self._holder_file is not None:
+            self._holder_file.unlink(missing_ok=True)
+
+    def __enter__(self) -> "VectorStore[NativeFilter]":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- primitives of a backend -------------------------------------------------------------
+    def _exclusive(self) -> AbstractContextManager[object]:
+        """Held while a collection is checked and created (a backend shared by threads locks)."""
+        return nullcontext()
 
-def _vectors(point: VectorPoint) -> dict[str, Any]:
-    from qdrant_client import models
+    def _native_filter(self, where: PayloadFilter | None) -> NativeFilter | None:
+        return self._build_filter(filter_conditions(where)) if where else None
 
-    vectors: dict[str, Any] = {DENSE_VECTOR: list(point.vector)}
-    if point.sparse is not None:
-        vectors[SPARSE_VECTOR] = models.SparseVector(
-            indices=point.sparse.indices, values=point.sparse.values
-        )
-    return vectors
+    @abc.abstractmethod
+    def _build_filter(self, conditions: list[Condition]) -> NativeFilter:
+        """The backend's all-must filter of ``conditions`` (list value: any of them)."""
+
+    @abc.abstractmethod
+    def _create_collection(self, name: str, vector_size: int, sparse: bool) -> None:
+        """Create the (missing) collection with keyword indexes on the indexed fields."""
+
+    @abc.abstractmethod
+    def _write(self, name: str, points: Sequence[VectorPoint]) -> None:
+        """Upsert one batch."""
+
+    def _flush(self, name: str) -> None:
+        """Make the batches written by :meth:`upsert` durable (a no-op where writes are)."""
+
+    @abc.abstractmethod
+    def _delete_matching(self, name: str, native: NativeFilter) -> None:
+        """Delete the points matching a (non-empty) filter."""
+
+    @abc.abstractmethod
+    def _delete_ids(self, name: str, ids: Sequence[uuid.UUID | str]) -> None:
+        """Delete a non-empty list of ids."""
+
+    @abc.abstractmethod
+    def _nearest(
+        self,
+        name: str,
+        using: str,
+        query: list[float] | SparseVector,
+        limit: int,
+        native: NativeFilter | None,
+    ) -> list[ScoredPoint]:
+        """The ``limit`` best hits of the named vector ``using``."""
+
+    @abc.abstractmethod
+    def _scroll_page(
+        self,
+        name: str,
+        native: NativeFilter | None,
+        limit: int,
+        offset: uuid.UUID | str | None,
+        with_vectors: bool,
+    ) -> tuple[list[ScoredPoint], uuid.UUID | str | None]:
+        """One page of points from ``offset`` and the next page's offset (None: the last)."""
+
+    @abc.abstractmethod
+    def _count(self, name: str, native: NativeFilter | None) -> int:
+        """Exact count of an existing collection's matching points."""
 
 
-def _filter(match: Mapping[str, Any]) -> Any:
-    from qdrant_client import models
-
-    conditions = []
-    for key, value in match.items():
+def filter_conditions(where: PayloadFilter) -> list[Condition]:
+    """``where`` as conditions: each value compared as a string, a collection (list, tuple,
+    set) as its accepted values."""
+    conditions: list[Condition] = []
+    for key, value in where.items():
         if isinstance(value, list | tuple | set | frozenset):
-            accepted = [str(v) for v in value]
-            conditions.append(models.FieldCondition(key=key, match=models.MatchAny(any=accepted)))
+            conditions.append((key, [str(v) for v in value]))
         else:
-            conditions.append(
-                models.FieldCondition(key=key, match=models.MatchValue(value=str(value)))
-            )
-    return models.Filter(must=conditions)
+            conditions.append((key, str(value)))
+    return conditions
 
 
-def open_embedded_vector_store(path: Path) -> VectorStore:
-    """Open the embedded (local-mode) store at ``path``, owned by this process until closed.
-
-    Raises:
-        StoreLocked: another process holds the folder; the message names it (PID, command).
-    """
-    from qdrant_client import QdrantClient
-
-    path.mkdir(parents=True, exist_ok=True)
-    holder_file = path / HOLDER_FILE
-    try:
-        client = QdrantClient(path=str(path))
-    except RuntimeError as error:
-        if "already accessed" not in str(error):
-            raise
-        raise store_locked(path) from None
-    write_holder(holder_file)
-    return VectorStore(client, holder_file, payload_indexes=False)
-
-
+# -- the folder of an embedded backend -------------------------------------------------------
 def store_locked(path: Path) -> StoreLocked:
     """The error for an embedded store folder held by another process, naming that process."""
     return StoreLocked(
@@ -327,37 +279,26 @@ def _describe_holder(holder_file: Path) -> str:
         return "another process"
 
 
-def open_server_vector_store(
-    url: str, api_key: str | None = None, timeout: int = 10
-) -> VectorStore:
-    """Connect to a Qdrant server and check it answers.
-
-    Raises:
-        StoreUnavailable: the server does not answer.
-    """
-    from qdrant_client import QdrantClient
-
-    client = QdrantClient(url=url, api_key=api_key, timeout=timeout)
-    try:
-        client.get_collections()
-    except Exception as error:  # the client raises several transport error types
-        client.close()
-        raise StoreUnavailable(
-            f"Qdrant server at {url} is unreachable: {type(error).__name__}"
-        ) from None
-    return VectorStore(client)
-
-
+# -- the factory -----------------------------------------------------------------------------
 def open_vector_store(settings: Settings | None = None) -> VectorStore:
     """Open the vector store the settings name: a Qdrant server when ``QDRANT_URL`` is set,
     else the embedded store chosen by ``VECTOR_STORE_BACKEND`` (``edge``: qdrant-edge, the
-    default; ``local``: qdrant-client's local mode). Close it (or use ``with``) when done."""
+    default; ``local``: qdrant-client's local mode). Close it (or use ``with``) when done.
+
+    Raises:
+        StoreLocked: an embedded folder is held by another process.
+        StoreUnavailable: the server does not answer.
+    """
     settings = settings or get_settings()
     if settings.uses_embedded_qdrant:
         if settings.VECTOR_STORE_BACKEND == "edge":
             from llm_twin.infrastructure.db.edge_vector_store import open_edge_vector_store
 
             return open_edge_vector_store(settings.edge_store_path)
-        return open_embedded_vector_store(settings.qdrant_path)
+        from llm_twin.infrastructure.db.qdrant_client_store import open_local_vector_store
+
+        return open_local_vector_store(settings.qdrant_path)
+    from llm_twin.infrastructure.db.qdrant_client_store import open_server_vector_store
+
     api_key = settings.QDRANT_API_KEY.get_secret_value() if settings.QDRANT_API_KEY else None
     return open_server_vector_store(settings.QDRANT_URL, api_key)  # type: ignore[arg-type]

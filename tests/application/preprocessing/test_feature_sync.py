@@ -5,7 +5,7 @@ import pytest
 
 from llm_twin.application.preprocessing.chunking import ChunkingConfig
 from llm_twin.application.preprocessing.sync import FeatureSync, FeatureSyncConfig
-from llm_twin.application.sparse import SparseEncoder
+from llm_twin.application.sparse import Bm25SparseEncoder
 from llm_twin.domain.documents import ArticleDocument, UserDocument
 from llm_twin.domain.features import (
     CLEANED_DOCUMENTS_COLLECTION,
@@ -15,7 +15,8 @@ from llm_twin.domain.features import (
     chunk_id,
 )
 from llm_twin.domain.types import DataCategory
-from llm_twin.infrastructure.db.vector_store import VectorPoint, open_embedded_vector_store
+from llm_twin.domain.vectors import VectorPoint
+from llm_twin.infrastructure.db.qdrant_client_store import open_local_vector_store
 
 # Small chunks keep the real encoder's work tiny while still giving several chunks a document.
 SMALL = FeatureSyncConfig(
@@ -43,12 +44,12 @@ def authors(warehouse):
 
 @pytest.fixture
 def store(tmp_path):
-    with open_embedded_vector_store(tmp_path / "qdrant") as opened:
+    with open_local_vector_store(tmp_path / "qdrant") as opened:
         yield opened
 
 
 def _sync(warehouse, store, embedder, config=SMALL) -> FeatureSync:
-    return FeatureSync(warehouse, store, embedder, SparseEncoder(), config)
+    return FeatureSync(warehouse, store, embedder, Bm25SparseEncoder(), config)
 
 
 def _chunk_ids(store, document_id=None) -> set[str]:
@@ -83,7 +84,7 @@ def test_first_run_indexes_and_second_run_is_a_no_op(warehouse, store, embedder,
     assert point.id == str(chunk_id(chunk.document_id, chunk.chunk_index, chunk.content))
     assert abs(np.linalg.norm(point.vector) - 1) < 1e-4
     hits = store.search_sparse(
-        EMBEDDED_CHUNKS_COLLECTION, SparseEncoder().encode_query("ciphers"), limit=3
+        EMBEDDED_CHUNKS_COLLECTION, Bm25SparseEncoder().encode_query("ciphers"), limit=3
     )
     assert hits and all(hit.payload["title"] == "On ciphers" for hit in hits)
 

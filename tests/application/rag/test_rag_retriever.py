@@ -128,16 +128,16 @@ def test_works_on_the_local_mode_backend(tmp_path, embedder, authors):
     from llm_twin.application.rag import ContextRetriever
     from llm_twin.application.rag.rerankers import EvidenceReranker
     from llm_twin.application.rag.self_query import AuthorDirectory, RuleSelfQuery
-    from llm_twin.application.sparse import SparseEncoder
-    from llm_twin.infrastructure.db.vector_store import open_embedded_vector_store
+    from llm_twin.application.sparse import Bm25SparseEncoder
+    from llm_twin.infrastructure.db.qdrant_client_store import open_local_vector_store
 
     directory = AuthorDirectory(authors.values())
-    with open_embedded_vector_store(tmp_path / "qdrant") as store:
-        index_corpus(store, embedder, SparseEncoder())
+    with open_local_vector_store(tmp_path / "qdrant") as store:
+        index_corpus(store, embedder, Bm25SparseEncoder())
         retriever = ContextRetriever(
             store,
             embedder,
-            SparseEncoder(),
+            Bm25SparseEncoder(),
             directory,
             self_query=RuleSelfQuery(directory),
             reranker=EvidenceReranker(),

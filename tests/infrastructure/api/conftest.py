@@ -60,12 +60,12 @@ def embedder():
 @pytest.fixture(scope="session")
 def store_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     """An embedded (edge) vector store holding :data:`CORPUS`, one chunk per document."""
-    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.application.sparse import Bm25SparseEncoder
+    from llm_twin.domain.vectors import VectorPoint
     from llm_twin.infrastructure.db.edge_vector_store import open_edge_vector_store
-    from llm_twin.infrastructure.db.vector_store import VectorPoint
 
     directory = tmp_path_factory.mktemp("api-store") / "qdrant_edge"
-    encoder = SparseEncoder()
+    encoder = Bm25SparseEncoder()
     with open_edge_vector_store(directory) as store:
         store.ensure_collection(EMBEDDED_CHUNKS_COLLECTION, embedder.dimension, sparse=True)
         texts = [f"{title}\n\n{text}" for _, title, _, text in CORPUS]
@@ -106,14 +106,14 @@ def retriever(store_dir: Path, embedder):
     from llm_twin.application.rag import ContextRetriever, RetrievalOptions
     from llm_twin.application.rag.rerankers import build_reranker
     from llm_twin.application.rag.self_query import Author, AuthorDirectory, RuleSelfQuery
-    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.application.sparse import Bm25SparseEncoder
     from llm_twin.infrastructure.db.edge_vector_store import open_edge_vector_store
 
     directory = AuthorDirectory([Author(*MAXIME), Author(*PAUL)])
     built = ContextRetriever(
         open_edge_vector_store(store_dir),
         embedder,
-        SparseEncoder(),
+        Bm25SparseEncoder(),
         directory,
         self_query=RuleSelfQuery(directory),
         reranker=build_reranker("evidence"),

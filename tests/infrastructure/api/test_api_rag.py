@@ -252,14 +252,14 @@ def test_empty_vector_store_is_not_ready(tmp_path, tiny_backend, embedder, setti
 
     from llm_twin.application.rag import ContextRetriever
     from llm_twin.application.rag.self_query import AuthorDirectory
-    from llm_twin.application.sparse import SparseEncoder
+    from llm_twin.application.sparse import Bm25SparseEncoder
     from llm_twin.infrastructure.api import create_app
     from llm_twin.infrastructure.db.edge_vector_store import open_edge_vector_store
 
     empty = ContextRetriever(
         open_edge_vector_store(tmp_path / "empty"),
         embedder,
-        SparseEncoder(),
+        Bm25SparseEncoder(),
         AuthorDirectory([]),
         owns_store=True,
     )

@@ -1,0 +1,89 @@
+"""What the vector seam speaks: points, hits, sparse vectors and the encoders that make them.
+
+The value types travel between the feature pipeline, retrieval and every vector-store backend;
+the protocols name what those consumers need from an encoder, so a test double or another
+model plugs in without the consumers knowing (the implementations live in
+:mod:`llm_twin.application.embeddings` and :mod:`llm_twin.application.sparse`).
+"""
+
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+#: One accepted payload value of a filter (compared as its string form).
+FilterScalar = str | int | float | bool | uuid.UUID
+#: ``field → value`` or ``field → collection of accepted values``; every pair must match.
+PayloadFilter = Mapping[str, FilterScalar | Collection[FilterScalar]]
+#: A point's payload as stored: free-form JSON.
+Payload = dict[str, Any]
+
+
+@dataclass
+class SparseVector:
+    """A sparse vector: parallel lists of dimension indices and weights."""
+
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass
+class VectorPoint:
+    """One point to write: deterministic id, dense vector, optional sparse vector, payload."""
+
+    id: uuid.UUID | str
+    vector: Sequence[float]
+    payload: Payload
+    sparse: SparseVector | None = None
+
+
+@dataclass
+class ScoredPoint:
+    """One search hit (``score`` is cosine similarity for dense search, 0 when scrolling)."""
+
+    id: str
+    score: float
+    payload: Payload = field(default_factory=dict)
+    vector: list[float] | None = None
+
+
+class Embedder(Protocol):
+    """A dense text encoder returning L2-normalised vectors (cosine = dot product)."""
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors."""
+        ...
+
+    @property
+    def max_seq_length(self) -> int:
+        """Longest input in tokens (longer inputs are truncated by the model)."""
+        ...
+
+    @property
+    def tokenizer(self) -> "PreTrainedTokenizerBase":
+        """The tokenizer whose tokens :attr:`max_seq_length` counts."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors of ``texts``, in order."""
+        ...
+
+    def embed_query(self, text: str) -> list[float]:
+        """Vector of one query."""
+        ...
+
+
+class SparseEncoder(Protocol):
+    """A keyword encoder: sparse vectors of documents and of queries."""
+
+    def encode_document(self, text: str) -> SparseVector:
+        """Sparse vector of a stored text."""
+        ...
+
+    def encode_query(self, text: str) -> SparseVector:
+        """Sparse vector of a query (may be empty: no indexed term)."""
+        ...
