@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 FilterScalar = str | int | float | bool | uuid.UUID
 #: ``field → value`` or ``field → collection of accepted values``; every pair must match.
 PayloadFilter = Mapping[str, FilterScalar | Collection[FilterScalar]]
+#: A point's id (this project always uses UUIDs; backends may return them as strings).
+PointId = uuid.UUID | str
 #: A point's payload as stored: free-form JSON.
 Payload = dict[str, Any]
 
@@ -34,7 +36,7 @@ class SparseVector:
 class VectorPoint:
     """One point to write: deterministic id, dense vector, optional sparse vector, payload."""
 
-    id: uuid.UUID | str
+    id: PointId
     vector: Sequence[float]
     payload: Payload
     sparse: SparseVector | None = None

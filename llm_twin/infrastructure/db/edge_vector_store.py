@@ -23,16 +23,17 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypedDict
 
 from llm_twin.domain.exceptions import StoreUnavailable
-from llm_twin.domain.vectors import ScoredPoint, SparseVector, VectorPoint
+from llm_twin.domain.vectors import PointId, ScoredPoint, SparseVector, VectorPoint
 from llm_twin.infrastructure.db.vector_store import (
     DENSE_VECTOR,
-    HOLDER_FILE,
     INDEXED_PAYLOAD_FIELDS,
     SPARSE_VECTOR,
     Condition,
+    FolderHeld,
+    Nearest,
+    ScrollPage,
     VectorStore,
-    store_locked,
-    write_holder,
+    claim_folder,
 )
 
 if TYPE_CHECKING:
@@ -60,10 +61,11 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
     Args:
         path: The store folder (one sub-folder per collection).
         lock_handle: The open, exclusively locked lock file; released on :meth:`close`.
+        holder_file: The file naming this process as the holder; removed on :meth:`close`.
     """
 
-    def __init__(self, path: Path, lock_handle: IO[str]) -> None:
-        super().__init__(holder_file=path / HOLDER_FILE)
+    def __init__(self, path: Path, lock_handle: IO[str], holder_file: Path) -> None:
+        super().__init__(holder_file)
         self.path = path
         self._lock_handle: IO[str] | None = lock_handle
         self._shards: dict[str, qdrant_edge.EdgeShard] = {}
@@ -186,7 +188,7 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
             shard.update(UpdateOperation.delete_points_by_filter(native))
             shard.flush()
 
-    def _delete_ids(self, name: str, ids: Sequence[uuid.UUID | str]) -> None:
+    def _delete_ids(self, name: str, ids: Sequence[PointId]) -> None:
         from qdrant_edge import UpdateOperation
 
         if not self.collection_exists(name):
@@ -197,50 +199,43 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
             shard.flush()
 
     # -- reads -------------------------------------------------------------------------------
-    def _nearest(
-        self,
-        name: str,
-        using: str,
-        query: list[float] | SparseVector,
-        limit: int,
-        native: "qdrant_edge.Filter | None",
-    ) -> list[ScoredPoint]:
+    def _nearest(self, name: str, request: "Nearest[qdrant_edge.Filter]") -> list[ScoredPoint]:
         from qdrant_edge import Query, QueryRequest
 
         if not self.collection_exists(name):
             return []
+        query = request.query
         vector = _sparse(query) if isinstance(query, SparseVector) else query
-        request = QueryRequest(
-            limit=limit, query=Query.Nearest(vector, using=using), filter=native, with_payload=True
+        hits = self._shard(name).query(
+            QueryRequest(
+                limit=request.limit,
+                query=Query.Nearest(vector, using=request.using),
+                filter=request.filter,
+                with_payload=True,
+            )
         )
-        hits = self._shard(name).query(request)
         return [ScoredPoint(str(hit.id), float(hit.score), hit.payload or {}) for hit in hits]
 
     def _scroll_page(
-        self,
-        name: str,
-        native: "qdrant_edge.Filter | None",
-        limit: int,
-        offset: uuid.UUID | str | None,
-        with_vectors: bool,
-    ) -> tuple[list[ScoredPoint], uuid.UUID | str | None]:
+        self, name: str, page: "ScrollPage[qdrant_edge.Filter]"
+    ) -> tuple[list[ScoredPoint], PointId | None]:
         from qdrant_edge import ScrollRequest
 
         if not self.collection_exists(name):
             return [], None
         records, next_offset = self._shard(name).scroll(
             ScrollRequest(
-                offset=offset,
-                limit=limit,
-                filter=native,
+                offset=page.offset,
+                limit=page.limit,
+                filter=page.filter,
                 with_payload=True,
-                with_vector=[DENSE_VECTOR] if with_vectors else False,
+                with_vector=[DENSE_VECTOR] if page.with_vectors else False,
             )
         )
         points = []
         for record in records:
             vector = None
-            if with_vectors and isinstance(record.vector, dict):
+            if page.with_vectors and isinstance(record.vector, dict):
                 dense = record.vector.get(DENSE_VECTOR)
                 vector = [float(x) for x in dense] if dense is not None else None
             points.append(ScoredPoint(str(record.id), 0.0, record.payload or {}, vector))
@@ -286,7 +281,7 @@ def _sparse(vector: SparseVector) -> "qdrant_edge.SparseVector":
     return EdgeSparseVector(indices=list(vector.indices), values=list(vector.values))
 
 
-def _point_id(value: uuid.UUID | str) -> uuid.UUID:
+def _point_id(value: PointId) -> uuid.UUID:
     """Qdrant point ids are UUIDs (or integers); this project always uses UUIDs."""
     try:
         return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
@@ -301,13 +296,16 @@ def open_edge_vector_store(path: Path) -> EdgeVectorStore:
         StoreLocked: another process (or another open store in this process) holds the
             folder; the message names it (PID, command, since when).
     """
-    path.mkdir(parents=True, exist_ok=True)
-    holder_file = path / HOLDER_FILE
-    handle = (path / LOCK_FILE).open("a+")
+    handle, holder_file = claim_folder(path, lambda: _lock(path / LOCK_FILE))
+    return EdgeVectorStore(path, handle, holder_file)
+
+
+def _lock(lock_file: Path) -> IO[str]:
+    """The lock file, opened and exclusively locked (an OS lock: released if the process dies)."""
+    handle = lock_file.open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise store_locked(path) from None
-    write_holder(holder_file)
-    return EdgeVectorStore(path, handle)
+        raise FolderHeld from None
+    return handle

@@ -2,29 +2,20 @@
 a Qdrant server (``QDRANT_URL``) or qdrant-client's local mode on a folder
 (``VECTOR_STORE_BACKEND=local``; filters run in Python)."""
 
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llm_twin.domain.exceptions import StoreUnavailable
-from llm_twin.domain.vectors import ScoredPoint, SparseVector, VectorPoint
-from llm_twin.infrastructure.db.vector_store import (
-    DENSE_VECTOR,
-    HOLDER_FILE,
-    INDEXED_PAYLOAD_FIELDS,
-    SPARSE_VECTOR,
-    Condition,
-    VectorStore,
-    store_locked,
-    write_holder,
-)
+from llm_twin.domain.vectors import PointId, ScoredPoint, SparseVector, VectorPoint
+from llm_twin.infrastructure.db import vector_store as base
+from llm_twin.infrastructure.db.vector_store import DENSE_VECTOR, SPARSE_VECTOR
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient, models
 
 
-class QdrantClientStore(VectorStore["models.Filter"]):
+class QdrantClientStore(base.VectorStore["models.Filter"]):
     """Collections of points over a ``qdrant_client.QdrantClient``.
 
     Open it with :func:`open_server_vector_store` or :func:`open_local_vector_store`.
@@ -74,7 +65,7 @@ class QdrantClientStore(VectorStore["models.Filter"]):
                 else None
             ),
         )
-        for field_name in INDEXED_PAYLOAD_FIELDS if self._payload_indexes else ():
+        for field_name in base.INDEXED_PAYLOAD_FIELDS if self._payload_indexes else ():
             self._client.create_payload_index(
                 collection_name=name,
                 field_name=field_name,
@@ -104,7 +95,7 @@ class QdrantClientStore(VectorStore["models.Filter"]):
             collection_name=name, points_selector=models.FilterSelector(filter=native), wait=True
         )
 
-    def _delete_ids(self, name: str, ids: Sequence[uuid.UUID | str]) -> None:
+    def _delete_ids(self, name: str, ids: Sequence[PointId]) -> None:
         from qdrant_client import models
 
         self._client.delete(
@@ -114,39 +105,28 @@ class QdrantClientStore(VectorStore["models.Filter"]):
         )
 
     # -- reads -------------------------------------------------------------------------------
-    def _nearest(
-        self,
-        name: str,
-        using: str,
-        query: list[float] | SparseVector,
-        limit: int,
-        native: "models.Filter | None",
-    ) -> list[ScoredPoint]:
+    def _nearest(self, name: str, request: "base.Nearest[models.Filter]") -> list[ScoredPoint]:
+        query = request.query
         response = self._client.query_points(
             collection_name=name,
             query=_sparse(query) if isinstance(query, SparseVector) else query,
-            using=using,
-            query_filter=native,
-            limit=limit,
+            using=request.using,
+            query_filter=request.filter,
+            limit=request.limit,
             with_payload=True,
         )
         return [ScoredPoint(str(p.id), float(p.score), p.payload or {}) for p in response.points]
 
     def _scroll_page(
-        self,
-        name: str,
-        native: "models.Filter | None",
-        limit: int,
-        offset: uuid.UUID | str | None,
-        with_vectors: bool,
-    ) -> tuple[list[ScoredPoint], uuid.UUID | str | None]:
+        self, name: str, page: "base.ScrollPage[models.Filter]"
+    ) -> tuple[list[ScoredPoint], PointId | None]:
         records, next_offset = self._client.scroll(
             collection_name=name,
-            scroll_filter=native,
-            limit=limit,
-            offset=offset,
+            scroll_filter=page.filter,
+            limit=page.limit,
+            offset=page.offset,
             with_payload=True,
-            with_vectors=with_vectors,
+            with_vectors=page.with_vectors,
         )
         points = []
         for record in records:
@@ -157,7 +137,7 @@ class QdrantClientStore(VectorStore["models.Filter"]):
     def _count(self, name: str, native: "models.Filter | None") -> int:
         return int(self._client.count(collection_name=name, count_filter=native, exact=True).count)
 
-    def _build_filter(self, conditions: list[Condition]) -> "models.Filter":
+    def _build_filter(self, conditions: list[base.Condition]) -> "models.Filter":
         from qdrant_client import models
 
         must: list[models.Condition] = []
@@ -191,18 +171,19 @@ def open_local_vector_store(path: Path) -> QdrantClientStore:
     Raises:
         StoreLocked: another process holds the folder; the message names it (PID, command).
     """
+    client, holder_file = base.claim_folder(path, lambda: _local_client(path))
+    return QdrantClientStore(client, holder_file, payload_indexes=False)
+
+
+def _local_client(path: Path) -> "QdrantClient":
     from qdrant_client import QdrantClient
 
-    path.mkdir(parents=True, exist_ok=True)
-    holder_file = path / HOLDER_FILE
     try:
-        client = QdrantClient(path=str(path))
+        return QdrantClient(path=str(path))
     except RuntimeError as error:
         if "already accessed" not in str(error):
             raise
-        raise store_locked(path) from None
-    write_holder(holder_file)
-    return QdrantClientStore(client, holder_file, payload_indexes=False)
+        raise base.FolderHeld from None
 
 
 def open_server_vector_store(

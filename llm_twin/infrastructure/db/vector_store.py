@@ -20,9 +20,9 @@ import datetime as dt
 import json
 import os
 import sys
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -30,6 +30,7 @@ from llm_twin.domain.exceptions import StoreLocked
 from llm_twin.domain.vectors import (
     FilterScalar,
     PayloadFilter,
+    PointId,
     ScoredPoint,
     SparseVector,
     VectorPoint,
@@ -46,6 +47,28 @@ HOLDER_FILE = "holder.json"
 Condition = tuple[str, str | list[str]]
 #: A backend's native filter object (a qdrant-client or a qdrant-edge ``Filter``).
 NativeFilter = TypeVar("NativeFilter")
+#: What an embedded backend takes hold of its folder with (a client, a locked file).
+Taken = TypeVar("Taken")
+
+
+@dataclass(frozen=True)
+class Nearest(Generic[NativeFilter]):
+    """A nearest-neighbour query of one named vector, in a backend's filter."""
+
+    using: str
+    query: list[float] | SparseVector
+    limit: int
+    filter: NativeFilter | None
+
+
+@dataclass(frozen=True)
+class ScrollPage(Generic[NativeFilter]):
+    """One page of a scroll, in a backend's filter."""
+
+    filter: NativeFilter | None
+    limit: int
+    offset: PointId | None
+    with_vectors: bool
 
 
 class VectorStore(abc.ABC, Generic[NativeFilter]):
@@ -109,7 +132,7 @@ class VectorStore(abc.ABC, Generic[NativeFilter]):
             raise ValueError("delete_where needs at least one field to match")
         self._delete_matching(name, self._build_filter(filter_conditions(match)))
 
-    def delete_ids(self, name: str, ids: Sequence[uuid.UUID | str]) -> None:
+    def delete_ids(self, name: str, ids: Sequence[PointId]) -> None:
         """Delete the points with these ids (ids not stored are ignored)."""
         if ids:
             self._delete_ids(name, ids)
@@ -125,7 +148,8 @@ class VectorStore(abc.ABC, Generic[NativeFilter]):
     ) -> list[ScoredPoint]:
         """Dense nearest neighbours, filtered inside the search by ``where``."""
         dense = [float(x) for x in vector]
-        return self._nearest(name, DENSE_VECTOR, dense, limit, self._native_filter(where))
+        request = Nearest(DENSE_VECTOR, dense, limit, self._native_filter(where))
+        return self._nearest(name, request)
 
     def search_sparse(
         self,
@@ -139,7 +163,9 @@ class VectorStore(abc.ABC, Generic[NativeFilter]):
         without terms finds nothing."""
         if not vector.indices:
             return []
-        return self._nearest(name, SPARSE_VECTOR, vector, limit, self._native_filter(where))
+        return self._nearest(
+            name, Nearest(SPARSE_VECTOR, vector, limit, self._native_filter(where))
+        )
 
     def scroll(
         self,
@@ -152,9 +178,10 @@ class VectorStore(abc.ABC, Generic[NativeFilter]):
         """Every point matching ``where``, in id order (score 0; the dense vector with
         ``with_vectors``)."""
         native = self._native_filter(where)
-        offset: uuid.UUID | str | None = None
+        offset: PointId | None = None
         while True:
-            points, offset = self._scroll_page(name, native, batch_size, offset, with_vectors)
+            page = ScrollPage(native, batch_size, offset, with_vectors)
+            points, offset = self._scroll_page(name, page)
             yield from points
             if offset is None:
                 return
@@ -208,30 +235,18 @@ class VectorStore(abc.ABC, Generic[NativeFilter]):
         """Delete the points matching a (non-empty) filter."""
 
     @abc.abstractmethod
-    def _delete_ids(self, name: str, ids: Sequence[uuid.UUID | str]) -> None:
+    def _delete_ids(self, name: str, ids: Sequence[PointId]) -> None:
         """Delete a non-empty list of ids."""
 
     @abc.abstractmethod
-    def _nearest(
-        self,
-        name: str,
-        using: str,
-        query: list[float] | SparseVector,
-        limit: int,
-        native: NativeFilter | None,
-    ) -> list[ScoredPoint]:
-        """The ``limit`` best hits of the named vector ``using``."""
+    def _nearest(self, name: str, request: Nearest[NativeFilter]) -> list[ScoredPoint]:
+        """The ``request.limit`` best hits of the named vector ``request.using``."""
 
     @abc.abstractmethod
     def _scroll_page(
-        self,
-        name: str,
-        native: NativeFilter | None,
-        limit: int,
-        offset: uuid.UUID | str | None,
-        with_vectors: bool,
-    ) -> tuple[list[ScoredPoint], uuid.UUID | str | None]:
-        """One page of points from ``offset`` and the next page's offset (None: the last)."""
+        self, name: str, page: ScrollPage[NativeFilter]
+    ) -> tuple[list[ScoredPoint], PointId | None]:
+        """One page of points and the next page's offset (None: this was the last)."""
 
     @abc.abstractmethod
     def _count(self, name: str, native: NativeFilter | None) -> int:
@@ -251,6 +266,35 @@ def filter_conditions(where: PayloadFilter) -> list[Condition]:
 
 
 # -- the folder of an embedded backend -------------------------------------------------------
+class FolderHeld(Exception):
+    """Raised by a backend's ``take`` when another opener holds the folder."""
+
+
+def claim_folder(path: Path, take: Callable[[], Taken]) -> tuple[Taken, Path]:
+    """Create ``path``, take hold of it with ``take`` and name this process as its holder.
+
+    Args:
+        path: The embedded store's folder.
+        take: Opens the backend on the folder; raises :class:`FolderHeld` if another opener
+            holds it.
+
+    Returns:
+        What ``take`` returned, and the holder file (to remove when the store is closed).
+
+    Raises:
+        StoreLocked: another process (or another open store in this process) holds the
+            folder; the message names it (PID, command, since when).
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        taken = take()
+    except FolderHeld:
+        raise store_locked(path) from None
+    holder_file = path / HOLDER_FILE
+    write_holder(holder_file)
+    return taken, holder_file
+
+
 def store_locked(path: Path) -> StoreLocked:
     """The error for an embedded store folder held by another process, naming that process."""
     return StoreLocked(
