@@ -12,7 +12,8 @@ is applied, so the pipeline and the inference service can use it in between.
 import contextlib
 import signal
 import sys
-from typing import Annotated, Any
+from types import FrameType
+from typing import Annotated
 
 import typer
 
@@ -53,7 +54,7 @@ def main(
     settings = get_settings()
     stopping = {"flag": False}
 
-    def _stop(signum: int, _frame: Any) -> None:
+    def _stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("cdc: signal {} received, stopping after the current batch", signum)
         stopping["flag"] = True
 

@@ -11,16 +11,19 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.domain.types import DataCategory
+
+if TYPE_CHECKING:
+    from llm_twin.infrastructure.db.warehouse import Warehouse
 
 Snapshot = dict[str, dict[str, str]]
 STATE_FILE = "state.json"
 
 
-def take_snapshot(warehouse: Any) -> Snapshot:
+def take_snapshot(warehouse: "Warehouse") -> Snapshot:
     """``{category: {document id: content hash}}`` of every document in ``warehouse``."""
     return {
         category.value: {
@@ -125,7 +128,7 @@ def load_state(data_dir: Path) -> dict[str, Any] | None:
     return state
 
 
-def save_state(data_dir: Path, snapshot: Snapshot, **details: Any) -> Path:
+def save_state(data_dir: Path, snapshot: Snapshot, **details: object) -> Path:
     """Record ``snapshot`` as what the last successful CT run trained on (atomic write)."""
     path = state_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
