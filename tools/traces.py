@@ -21,7 +21,7 @@ Count = Annotated[int, typer.Option("-n", "--count", min=1, help="How many trace
 
 
 def _store() -> Any:
-    from llm_twin.infrastructure.api.traces import TraceStore
+    from llm_twin.application.inference.traces import TraceStore
     from llm_twin.settings import get_settings
 
     return TraceStore(get_settings().traces_dir)

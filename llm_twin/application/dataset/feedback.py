@@ -1,6 +1,6 @@
 """User corrections collected by the inference service, as preference pairs.
 
-The service (``llm_twin.infrastructure.api.traces``) appends one JSON line per request to
+The service (``llm_twin.application.inference.traces``) appends one JSON line per request to
 ``TRACES_DIR/traces.jsonl`` (``trace_id``, ``query``, ``answer``…) and one per feedback to
 ``TRACES_DIR/feedback.jsonl`` (``trace_id``, ``rating``, ``correction``). A feedback record
 with a non-empty ``correction`` becomes a pair: prompt = the query, chosen = the correction,

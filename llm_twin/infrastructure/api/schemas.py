@@ -1,22 +1,15 @@
-"""Request and response bodies of the inference API (they make its OpenAPI schema)."""
+"""Request and response bodies of the inference API (they make its OpenAPI schema); the
+answer's parts are the use case's own models."""
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from llm_twin.application.inference.models import AnswerSource, Usage
 
-class Source(BaseModel):
+
+class Source(AnswerSource):
     """A source document an answer is based on."""
-
-    title: str | None = Field(description="Title of the document (null for untitled posts)")
-    link: str = Field(description="URL of the document")
-    author: str = Field(description="The document's author")
-    score: float = Field(description="Relevance of its best passage (comparable within a list)")
-
-
-class Usage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
 
 
 class RagLatency(BaseModel):

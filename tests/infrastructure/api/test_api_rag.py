@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from llm_twin.infrastructure.api.traces import TraceStore
+from llm_twin.application.inference.traces import TraceStore
 
 
 def _traces(tmp_path) -> TraceStore:

@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from llm_twin.infrastructure.api.traces import TraceStore
+from llm_twin.application.inference.traces import TraceStore
 
 
 @pytest.fixture

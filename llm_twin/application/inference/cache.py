@@ -6,7 +6,8 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+
+from llm_twin.application.inference.models import Answer
 
 
 @dataclass
@@ -23,7 +24,7 @@ class CacheStats:
     misses: int = 0
     saved_ms: float = 0.0
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, int | float]:
         total = self.hits + self.misses
         return {
             "hits": self.hits,
@@ -45,7 +46,7 @@ class ResponseCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self.stats = CacheStats()
-        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._entries: dict[str, tuple[float, Answer]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -53,12 +54,12 @@ class ResponseCache:
         return self.ttl > 0
 
     @staticmethod
-    def key(**parts: Any) -> str:
+    def key(**parts: object) -> str:
         """A key for the request ``parts`` (question, filters, history, model id...)."""
         blob = json.dumps(parts, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> Answer | None:
         """The cached value for ``key`` if still fresh (counts a hit or a miss)."""
         if not self.enabled:
             return None
@@ -69,11 +70,11 @@ class ResponseCache:
                 self.stats.misses += 1
                 return None
             self.stats.hits += 1
-            self.stats.saved_ms += float(entry[1].get("latency_ms", {}).get("total", 0.0))
+            self.stats.saved_ms += entry[1].latency_ms.total
             return entry[1]
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        """Store ``value`` (a JSON-ready answer with ``latency_ms.total``) under ``key``."""
+    def put(self, key: str, value: Answer) -> None:
+        """Store ``value`` under ``key`` (its ``latency_ms.total`` counts as saved per hit)."""
         if not self.enabled:
             return
         with self._lock:

@@ -3,7 +3,7 @@
 import pytest
 
 from llm_twin.domain.exceptions import InvalidInput
-from llm_twin.infrastructure.api.guardrails import (
+from llm_twin.application.inference.guardrails import (
     check_query,
     injection_flags,
     mask_pii,

@@ -1,0 +1,420 @@
+"""The twin's answering use case, independent of HTTP: guardrails, retrieval, prompt, generation
+(whole or streamed), PII masking, trace and cache. All methods block: the API calls them in a
+thread pool. Failures are the project's own errors (``InvalidInput``, ``StoreUnavailable``,
+``LLMError`` and its kinds); the API maps them to statuses."""
+
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from llm_twin.application.inference.cache import ResponseCache
+from llm_twin.application.inference.guardrails import (
+    check_query,
+    injection_flags,
+    mask_pii,
+    mask_stream,
+)
+from llm_twin.application.inference.models import Answer, AnswerSource, Latency, Usage
+from llm_twin.application.inference.traces import TraceStore, elapsed_ms, new_trace_id
+from llm_twin.domain.exceptions import LLMTwinError, StoreUnavailable
+from llm_twin.infrastructure.llm.base import (
+    Completion,
+    GenerationParams,
+    LLMBackend,
+    LLMUnavailable,
+    TokenStream,
+)
+from llm_twin.model.prompts import build_messages
+from llm_twin.settings import Settings
+
+if TYPE_CHECKING:
+    from llm_twin.application.rag import ContextRetriever, RetrievedChunk
+
+#: What a retrieval-only request records as its "generation".
+NOTHING_GENERATED = Completion(
+    text="",
+    prompt_tokens=0,
+    completion_tokens=0,
+    model="none",
+    backend="none",
+    finish_reason="retrieval_only",
+)
+
+
+@dataclass
+class Prepared:
+    """A request after retrieval, ready for generation.
+
+    Attributes:
+        trace: The trace being built (a free-form JSON record, stored when the request ends).
+        messages: The chat messages for the LLM (system prompt, history, context + question).
+        sources: The answer's sources (one per link, best first).
+        params: Generation parameters.
+        cache_key: Key of the response cache.
+        started: ``time.perf_counter()`` at the start of the request.
+        retrieval_ms: Retrieval time.
+        hit: The cached answer found for this request, if any (then nothing was retrieved).
+    """
+
+    trace: dict[str, Any]
+    messages: list[dict[str, str]]
+    sources: list[AnswerSource]
+    params: GenerationParams
+    cache_key: str
+    started: float
+    retrieval_ms: float
+    hit: Answer | None = None
+
+    @property
+    def trace_id(self) -> str:
+        return self.trace["trace_id"]
+
+
+def _sources(chunks: Sequence["RetrievedChunk"]) -> list[AnswerSource]:
+    """One source per link, in the chunks' order (best first)."""
+    sources: dict[str, AnswerSource] = {}
+    for chunk in chunks:
+        if chunk.link not in sources:
+            sources[chunk.link] = AnswerSource(
+                title=chunk.title,
+                link=chunk.link,
+                author=chunk.author,
+                score=round(float(chunk.score), 6),
+            )
+    return list(sources.values())
+
+
+def _records(sources: Sequence[AnswerSource]) -> list[dict[str, Any]]:
+    return [source.model_dump() for source in sources]
+
+
+class TwinService:
+    """Answers questions in the author's voice from retrieved passages.
+
+    Args:
+        settings: Guardrail, context and generation settings.
+        retriever: The retriever, or ``None`` when it could not be loaded (requests then fail
+            with ``StoreUnavailable``).
+        llm: The LLM backend (usually a fallback chain), or ``None`` when unavailable.
+        traces: Where traces go.
+        cache: The response cache.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        retriever: "ContextRetriever | None",
+        llm: LLMBackend | None,
+        traces: TraceStore,
+        cache: ResponseCache,
+    ) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.llm = llm
+        self.traces = traces
+        self.cache = cache
+        # One search at a time: the embedded store and the embedder are shared by all requests.
+        self._retrieval_lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self.llm.model_id if self.llm is not None else "unavailable"
+
+    # -- retrieval ---------------------------------------------------------------------------
+    def prepare(
+        self,
+        query: str,
+        *,
+        endpoint: str,
+        k: int | None = None,
+        author: str | None = None,
+        categories: Sequence[str] | None = None,
+        history: Sequence[Mapping[str, str]] = (),
+        params: GenerationParams | None = None,
+        use_cache: bool = True,
+    ) -> Prepared:
+        """Check the question, retrieve passages and build the prompt.
+
+        With ``use_cache`` and a cached answer for the same question, filters, history, model
+        and parameters, retrieval is skipped: :meth:`cached` then returns that answer.
+
+        Args:
+            query: The question.
+            endpoint: Where the request came from (recorded in the trace).
+            k: Passages to retrieve (default ``RAG_TOP_K``).
+            author: Restrict sources to this author.
+            categories: Restrict sources to these categories.
+            history: Earlier turns of the conversation (``role``/``content``).
+            params: Generation parameters (default: the ``LLM_*`` settings).
+            use_cache: Look the answer up in the response cache.
+
+        Raises:
+            InvalidInput: bad question, k, author or category (nothing is generated).
+            StoreUnavailable: the retriever is not loaded.
+        """
+        started = time.perf_counter()
+        trace: dict[str, Any] = {
+            "trace_id": new_trace_id(),
+            "endpoint": endpoint,
+            "query": query,
+            "filters": {"k": k, "author": author, "categories": categories},
+        }
+        params = params or GenerationParams.from_settings(self.settings)
+        try:
+            query = check_query(query, self.settings.API_MAX_QUERY_CHARS)
+            trace["injection_flags"] = injection_flags(query)
+            cache_key = ResponseCache.key(
+                query=query,
+                k=k,
+                author=author,
+                categories=categories,
+                history=list(history),
+                model=self.model_id,
+                params=vars(params),
+            )
+            hit = self.cache.get(cache_key) if use_cache else None
+            if hit is not None:
+                trace |= {"sources": _records(hit.sources), "params": vars(params)}
+                return Prepared(trace, [], hit.sources, params, cache_key, started, 0.0, hit)
+            chunks, retrieval_ms = self._retrieve(trace, query, k, author, categories)
+        except LLMTwinError as error:
+            self.finish_error(trace, started, error)
+            raise
+        return self._prompt(trace, query, chunks, history, params, cache_key, started, retrieval_ms)
+
+    def _retrieve(
+        self,
+        trace: dict[str, Any],
+        query: str,
+        k: int | None,
+        author: str | None,
+        categories: Sequence[str] | None,
+    ) -> tuple[list["RetrievedChunk"], float]:
+        """The passages for ``query`` and the retrieval time (ms); notes the filters that
+        self-query read from the question in ``trace``."""
+        if self.retriever is None:
+            raise StoreUnavailable("the retriever is not loaded (see GET /ready)")
+        trace["filters"]["extracted"] = self._extracted_filters(query)
+        retrieval_started = time.perf_counter()
+        with self._retrieval_lock:
+            chunks = self.retriever.search(query, k=k, author=author, categories=categories)
+        return chunks, elapsed_ms(retrieval_started)
+
+    def _prompt(
+        self,
+        trace: dict[str, Any],
+        query: str,
+        chunks: list["RetrievedChunk"],
+        history: Sequence[Mapping[str, str]],
+        params: GenerationParams,
+        cache_key: str,
+        started: float,
+        retrieval_ms: float,
+    ) -> Prepared:
+        """The request with its prompt built from ``chunks`` (arguments as in :meth:`prepare`)."""
+        from llm_twin.application.rag import to_context
+
+        context = to_context(chunks, max_chars=self.settings.LLM_CONTEXT_CHARS)
+        messages = build_messages(query, context, history)
+        sources = _sources(chunks)
+        trace |= {"sources": _records(sources), "prompt": messages, "params": vars(params)}
+        return Prepared(trace, messages, sources, params, cache_key, started, retrieval_ms)
+
+    def _extracted_filters(self, query: str) -> dict[str, list[str]] | None:
+        """What rule-based self-query reads from the question (only that one: it is free)."""
+        from llm_twin.application.rag.self_query import RuleSelfQuery
+
+        extractor = getattr(self.retriever, "self_query", None)
+        if not isinstance(extractor, RuleSelfQuery):
+            return None
+        found = extractor.extract(query)
+        return {
+            "authors": [author.full_name for author in found.authors],
+            "categories": [category.value for category in found.categories],
+        }
+
+    # -- generation --------------------------------------------------------------------------
+    def cached(self, prepared: Prepared) -> Answer | None:
+        """The cached answer :meth:`prepare` found for this request (traced), or ``None``."""
+        if prepared.hit is None:
+            return None
+        latency = Latency(
+            retrieval=prepared.retrieval_ms, generation=0.0, total=elapsed_ms(prepared.started)
+        )
+        result = prepared.hit.model_copy(
+            update={"cached": True, "trace_id": prepared.trace_id, "latency_ms": latency}
+        )
+        prepared.trace |= {
+            "answer": result.answer,
+            "usage": result.usage.model_dump(),
+            "latency_ms": latency.as_record(),
+            "model": result.model,
+            "cached": True,
+        }
+        self.traces.record(prepared.trace)
+        return result
+
+    def _llm(self) -> LLMBackend:
+        if self.llm is None:
+            raise LLMUnavailable("no LLM backend is loaded (see GET /ready)")
+        return self.llm
+
+    def answer(self, prepared: Prepared) -> Answer:
+        """The whole answer (from the cache when possible), traced.
+
+        Raises:
+            LLMUnavailable, LLMTimeout, LLMError: generation failed (traced too).
+        """
+        cached = self.cached(prepared)
+        if cached is not None:
+            return cached
+        generation_started = time.perf_counter()
+        try:
+            completion = self._llm().complete(prepared.messages, prepared.params)
+        except LLMTwinError as error:
+            self.finish_error(prepared.trace, prepared.started, error)
+            raise
+        generation_ms = elapsed_ms(generation_started)
+        return self._finish(prepared, mask_pii(completion.text), completion, generation_ms)
+
+    def sources_only(self, prepared: Prepared) -> Answer:
+        """The sources without an answer (no generation, not cached), traced."""
+        return self._finish(prepared, "", NOTHING_GENERATED, 0.0, cache=False)
+
+    def open_stream(self, prepared: Prepared) -> "AnswerStream":
+        """Start a streamed answer; failing to start raises here (traced), before any event."""
+        started = time.perf_counter()
+        try:
+            stream = self._llm().stream(prepared.messages, prepared.params)
+            stream.prime()
+        except LLMTwinError as error:
+            self.finish_error(prepared.trace, prepared.started, error)
+            raise
+        return AnswerStream(self, prepared, stream, started)
+
+    def _finish(
+        self,
+        prepared: Prepared,
+        text: str,
+        generated: Completion | TokenStream,
+        generation_ms: float,
+        *,
+        ttft_ms: float | None = None,
+        error: Exception | None = None,
+        cache: bool = True,
+    ) -> Answer:
+        """Record the trace of a finished request, cache its answer and return it.
+
+        Args:
+            prepared: The request.
+            text: The (masked) answer.
+            generated: What the LLM reported: token counts, model, backend, attempts.
+            generation_ms: Generation time.
+            ttft_ms: Time to the first streamed delta (streamed answers).
+            error: Why a streamed answer stopped early (then it is not cached).
+            cache: Whether a successful answer may be cached.
+        """
+        latency = Latency(
+            retrieval=prepared.retrieval_ms,
+            generation=generation_ms,
+            total=elapsed_ms(prepared.started),
+            ttft=ttft_ms,
+        )
+        result = Answer(
+            answer=text,
+            sources=prepared.sources,
+            usage=Usage(
+                prompt_tokens=generated.prompt_tokens,
+                completion_tokens=generated.completion_tokens,
+            ),
+            latency_ms=latency,
+            trace_id=prepared.trace_id,
+            model=generated.model,
+            finish_reason=generated.finish_reason if error is None else "error",
+        )
+        prepared.trace |= {
+            "answer": text,
+            "usage": result.usage.model_dump(),
+            "latency_ms": latency.as_record(),
+            "model": result.model,
+            "backend": generated.backend,
+            "attempts": generated.attempts,
+            "finish_reason": result.finish_reason,
+            "cached": False,
+            "error": _error_record(error),
+        }
+        self.traces.record(prepared.trace)
+        if error is None and cache:
+            self.cache.put(prepared.cache_key, result)
+        return result
+
+    def finish_error(self, trace: dict[str, Any], started: float, error: Exception) -> None:
+        """Record a trace for a request that failed with ``error``.
+
+        Args:
+            trace: The request's trace so far.
+            started: ``time.perf_counter()`` at the start of the request.
+            error: The failure.
+        """
+        trace |= {
+            "error": {"type": type(error).__name__, "message": str(error)},
+            "latency_ms": {**trace.get("latency_ms", {}), "total": elapsed_ms(started)},
+            "model": self.model_id,
+        }
+        self.traces.record(trace)
+
+
+class AnswerStream:
+    """A streamed answer: iterate :meth:`deltas` (PII-masked), then :meth:`finish`.
+
+    Args:
+        service: The service that opened it.
+        prepared: The request.
+        stream: The LLM's token stream (already primed).
+        started: When generation started (``perf_counter``).
+    """
+
+    def __init__(
+        self, service: TwinService, prepared: Prepared, stream: TokenStream, started: float
+    ) -> None:
+        self.service = service
+        self.prepared = prepared
+        self.stream = stream
+        self.started = started
+        self.ttft_ms: float | None = None
+        self.parts: list[str] = []
+
+    def deltas(self) -> Iterator[str]:
+        """Masked text deltas (blocking; iterate in a thread)."""
+        for delta in mask_stream(self.stream):
+            if self.ttft_ms is None:
+                self.ttft_ms = elapsed_ms(self.prepared.started)
+            self.parts.append(delta)
+            yield delta
+
+    def finish(self, error: Exception | None = None) -> Answer:
+        """Stop generation, record the trace and return the final answer.
+
+        Args:
+            error: Why the stream ended early (a failure, or the client leaving), if it did.
+        """
+        self.stream.close()
+        return self.service._finish(
+            self.prepared,
+            "".join(self.parts),
+            self.stream,
+            elapsed_ms(self.started),
+            ttft_ms=self.ttft_ms,
+            error=error,
+        )
+
+
+def _error_record(error: Exception | None) -> dict[str, str] | None:
+    """How a trace records ``error``: the project's own messages, else only the error type
+    (a foreign message may carry internals)."""
+    if error is None:
+        return None
+    message = str(error) if isinstance(error, LLMTwinError) else type(error).__name__
+    return {"type": type(error).__name__, "message": message}

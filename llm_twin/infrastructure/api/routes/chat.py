@@ -1,0 +1,155 @@
+"""The OpenAI-compatible API: ``GET /v1/models`` and ``POST /v1/chat/completions`` (whole or
+streamed as ``chat.completion.chunk`` events ending with ``data: [DONE]``). Responses carry the
+extension fields ``sources`` and ``trace_id`` (in the first chunk when streaming)."""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from llm_twin.application.inference import Answer, Prepared, Usage
+from llm_twin.domain.exceptions import InvalidInput
+from llm_twin.infrastructure.api.deps import AppSettings, Client, Service, StartedAt
+from llm_twin.infrastructure.api.errors import ERRORS, error_event_body
+from llm_twin.infrastructure.api.schemas import (
+    ChatChoice,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChatUsage,
+    Source,
+)
+from llm_twin.infrastructure.api.sse import sse_event, stream_answer
+from llm_twin.infrastructure.llm.base import GenerationParams
+
+#: The model id the OpenAI-compatible API serves.
+SERVED_MODEL = "llm-twin"
+
+router = APIRouter()
+
+
+@router.get("/v1/models", summary="OpenAI-compatible model list")
+async def models(service: Service, client: Client, started_at: StartedAt) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": SERVED_MODEL,
+                "object": "model",
+                "created": int(started_at),
+                "owned_by": "llm-twin",
+                "backend_model": service.model_id,
+            }
+        ],
+    }
+
+
+def _usage(usage: Usage) -> ChatUsage:
+    return ChatUsage(
+        **usage.model_dump(), total_tokens=usage.prompt_tokens + usage.completion_tokens
+    )
+
+
+@dataclass(frozen=True)
+class ChatEvents:
+    """The streamed completion: ``chat.completion.chunk`` events, then ``[DONE]``.
+
+    Attributes:
+        completion_id: The completion's id (``chatcmpl-<trace id>``).
+        created: When the request came (epoch seconds).
+        model: The model id the client asked for.
+    """
+
+    completion_id: str
+    created: int
+    model: str
+
+    def _chunk(self, choices: list[dict[str, Any]], **extra: object) -> str:
+        header = {"id": self.completion_id, "object": "chat.completion.chunk"}
+        return sse_event(
+            {**header, "created": self.created, "model": self.model, "choices": choices, **extra}
+        )
+
+    def _delta(self, delta: dict[str, str], finish: str | None = None, **extra: object) -> str:
+        return self._chunk([{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
+
+    def opening(self, prepared: Prepared) -> str:
+        sources = [source.model_dump() for source in prepared.sources]
+        role = {"role": "assistant", "content": ""}
+        return self._delta(role, sources=sources, trace_id=prepared.trace_id)
+
+    def delta(self, text: str) -> str:
+        return self._delta({"content": text})
+
+    def done(self, answer: Answer) -> str:
+        # A cached answer ends with "stop" whatever ended the original generation.
+        finish = "stop" if answer.cached else answer.finish_reason
+        return self._delta({}, finish) + self._chunk([], usage=_usage(answer.usage).model_dump())
+
+    def error(self, error: Exception) -> str:
+        return sse_event(error_event_body(error))
+
+    def closing(self) -> str:
+        return "data: [DONE]\n\n"
+
+
+def _history(body: ChatCompletionRequest) -> list[dict[str, str]]:
+    """The conversation before the last message (user and assistant turns only)."""
+    return [
+        {"role": message.role, "content": message.text()}
+        for message in body.messages[:-1]
+        if message.role in ("user", "assistant")
+    ]
+
+
+@router.post(
+    "/v1/chat/completions",
+    response_model=ChatCompletionResponse,
+    responses=ERRORS,
+    summary="OpenAI-compatible chat completion (retrieval-augmented)",
+)
+async def chat_completions(
+    body: ChatCompletionRequest, service: Service, settings: AppSettings, client: Client
+) -> ChatCompletionResponse | StreamingResponse:
+    last = body.messages[-1]
+    if last.role != "user":
+        raise InvalidInput("the last message must have role 'user'")
+    params = GenerationParams.from_settings(
+        settings,
+        max_new_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+    )
+    prepared = await run_in_threadpool(
+        lambda: service.prepare(
+            last.text(),
+            endpoint="/v1/chat/completions",
+            k=body.k,
+            author=body.author,
+            history=_history(body),
+            params=params,
+        )
+    )
+    events = ChatEvents(
+        f"chatcmpl-{prepared.trace_id}", int(time.time()), body.model or SERVED_MODEL
+    )
+    if body.stream:
+        return await stream_answer(service, prepared, events)
+    answer = await run_in_threadpool(service.answer, prepared)
+    return ChatCompletionResponse(
+        id=events.completion_id,
+        created=events.created,
+        model=events.model,
+        choices=[
+            ChatChoice(
+                index=0,
+                message={"role": "assistant", "content": answer.answer},
+                finish_reason=answer.finish_reason,
+            )
+        ],
+        usage=_usage(answer.usage),
+        sources=[Source(**source.model_dump()) for source in answer.sources],
+        trace_id=prepared.trace_id,
+    )
