@@ -4,7 +4,11 @@ Shared by the product's evaluation and the retrieval benchmarks (``bench/rag_com
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llm_twin.application.rag import ContextRetriever, RetrievedChunk
+    from llm_twin.application.rag.evaluation.questions import LabelledQuestion
 
 CUTS = (1, 3, 5)
 
@@ -49,6 +53,14 @@ def score(
     return {name: round(value / n, 3) for name, value in totals.items()}
 
 
-def retrieve_all(retriever: Any, questions: Sequence[Any], k: int) -> list[list[Any]]:
-    """The top-``k`` chunks of every question (``retriever.search``, as the API calls it)."""
+def retrieve_all(
+    retriever: "ContextRetriever", questions: Sequence["LabelledQuestion"], k: int
+) -> list[list["RetrievedChunk"]]:
+    """The top-``k`` chunks of every question (``retriever.search``, as the API calls it).
+
+    Args:
+        retriever: The retriever.
+        questions: The questions (with an optional author filter each).
+        k: Chunks per question.
+    """
     return [retriever.search(q.question, k=k, author=q.author) for q in questions]

@@ -2,19 +2,25 @@
 relevance, as one JSON-ready dict.
 
 Retrieval and answering use the inference service's own code: the retriever built by
-``ContextRetriever.from_settings`` and ``TwinService.prepare``/``answer`` with the
+``ContextRetriever.from_settings`` and ``TwinService.prepare``/``answer``
+(:mod:`llm_twin.application.inference`) with the
 ``LLM_BACKENDS`` chain (locally: the registry's production twin, else the base model).
 """
 
 import random
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from llm_twin.application.rag.evaluation.config import RagEvaluationConfig, parse_config
-from llm_twin.application.rag.evaluation.generation import Passage, build_scorer
+from llm_twin.application.rag.evaluation.generation import (
+    JudgeScorer,
+    OfflineScorer,
+    Passage,
+    build_scorer,
+)
 from llm_twin.application.rag.evaluation.questions import (
     GENERATED,
     USER,
@@ -31,6 +37,11 @@ from llm_twin.application.rag.evaluation.retrieval import (
 )
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.settings import Settings
+
+if TYPE_CHECKING:
+    from llm_twin.application.inference import TwinService
+    from llm_twin.application.rag import ContextRetriever, RetrievedChunk
+    from llm_twin.infrastructure.llm.base import GenerationParams
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -73,7 +84,7 @@ def load_labelled_questions(
     return questions, origin
 
 
-def context_passages(chunks: Sequence[Any], max_chars: int) -> list[Passage]:
+def context_passages(chunks: Sequence["RetrievedChunk"], max_chars: int) -> list[Passage]:
     """The passages of ``chunks`` that ``to_context(chunks, max_chars=...)`` puts in the
     prompt (a prefix of them), numbered as there: one number per link."""
     from llm_twin.application.rag import to_context
@@ -125,84 +136,61 @@ def retrieval_metrics(
     }
 
 
-def answer_questions(
-    settings: Settings,
-    config: RagEvaluationConfig,
-    retriever: Any,
-    questions: Sequence[LabelledQuestion],
-    chunks: Sequence[list[Any]],
+def _answer_one(
+    service: "TwinService",
+    scorer: OfflineScorer | JudgeScorer,
+    question: LabelledQuestion,
+    chunks: Sequence["RetrievedChunk"],
+    k: int,
+    params: "GenerationParams",
 ) -> dict[str, Any]:
-    """Answer a seeded sample of ``n_generation`` questions through the inference service's
-    code and score the answers; returns the ``generation`` section and its ``examples``."""
-    from llm_twin.infrastructure.api.cache import ResponseCache
-    from llm_twin.infrastructure.api.service import TwinService
-    from llm_twin.infrastructure.api.traces import TraceStore
-    from llm_twin.infrastructure.llm.base import GenerationParams
-    from llm_twin.infrastructure.llm.factory import build_llm
+    """Answer ``question`` through the service and score the answer: one ``examples`` row.
 
-    count = min(config.n_generation, len(questions))
-    chosen = sorted(random.Random(config.seed).sample(range(len(questions)), count))
-    scorer = build_scorer(settings, config, retriever.embedder)
-    k = config.k or settings.RAG_TOP_K
-    params = GenerationParams.from_settings(
-        settings, max_new_tokens=config.max_tokens, temperature=config.temperature
+    Args:
+        service: The API's answering service.
+        scorer: Scores faithfulness and relevance.
+        question: The labelled question.
+        chunks: What the retrieval step found for it (the passages the answer may use).
+        k: Passages to retrieve.
+        params: Generation parameters.
+    """
+    prepared = service.prepare(
+        question.question,
+        endpoint="evaluation",
+        k=k,
+        author=question.author,
+        params=params,
+        use_cache=False,
     )
-    llm = build_llm(settings)
-    llm.load()
-    examples = []
-    try:
-        # The API's answering path; its traces go to their own folder, not the service's.
-        service = TwinService(
-            settings,
-            retriever,
-            llm,
-            TraceStore(settings.DATA_DIR / "evaluation" / "rag" / "traces"),
-            ResponseCache(0),
-        )
-        for index in chosen:
-            question = questions[index]
-            prepared = service.prepare(
-                question.question,
-                endpoint="evaluation",
-                k=k,
-                author=question.author,
-                params=params,
-                use_cache=False,
-            )
-            result = service.answer(prepared)
-            passages = context_passages(chunks[index], settings.LLM_CONTEXT_CHARS)
-            scored = scorer.score(question.question, result["answer"], passages)
-            retrieved = unique_links([c.link for c in chunks[index]])
-            examples.append(
-                {
-                    "question": question.question,
-                    "source": question.source,
-                    "expected_links": list(question.links),
-                    "retrieved_links": retrieved,
-                    "hit_rank": first_hit(retrieved, question.links),
-                    "answer": result["answer"],
-                    "sources_used": scored.sources_used,
-                    "faithfulness": _round(scored.faithfulness),
-                    "answer_relevance": _round(scored.answer_relevance),
-                    "statements": scored.statements,
-                    "supported": scored.supported,
-                    "failure": scored.failure,
-                    "model": result["model"],
-                    "completion_tokens": result["usage"]["completion_tokens"],
-                    "generation_ms": round(result["latency_ms"]["generation"], 1),
-                }
-            )
-            logger.info(
-                "answered {}/{}: faithfulness {} relevance {}",
-                len(examples),
-                count,
-                examples[-1]["faithfulness"],
-                examples[-1]["answer_relevance"],
-            )
-    finally:
-        llm.close()
-        if hasattr(scorer, "close"):
-            scorer.close()
+    result = service.answer(prepared)
+    passages = context_passages(chunks, service.settings.LLM_CONTEXT_CHARS)
+    scored = scorer.score(question.question, result.answer, passages)
+    retrieved = unique_links([c.link for c in chunks])
+    return {
+        "question": question.question,
+        "source": question.source,
+        "expected_links": list(question.links),
+        "retrieved_links": retrieved,
+        "hit_rank": first_hit(retrieved, question.links),
+        "answer": result.answer,
+        "sources_used": scored.sources_used,
+        "faithfulness": _round(scored.faithfulness),
+        "answer_relevance": _round(scored.answer_relevance),
+        "statements": scored.statements,
+        "supported": scored.supported,
+        "failure": scored.failure,
+        "model": result.model,
+        "completion_tokens": result.usage.completion_tokens,
+        "generation_ms": round(result.latency_ms.generation, 1),
+    }
+
+
+def _generation_summary(
+    config: RagEvaluationConfig,
+    scorer: OfflineScorer | JudgeScorer,
+    examples: Sequence[dict[str, Any]],
+) -> dict[str, Any]:
+    """The ``generation`` section: mean scores of ``examples`` and how they were scored."""
     generation: dict[str, Any] = {
         "faithfulness": _mean([e["faithfulness"] for e in examples]),
         "answer_relevance": _mean([e["answer_relevance"] for e in examples]),
@@ -220,7 +208,60 @@ def answer_questions(
         }
     else:
         generation["support_threshold"] = config.support_threshold
-    return {"generation": generation, "examples": examples}
+    return generation
+
+
+def answer_questions(
+    settings: Settings,
+    config: RagEvaluationConfig,
+    retriever: "ContextRetriever",
+    questions: Sequence[LabelledQuestion],
+    chunks: Sequence[list["RetrievedChunk"]],
+) -> dict[str, Any]:
+    """Answer a seeded sample of ``n_generation`` questions through the inference service's
+    code and score the answers; returns the ``generation`` section and its ``examples``.
+
+    Args:
+        settings: The project settings (``LLM_*``, ``JUDGE_*``, ``RAG_TOP_K``, ``DATA_DIR``).
+        config: The evaluation's config.
+        retriever: The retriever (its embedder also serves the offline scorer).
+        questions: The labelled questions.
+        chunks: Per question, what the retrieval step found.
+    """
+    from llm_twin.application.inference import ResponseCache, TraceStore, TwinService
+    from llm_twin.infrastructure.llm.base import GenerationParams
+    from llm_twin.infrastructure.llm.factory import build_llm
+
+    count = min(config.n_generation, len(questions))
+    chosen = sorted(random.Random(config.seed).sample(range(len(questions)), count))
+    scorer = build_scorer(settings, config, retriever.embedder)
+    k = config.k or settings.RAG_TOP_K
+    params = GenerationParams.from_settings(
+        settings, max_new_tokens=config.max_tokens, temperature=config.temperature
+    )
+    llm = build_llm(settings)
+    llm.load()
+    examples: list[dict[str, Any]] = []
+    try:
+        # The API's answering path; its traces go to their own folder, not the service's.
+        traces = TraceStore(settings.DATA_DIR / "evaluation" / "rag" / "traces")
+        service = TwinService(settings, retriever, llm, traces, ResponseCache(0))
+        for index in chosen:
+            examples.append(
+                _answer_one(service, scorer, questions[index], chunks[index], k, params)
+            )
+            logger.info(
+                "answered {}/{}: faithfulness {} relevance {}",
+                len(examples),
+                count,
+                examples[-1]["faithfulness"],
+                examples[-1]["answer_relevance"],
+            )
+    finally:
+        llm.close()
+        if hasattr(scorer, "close"):
+            scorer.close()
+    return {"generation": _generation_summary(config, scorer, examples), "examples": examples}
 
 
 def evaluate_rag(
