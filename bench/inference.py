@@ -17,17 +17,12 @@ import httpx
 
 from bench.inference_common import (
     DEFAULT_DIR,
-    free_port,
+    percentile,
     prepare_corpus,
-    start_service,
+    start_local_service,
     stop_service,
 )
-from bench.rag_common import ROOT, load_questions, log
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+from bench.rag_common import load_questions, log
 
 
 def ask(url: str, question: str, max_tokens: int) -> dict:
@@ -75,21 +70,12 @@ def main() -> None:
 
     log(f"indexing the sample corpus under {DEFAULT_DIR} (skipped when done)")
     prepare_corpus(DEFAULT_DIR)
-    from llm_twin.model.base_model import BASE_MODEL_NAME, prepare_base_model
-
-    model_dir = prepare_base_model(ROOT / "data" / "models" / BASE_MODEL_NAME)
-    port = free_port()
-    env = {
-        "LLM_BACKENDS": "local",
-        "LLM_MODEL_PATH": str(model_dir),
-        "LLM_TEMPERATURE": "0",
-        "LLM_CONTEXT_CHARS": str(args.context_chars),
-        "LLM_THREADS": str(args.threads),
-        "API_CACHE_TTL": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-    service = start_service(DEFAULT_DIR, port, env)
-    url = f"http://127.0.0.1:{port}"
+    service, url = start_local_service(
+        LLM_TEMPERATURE="0",
+        LLM_CONTEXT_CHARS=str(args.context_chars),
+        LLM_THREADS=str(args.threads),
+        API_CACHE_TTL="0",
+    )
     try:
         questions = [q["question"] for q in load_questions()][: args.questions]
         ask(url, "warm-up question about fine-tuning", 8)
@@ -110,14 +96,14 @@ def main() -> None:
                 "context_chars": args.context_chars,
                 "llm_threads": args.threads,
                 "ttft_s": {
-                    "p50": _percentile(ttft, 0.5),
-                    "p95": _percentile(ttft, 0.95),
+                    "p50": percentile(ttft, 0.5),
+                    "p95": percentile(ttft, 0.95),
                     "max": max(ttft),
                 },
                 "decode_tokens_per_s": {"mean": round(statistics.mean(speed), 2)},
                 "prompt_tokens_mean": round(statistics.mean(r["prompt_tokens"] for r in runs)),
-                "retrieval_ms_p50": _percentile([r["retrieval_ms"] for r in runs], 0.5),
-                "total_s_p50": _percentile([r["total_s"] for r in runs], 0.5),
+                "retrieval_ms_p50": percentile([r["retrieval_ms"] for r in runs], 0.5),
+                "total_s_p50": percentile([r["total_s"] for r in runs], 0.5),
             }
         )
     )

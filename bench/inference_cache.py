@@ -17,12 +17,11 @@ import httpx
 
 from bench.inference_common import (
     DEFAULT_DIR,
-    free_port,
     prepare_corpus,
-    start_service,
+    start_local_service,
     stop_service,
 )
-from bench.rag_common import ROOT, load_questions, log
+from bench.rag_common import load_questions, log
 
 
 def main() -> None:
@@ -33,19 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     prepare_corpus(DEFAULT_DIR)
-    from llm_twin.model.base_model import BASE_MODEL_NAME, prepare_base_model
-
-    model_dir = prepare_base_model(ROOT / "data" / "models" / BASE_MODEL_NAME)
-    port = free_port()
-    env = {
-        "LLM_BACKENDS": "local",
-        "LLM_MODEL_PATH": str(model_dir),
-        "LLM_TEMPERATURE": "0",
-        "API_CACHE_TTL": "600",
-        "LOG_LEVEL": "WARNING",
-    }
-    service = start_service(DEFAULT_DIR, port, env)
-    url = f"http://127.0.0.1:{port}"
+    service, url = start_local_service(LLM_TEMPERATURE="0", API_CACHE_TTL="600")
     questions = [q["question"] for q in load_questions()][: args.questions]
     latencies: dict[bool, list[float]] = {True: [], False: []}
     try:

@@ -63,3 +63,21 @@ def stop_service(process: subprocess.Popen) -> None:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def start_local_service(**settings: str) -> tuple[subprocess.Popen, str]:
+    """Start the service over :data:`DEFAULT_DIR` on the local base model (converted once),
+    with ``settings`` as extra environment; returns the process and its base URL."""
+    from llm_twin.model.base_model import BASE_MODEL_NAME, prepare_base_model
+
+    model_dir = prepare_base_model(ROOT / "data" / "models" / BASE_MODEL_NAME)
+    port = free_port()
+    env = {"LLM_BACKENDS": "local", "LLM_MODEL_PATH": str(model_dir), "LOG_LEVEL": "WARNING"}
+    process = start_service(DEFAULT_DIR, port, env | settings)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

@@ -19,17 +19,12 @@ import httpx
 
 from bench.inference_common import (
     DEFAULT_DIR,
-    free_port,
+    percentile,
     prepare_corpus,
-    start_service,
+    start_local_service,
     stop_service,
 )
-from bench.rag_common import ROOT, load_questions, log
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+from bench.rag_common import load_questions, log
 
 
 async def level(url: str, questions: list[str], connections: int, total: int) -> dict:
@@ -61,8 +56,8 @@ async def level(url: str, questions: list[str], connections: int, total: int) ->
         "connections": connections,
         "requests": len(latencies),
         "errors": errors,
-        "p50_ms": round(_percentile(latencies, 0.5), 1),
-        "p95_ms": round(_percentile(latencies, 0.95), 1),
+        "p50_ms": round(percentile(latencies, 0.5), 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
         "max_ms": round(max(latencies), 1),
         "requests_per_s": round(len(latencies) / elapsed, 1),
     }
@@ -75,13 +70,7 @@ def main() -> None:
     args = parser.parse_args()
 
     prepare_corpus(DEFAULT_DIR)
-    from llm_twin.model.base_model import BASE_MODEL_NAME, prepare_base_model
-
-    model_dir = prepare_base_model(ROOT / "data" / "models" / BASE_MODEL_NAME)
-    port = free_port()
-    env = {"LLM_BACKENDS": "local", "LLM_MODEL_PATH": str(model_dir), "LOG_LEVEL": "WARNING"}
-    service = start_service(DEFAULT_DIR, port, env)
-    url = f"http://127.0.0.1:{port}"
+    service, url = start_local_service()
     questions = [q["question"] for q in load_questions()]
     try:
         asyncio.run(level(url, questions, 2, 10))  # warm-up

@@ -6,7 +6,7 @@ thread pool. Failures are the project's own errors (``InvalidInput``, ``StoreUna
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llm_twin.application.inference.cache import ResponseCache
@@ -90,10 +90,11 @@ def _records(sources: Sequence[AnswerSource]) -> list[dict[str, Any]]:
     return [source.model_dump() for source in sources]
 
 
+@dataclass
 class TwinService:
     """Answers questions in the author's voice from retrieved passages.
 
-    Args:
+    Attributes:
         settings: Guardrail, context and generation settings.
         retriever: The retriever, or ``None`` when it could not be loaded (requests then fail
             with ``StoreUnavailable``).
@@ -102,21 +103,13 @@ class TwinService:
         cache: The response cache.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        retriever: "ContextRetriever | None",
-        llm: LLMBackend | None,
-        traces: TraceStore,
-        cache: ResponseCache,
-    ) -> None:
-        self.settings = settings
-        self.retriever = retriever
-        self.llm = llm
-        self.traces = traces
-        self.cache = cache
-        # One search at a time: the embedded store and the embedder are shared by all requests.
-        self._retrieval_lock = threading.Lock()
+    settings: Settings
+    retriever: "ContextRetriever | None"
+    llm: LLMBackend | None
+    traces: TraceStore
+    cache: ResponseCache
+    # One search at a time: the embedded store and the embedder are shared by all requests.
+    _retrieval_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     @property
     def model_id(self) -> str:

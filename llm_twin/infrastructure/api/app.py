@@ -10,7 +10,8 @@ the answering itself in :mod:`llm_twin.application.inference`.
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 
 from fastapi import FastAPI
 from loguru import logger
@@ -29,6 +30,10 @@ if TYPE_CHECKING:
 
 RetrieverFactory = Callable[[Settings], "ContextRetriever"]
 LLMFactory = Callable[[Settings], LLMBackend]
+Component = TypeVar("Component", "ContextRetriever", LLMBackend)
+
+#: How the log names the components that load at startup.
+LOG_NAMES = {"retriever": "retriever", "llm": "LLM"}
 
 DESCRIPTION = (
     "Answers in the author's voice from their own writing, with sources. "
@@ -64,20 +69,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned: list[ContextRetriever | LLMBackend] = []
         app.state.load_errors = {}
-        loaded_retriever = (
-            retriever
-            if retriever is not None
-            else await _load_retriever(
-                settings, retriever_factory or _default_retriever, owned, app.state.load_errors
-            )
-        )
-        loaded_llm = (
-            llm
-            if llm is not None
-            else await _load_llm(
-                settings, llm_factory or _default_llm, owned, app.state.load_errors
-            )
-        )
+        errors = app.state.load_errors
+        loaded_retriever = retriever
+        if loaded_retriever is None:
+            factory = retriever_factory or _default_retriever
+            loaded_retriever = await _load("retriever", partial(factory, settings), owned, errors)
+        loaded_llm = llm
+        if loaded_llm is None:
+            build = partial(_loaded_llm, llm_factory or _default_llm, settings)
+            loaded_llm = await _load("llm", build, owned, errors)
         await run_in_threadpool(_warm_up, loaded_retriever, loaded_llm, app.state.load_errors)
         app.state.service = TwinService(
             settings,
@@ -112,52 +112,35 @@ def create_app(
     return app
 
 
-async def _load_retriever(
-    settings: Settings,
-    factory: RetrieverFactory,
+async def _load(
+    component: str,
+    build: Callable[[], Component],
     owned: list["ContextRetriever | LLMBackend"],
     load_errors: dict[str, str],
-) -> "ContextRetriever | None":
-    """Build the retriever in a worker thread; on failure, note why and go on without it.
+) -> Component | None:
+    """Build (and load) a component in a worker thread; on failure, note why and go on
+    without it.
 
     Args:
-        settings: The app's settings.
-        factory: Builds the retriever.
-        owned: Components the app closes at shutdown (the retriever is added).
+        component: ``retriever`` or ``llm`` (the key of ``load_errors``).
+        build: Builds the component, ready to use.
+        owned: Components the app closes at shutdown (the new one is added).
         load_errors: Loading errors by component (for ``/ready``).
     """
     try:
-        built = await run_in_threadpool(factory, settings)
+        built = await run_in_threadpool(build)
     except LLMTwinError as error:
-        load_errors["retriever"] = str(error)
-        logger.error("retriever not loaded: {}", error)
+        load_errors[component] = str(error)
+        logger.error("{} not loaded: {}", LOG_NAMES[component], error)
         return None
     owned.append(built)
     return built
 
 
-async def _load_llm(
-    settings: Settings,
-    factory: LLMFactory,
-    owned: list["ContextRetriever | LLMBackend"],
-    load_errors: dict[str, str],
-) -> LLMBackend | None:
-    """Build the LLM and load it in a worker thread; on failure, note why and go on without.
-
-    Args:
-        settings: The app's settings.
-        factory: Builds the LLM.
-        owned: Components the app closes at shutdown (the LLM is added).
-        load_errors: Loading errors by component (for ``/ready``).
-    """
-    try:
-        built = factory(settings)
-        await run_in_threadpool(built.load)
-    except LLMTwinError as error:
-        load_errors["llm"] = str(error)
-        logger.error("LLM not loaded: {}", error)
-        return None
-    owned.append(built)
+def _loaded_llm(factory: LLMFactory, settings: Settings) -> LLMBackend:
+    """The LLM built by ``factory`` and loaded."""
+    built = factory(settings)
+    built.load()
     return built
 
 
