@@ -77,7 +77,7 @@ class RagEvaluationConfig(BaseModel):
 
     @field_validator("judge", mode="before")
     @classmethod
-    def _yaml_booleans(cls, value: Any) -> Any:
+    def _yaml_booleans(cls, value: object) -> object:
         # YAML reads an unquoted on/off as a boolean.
         if isinstance(value, bool):
             return "on" if value else "off"

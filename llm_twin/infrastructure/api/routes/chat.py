@@ -66,7 +66,7 @@ class ChatEvents:
     created: int
     model: str
 
-    def _chunk(self, choices: list[dict[str, Any]], **extra: object) -> str:
+    def _chunk(self, choices: list[dict[str, object]], **extra: object) -> str:
         header = {"id": self.completion_id, "object": "chat.completion.chunk"}
         return sse_event(
             {**header, "created": self.created, "model": self.model, "choices": choices, **extra}
