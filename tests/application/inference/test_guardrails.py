@@ -2,13 +2,13 @@
 
 import pytest
 
-from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.application.inference.guardrails import (
     check_query,
     injection_flags,
     mask_pii,
     mask_stream,
 )
+from llm_twin.domain.exceptions import InvalidInput
 
 
 def test_check_query():
