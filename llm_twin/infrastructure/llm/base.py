@@ -3,6 +3,7 @@
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+
 from llm_twin.domain.exceptions import LLMTwinError
 from llm_twin.settings import Settings
 

@@ -144,9 +144,7 @@ class TransformersBackend(LLMBackend):
             return max_prompt_tokens
         return limit
 
-    def _encode(
-        self, conversations: Sequence[Messages], limit: int
-    ) -> "dict[str, torch.Tensor]":
+    def _encode(self, conversations: Sequence[Messages], limit: int) -> "dict[str, torch.Tensor]":
         """The rendered prompts as left-padded tensors on the model's device, each cut to its
         last ``limit`` tokens (the question and the generation prompt matter most)."""
         _, tokenizer = self._loaded()
@@ -231,7 +229,9 @@ class TransformersBackend(LLMBackend):
         prompt_tokens = int(inputs["input_ids"].shape[1])
         streamer = TextIteratorStreamer(
             tokenizer,  # type: ignore[arg-type]
-            skip_prompt=True, skip_special_tokens=True, timeout=self.timeout
+            skip_prompt=True,
+            skip_special_tokens=True,
+            timeout=self.timeout,
         )
         stop = threading.Event()
 
