@@ -135,6 +135,15 @@ class TransformersBackend(LLMBackend):
         _, tokenizer = self._loaded()
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def pad_left(self) -> "tuple[PreTrainedModel, PreTrainedTokenizerBase]":
+        """Set the tokenizer up for batches: left padding (generation continues every row at
+        the right end), the end-of-sequence token as pad token when it has none."""
+        model, tokenizer = self._loaded()
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return model, tokenizer
+
     def _prompt_limit(self, params: GenerationParams, max_prompt_tokens: int | None) -> int:
         """Most prompt tokens: the context left for ``max_new_tokens`` (0: unknown), capped at
         ``max_prompt_tokens``."""
@@ -180,10 +189,7 @@ class TransformersBackend(LLMBackend):
         """
         import torch
 
-        model, tokenizer = self._loaded()
-        tokenizer.padding_side = "left"
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        model, tokenizer = self.pad_left()
         limit = self._prompt_limit(params, max_prompt_tokens)
         if seed is not None:
             torch.manual_seed(seed)
