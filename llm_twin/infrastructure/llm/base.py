@@ -4,22 +4,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from llm_twin.domain.exceptions import LLMTwinError
+from llm_twin.infrastructure.llm.errors import LLMError as LLMError  # re-exported
+from llm_twin.infrastructure.llm.errors import LLMTimeout as LLMTimeout
+from llm_twin.infrastructure.llm.errors import LLMUnavailable as LLMUnavailable
 from llm_twin.settings import Settings
 
 Messages = Sequence[Mapping[str, str]]
-
-
-class LLMError(LLMTwinError):
-    """The LLM failed or answered something unusable (the message never carries secrets)."""
-
-
-class LLMUnavailable(LLMError):
-    """The backend cannot be used: not loaded, unreachable, or refused with a server error."""
-
-
-class LLMTimeout(LLMError):
-    """The backend did not answer (or stopped streaming) within the timeout."""
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,10 @@ from llm_twin.infrastructure.llm.base import (
     Completion,
     GenerationParams,
     LLMBackend,
-    LLMError,
-    LLMTimeout,
-    LLMUnavailable,
     Messages,
     TokenStream,
 )
+from llm_twin.infrastructure.llm.errors import LLMError, LLMTimeout, LLMUnavailable
 from llm_twin.model.prompts import render_prompt
 
 if TYPE_CHECKING:

@@ -4,16 +4,9 @@
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from llm_twin.infrastructure.llm.base import (
-    Completion,
-    GenerationParams,
-    LLMBackend,
-    LLMError,
-    LLMTimeout,
-    LLMUnavailable,
-    Messages,
-    TokenStream,
-)
+from llm_twin.infrastructure.llm import base
+from llm_twin.infrastructure.llm.base import GenerationParams, LLMBackend, Messages, TokenStream
+from llm_twin.infrastructure.llm.errors import LLMError, LLMTimeout, LLMUnavailable
 
 if TYPE_CHECKING:
     import openai
@@ -83,7 +76,7 @@ class OpenAICompatibleBackend(LLMBackend):
             body["response_format"] = {"type": "json_object"}
         return body
 
-    def complete(self, messages: Messages, params: GenerationParams) -> Completion:
+    def complete(self, messages: Messages, params: GenerationParams) -> base.Completion:
         """The whole answer in one (non-streamed) request."""
         client = self._openai()
         try:
@@ -92,7 +85,7 @@ class OpenAICompatibleBackend(LLMBackend):
             raise self._translate(error) from None
         choice = response.choices[0] if response.choices else None
         usage = response.usage
-        return Completion(
+        return base.Completion(
             text=(choice.message.content if choice else None) or "",
             prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
             completion_tokens=(usage.completion_tokens or 0) if usage else 0,
