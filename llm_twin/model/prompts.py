@@ -6,7 +6,10 @@ was trained on. Training examples without retrieved context pass ``context=""``.
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 #: The twin's system prompt.
 SYSTEM_PROMPT = (
@@ -56,7 +59,9 @@ def build_messages(
     return messages
 
 
-def render_prompt(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> str:
+def render_prompt(
+    tokenizer: "PreTrainedTokenizerBase", messages: Sequence[Mapping[str, str]]
+) -> str:
     """The prompt text for ``messages`` in the model's chat template, ready for generation.
 
     Args:

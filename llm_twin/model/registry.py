@@ -15,7 +15,8 @@ Layout: ``DATA_DIR/registry/<model name>/<version>/`` holds
 A version folder appears complete or not at all (it is built beside and renamed). Changes to
 stages hold a file lock, so two processes never leave two production versions.
 
-The inference service calls :func:`production_model_path`.
+The inference service asks :func:`served_model` which model folder to load and under which id
+(``llm-twin-v3``).
 """
 
 import contextlib
@@ -40,6 +41,20 @@ DEFAULT_MODEL_NAME = "llm-twin"
 #: Stages a version can be in, in ZenML's vocabulary.
 STAGES = ("none", "staging", "production", "archived")
 RECORD_FILE = "version.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ServedModel:
+    """The model the inference service loads.
+
+    Attributes:
+        path: Its Hugging Face model folder.
+        model_id: The id reported in responses and traces (``llm-twin-v3`` for a registry
+            version, else the folder's name).
+    """
+
+    path: Path
+    model_id: str
 
 
 @dataclasses.dataclass
@@ -76,6 +91,11 @@ class ModelVersion:
     def model_dir(self) -> Path:
         """The merged Hugging Face model folder."""
         return self.path / "model"
+
+    @property
+    def model_id(self) -> str:
+        """The id the service reports for this version's model (``llm-twin-v3``)."""
+        return f"{self.name}-v{self.version}"
 
     def to_json(self) -> dict[str, Any]:
         """The listing record: version, stage, base_model, path (the model folder), created_at,
@@ -203,6 +223,14 @@ class ModelRegistry:
         """The newest version in ``stage``, or None."""
         matching = [version for version in self.versions() if version.stage == stage]
         return matching[-1] if matching else None
+
+    def served_model(self) -> ServedModel | None:
+        """The production version's merged model and its id, or None when no version is in
+        production (or its model folder is incomplete)."""
+        production = self.in_stage("production")
+        if production is None or not (production.model_dir / "config.json").is_file():
+            return None
+        return ServedModel(production.model_dir, production.model_id)
 
     def find_fingerprint(self, fingerprint: str) -> ModelVersion | None:
         """The newest version trained with exactly this config, data and base model."""
@@ -408,10 +436,40 @@ def production_model_path(
         settings: Where ``DATA_DIR`` comes from (default: the process settings).
         name: The model name (default ``llm-twin``).
     """
-    production = ModelRegistry(registry_root(settings), name, zenml=False).in_stage("production")
-    if production is None or not (production.model_dir / "config.json").is_file():
-        return None
-    return production.model_dir
+    served = ModelRegistry(registry_root(settings), name, zenml=False).served_model()
+    return served.path if served is not None else None
+
+
+def model_id_for(path: Path) -> str:
+    """The id the service reports for the model folder ``path``: ``llm-twin-v3`` for a
+    registry version's model folder (``registry/llm-twin/3/model``), else the folder's name."""
+    if path.name == "model" and (path.parent / RECORD_FILE).is_file():
+        return f"{path.parent.parent.name}-v{path.parent.name}"
+    return path.name
+
+
+def served_model(settings: Settings | None = None) -> ServedModel:
+    """The model the local LLM backend serves: ``LLM_MODEL_PATH`` when set, else the registry's
+    production twin, else the offline base model (with a logged notice). Reads the local
+    registry only (no ZenML import, fast); pass it to ``build_llm(settings, served_model)``.
+
+    Args:
+        settings: ``LLM_MODEL_PATH`` and ``DATA_DIR`` (default: the process settings).
+    """
+    settings = settings or get_settings()
+    if settings.LLM_MODEL_PATH:
+        return ServedModel(settings.LLM_MODEL_PATH, model_id_for(settings.LLM_MODEL_PATH))
+    production = ModelRegistry(registry_root(settings), zenml=False).served_model()
+    if production is not None:
+        logger.info("serving the production twin from the model registry: {}", production.path)
+        return production
+    logger.info(
+        "no production twin in the model registry: serving the base model {} "
+        "(run the training pipeline, then poe promote-model, to serve a fine-tuned twin)",
+        settings.llm_model_path,
+    )
+    base = settings.llm_model_path
+    return ServedModel(base, model_id_for(base))
 
 
 def push_to_hub(version: ModelVersion, repo_id: str, settings: Settings | None = None) -> str:

@@ -169,7 +169,11 @@ def test_list_and_promote_commands(data_dir: Path, zenml_store: Path) -> None:
 
 
 def test_local_llm_backend_serves_the_production_twin_else_the_base_model(data_dir: Path) -> None:
-    from llm_twin.infrastructure.llm.factory import local_model_path
+    from llm_twin.infrastructure.llm.factory import build_backend
+    from llm_twin.model.registry import served_model
+
+    def local_model_path(settings: Settings) -> Path:
+        return served_model(settings).path
 
     settings = Settings(_env_file=None, DATA_DIR=data_dir)
     assert local_model_path(settings) == settings.llm_model_path  # base model, nothing trained
@@ -178,8 +182,23 @@ def test_local_llm_backend_serves_the_production_twin_else_the_base_model(data_d
     assert local_model_path(settings) == settings.llm_model_path  # registered, not promoted
     registry.promote(version.version, "production")
     assert local_model_path(settings) == registry.get(1).model_dir
+    assert served_model(settings).model_id == "llm-twin-v1"
+    backend = build_backend("local", settings, served_model)
+    assert (backend.model_path, backend.model_id) == (registry.get(1).model_dir, "llm-twin-v1")
     pinned = Settings(_env_file=None, DATA_DIR=data_dir, LLM_MODEL_PATH=data_dir / "mine")
     assert local_model_path(pinned) == data_dir / "mine"
+
+
+def test_local_model_id_names_registry_versions(tmp_path):
+    from llm_twin.model.registry import model_id_for
+
+    version = tmp_path / "registry" / "llm-twin" / "3"
+    (version / "model").mkdir(parents=True)
+    # Without its record the folder is just a folder.
+    assert model_id_for(version / "model") == "model"
+    (version / "version.json").write_text("{}")
+    assert model_id_for(version / "model") == "llm-twin-v3"
+    assert model_id_for(tmp_path / "smollm2-135m-instruct") == "smollm2-135m-instruct"
 
 
 def test_select_names_what_is_wrong(tmp_path):

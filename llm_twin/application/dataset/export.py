@@ -2,9 +2,12 @@
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from llm_twin.application.dataset import store
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
 
 
 def export_jsonl(data_dir: Path, kind: str, version: str, output_dir: Path) -> dict[str, Path]:
@@ -34,6 +37,6 @@ def export_jsonl(data_dir: Path, kind: str, version: str, output_dir: Path) -> d
     return paths
 
 
-def push_to_hub(dataset: Any, repo_id: str, token: str, private: bool = True) -> None:
+def push_to_hub(dataset: "DatasetDict", repo_id: str, token: str, private: bool = True) -> None:
     """Push a ``DatasetDict`` to the Hugging Face Hub (needs network and a write token)."""
     dataset.push_to_hub(repo_id, token=token, private=private)

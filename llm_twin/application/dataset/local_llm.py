@@ -1,18 +1,18 @@
-"""Generator on the offline local LLM (SmolLM2 by default) through the issue-7 backend.
+"""Generator on the offline local LLM (SmolLM2 by default) through the local LLM backend.
 
-The :class:`~llm_twin.infrastructure.llm.local.TransformersBackend` loads the model and its
-tokenizer; this generator then decodes prompts in padded batches (one ``generate`` call for
-``batch_size`` prompts), which on CPU yields several times the tokens per second of the
-backend's one-answer-at-a-time streaming. Small models do not follow JSON formats reliably, so
-prompts ask for plain text, which is cleaned (first line, quotes and labels removed) and
-validated; an empty or unusable reply counts as a failure.
+The :class:`~llm_twin.infrastructure.llm.local.TransformersBackend` loads the model and decodes
+prompts in padded batches (:meth:`~llm_twin.infrastructure.llm.local.TransformersBackend.
+generate_batch`: one ``generate`` call for ``batch_size`` prompts), which on CPU yields several
+times the tokens per second of one-answer-at-a-time streaming. Small models do not follow JSON
+formats reliably, so prompts ask for plain text, which is cleaned (first line, quotes and labels
+removed) and validated; an empty or unusable reply counts as a failure.
 """
 
 import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -20,6 +20,10 @@ from llm_twin.application.dataset import prompts
 from llm_twin.application.dataset.generation import Generated, Generator
 from llm_twin.application.dataset.samples import Extract
 from llm_twin.domain.exceptions import ImproperlyConfigured
+from llm_twin.infrastructure.llm.base import GenerationParams, Messages
+
+if TYPE_CHECKING:
+    from llm_twin.infrastructure.llm.local import TransformersBackend
 
 _LABEL = re.compile(r"^\s*(request|instruction|prompt|task|question)\s*[:\-]\s*", re.IGNORECASE)
 
@@ -74,13 +78,13 @@ class LocalLLMGenerator(Generator):
         self.repetition_penalty = repetition_penalty
         self.max_prompt_tokens = max_prompt_tokens
         self.seed = seed
-        self._backend: Any = None
+        self._backend: TransformersBackend | None = None
 
     @property
     def name(self) -> str:
         return f"local:{self.model_path.name}"
 
-    def _loaded(self) -> Any:
+    def _loaded(self) -> "TransformersBackend":
         if self._backend is None:
             if not (self.model_path / "config.json").is_file():
                 raise ImproperlyConfigured(
@@ -88,61 +92,36 @@ class LocalLLMGenerator(Generator):
                     f"offline base model (SmolLM2-135M-Instruct) with: {prepare_command()}; or "
                     "set LLM_MODEL_PATH to a Hugging Face model folder"
                 )
-            from llm_twin.infrastructure.llm.local import TransformersBackend
+            from llm_twin.infrastructure.llm.factory import local_backend
 
-            backend = TransformersBackend(self.model_path, self.device)
+            backend = local_backend(self.model_path, self.device)
             backend.load()
             self._backend = backend
         return self._backend
 
-    def generate(
-        self, conversations: Sequence[list[dict[str, str]]], max_new_tokens: int
-    ) -> list[str]:
+    def generate(self, conversations: Sequence[Messages], max_new_tokens: int) -> list[str]:
         """The model's reply to each conversation (batched, left-padded)."""
-        import torch
-
         backend = self._loaded()
-        tokenizer, model = backend.tokenizer, backend.model
-        tokenizer.padding_side = "left"
-        if tokenizer.pad_token_id is None:
-            tokenizer.pad_token = tokenizer.eos_token
+        params = GenerationParams(
+            max_new_tokens=max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            repetition_penalty=self.repetition_penalty,
+        )
         started = time.perf_counter()
-        replies: list[str] = []
-        torch.manual_seed(self.seed)
-        for start in range(0, len(conversations), self.batch_size):
-            batch = conversations[start : start + self.batch_size]
-            texts = [
-                tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True)
-                for m in batch
-            ]
-            tokenizer.truncation_side = "left"  # keep the end: the request and the turn marker
-            inputs = tokenizer(
-                texts,
-                return_tensors="pt",
-                padding=True,
-                truncation=True,
-                max_length=self.max_prompt_tokens,
-                add_special_tokens=False,
-            ).to(model.device)
-            sampling: dict[str, Any] = {"do_sample": False}
-            if self.temperature > 0:
-                sampling = {"do_sample": True, "temperature": self.temperature, "top_p": self.top_p}
-            with torch.inference_mode():
-                output = model.generate(
-                    **inputs,
-                    max_new_tokens=max_new_tokens,
-                    repetition_penalty=self.repetition_penalty,
-                    pad_token_id=tokenizer.pad_token_id,
-                    **sampling,
-                )
-            new_tokens = output[:, inputs["input_ids"].shape[1] :]
-            self.usage.requests += 1
-            self.usage.prompt_tokens += int(inputs["attention_mask"].sum())
-            self.usage.completion_tokens += int((new_tokens != tokenizer.pad_token_id).sum())
-            replies.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
+        completions = backend.generate_batch(
+            conversations,
+            params,
+            batch_size=self.batch_size,
+            max_prompt_tokens=self.max_prompt_tokens,
+            seed=self.seed,
+        )
+        self.usage.requests += -(-len(conversations) // self.batch_size)
+        self.usage.prompt_tokens += sum(c.prompt_tokens for c in completions)
+        self.usage.completion_tokens += sum(c.completion_tokens for c in completions)
         self.usage.seconds += time.perf_counter() - started
-        logger.debug("local LLM: {} replies in {:.1f} s", len(replies), self.usage.seconds)
-        return replies
+        logger.debug("local LLM: {} replies in {:.1f} s", len(completions), self.usage.seconds)
+        return [completion.text for completion in completions]
 
     def instructions(self, extracts: Sequence[Extract]) -> list[Generated]:
         template = prompts.INSTRUCTION_BACKTRANSLATION_PLAIN

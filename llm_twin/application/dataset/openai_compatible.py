@@ -1,25 +1,32 @@
 """Generator over any OpenAI-compatible chat API (OpenAI, vLLM, Ollama, llama.cpp server).
 
-Extracts are sent in batches (several per request) with JSON output; the reply is validated
-with pydantic and a malformed reply (invalid JSON, missing ids, empty fields) is asked again up
-to ``retries`` times. Requests run in a thread pool of at most ``concurrency`` workers. Tokens
-are summed from the API's ``usage`` and priced with the configured rates.
+Requests go through the OpenAI-compatible :class:`~llm_twin.infrastructure.llm.base.LLMBackend`
+and its structured-output helper. Extracts are sent in batches (several per request) with JSON
+output; the reply is validated with pydantic and a malformed reply (invalid JSON, missing ids,
+empty fields) is asked again up to ``retries`` times. Requests run in a thread pool of at most
+``concurrency`` workers. Tokens are summed from the API's ``usage`` and priced with the
+configured rates.
 """
 
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from loguru import logger
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from llm_twin.application.dataset import prompts
 from llm_twin.application.dataset.generation import Generated, Generator
 from llm_twin.application.dataset.samples import Extract
+from llm_twin.infrastructure.llm.base import Completion, GenerationParams, LLMError, Messages
+from llm_twin.infrastructure.llm.factory import openai_backend
+from llm_twin.infrastructure.llm.judge_endpoint import OPENAI_API_URL
+from llm_twin.infrastructure.llm.structured import MalformedReply, complete_json
 
 T = TypeVar("T")
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class _Item(BaseModel):
@@ -40,10 +47,6 @@ class _Batch(BaseModel):
 class _Verdict(BaseModel):
     better: str = Field(pattern=r"^[ABab]$")
     reason: str = ""
-
-
-class MalformedOutput(ValueError):
-    """The model's reply does not match the expected JSON."""
 
 
 class OpenAICompatibleGenerator(Generator):
@@ -84,8 +87,6 @@ class OpenAICompatibleGenerator(Generator):
         json_mode: bool = True,
     ) -> None:
         super().__init__()
-        from openai import OpenAI
-
         self.model = model
         self.batch_size = max(1, batch_size)
         self.concurrency = max(1, concurrency)
@@ -94,9 +95,9 @@ class OpenAICompatibleGenerator(Generator):
         self.max_tokens = max_tokens
         self.prices = (price_input_per_million, price_output_per_million)
         self.json_mode = json_mode
-        # The client's own retries cover transport errors; malformed replies are retried here.
-        self._client = OpenAI(
-            base_url=base_url, api_key=api_key or "unused", timeout=timeout, max_retries=1
+        # The client's own retry covers transport errors; failed batches are retried here.
+        self._backend = openai_backend(
+            base_url or OPENAI_API_URL, model, api_key, timeout=timeout, retries=1
         )
         self._lock = threading.Lock()
         self._template = prompts.INSTRUCTION_BACKTRANSLATION
@@ -106,35 +107,60 @@ class OpenAICompatibleGenerator(Generator):
         return f"openai:{self.model}:{self._template.key}"
 
     # -- requests ----------------------------------------------------------------------------
-    def _chat(self, messages: list[dict[str, str]], max_tokens: int | None = None) -> str:
-        options: dict[str, Any] = {}
-        if self.json_mode:
-            options["response_format"] = {"type": "json_object"}
-        response = self._client.chat.completions.create(
-            model=self.model,
-            messages=messages,  # type: ignore[arg-type]
+    def _params(self, json_mode: bool, max_tokens: int | None = None) -> GenerationParams:
+        return GenerationParams(
+            max_new_tokens=max_tokens or self.max_tokens,
             temperature=self.temperature,
-            max_tokens=max_tokens or self.max_tokens,
-            **options,
+            top_p=1.0,  # the server's default: only the temperature is configured
+            json_mode=json_mode and self.json_mode,
         )
+
+    def _meter(self, completion: Completion) -> None:
+        """Count one answered request, its tokens and their price."""
         with self._lock:
             self.usage.requests += 1
-            if response.usage is not None:
-                prompt, completion = response.usage.prompt_tokens, response.usage.completion_tokens
-                self.usage.prompt_tokens += prompt
-                self.usage.completion_tokens += completion
-                self.usage.cost_usd += (
-                    prompt * self.prices[0] + completion * self.prices[1]
-                ) / 1_000_000
-        return response.choices[0].message.content or ""
+            prompt, answered = completion.prompt_tokens, completion.completion_tokens
+            self.usage.prompt_tokens += prompt
+            self.usage.completion_tokens += answered
+            self.usage.cost_usd += (prompt * self.prices[0] + answered * self.prices[1]) / 1e6
+
+    def _text(self, messages: Messages) -> str:
+        """A plain-text answer (no JSON mode)."""
+        completion = self._backend.complete(messages, self._params(json_mode=False))
+        self._meter(completion)
+        return completion.text
+
+    def _json(
+        self,
+        messages: Messages,
+        schema: type[Model],
+        check: Callable[[Model], Model] | None = None,
+        max_tokens: int | None = None,
+    ) -> Model:
+        """One JSON answer validated as ``schema`` (and by ``check``).
+
+        Raises:
+            MalformedReply: the answer is not the requested JSON (retried by the caller).
+        """
+        problems: list[MalformedReply] = []
+        value = complete_json(
+            self._backend,
+            messages,
+            schema,
+            params=self._params(json_mode=True, max_tokens=max_tokens),
+            check=check,
+            on_reply=self._meter,
+            on_malformed=lambda _attempt, problem: problems.append(problem),
+        )
+        if value is None:
+            raise problems[-1]
+        return value
 
     def _with_retries(self, attempt: Callable[[], T], what: str) -> T | None:
-        from openai import APIError
-
         for number in range(self.retries + 1):
             try:
                 return attempt()
-            except (MalformedOutput, APIError) as error:
+            except LLMError as error:
                 # Both are worth another try; the last failure is reported, not raised, so one
                 # bad batch does not discard a whole run's paid-for output.
                 if number < self.retries:
@@ -166,7 +192,11 @@ class OpenAICompatibleGenerator(Generator):
                     passages=prompts.numbered_passages([e.text for e in batch])
                 )
                 items = self._with_retries(
-                    lambda: parse_items(self._chat(messages), len(batch), with_answer),
+                    lambda: (
+                        self._json(
+                            messages, _Batch, lambda reply: _ordered(reply, len(batch), with_answer)
+                        ).items
+                    ),
                     f"batch of {len(batch)} extracts",
                 )
                 if items is None:
@@ -189,12 +219,10 @@ class OpenAICompatibleGenerator(Generator):
 
     # -- answers and judging -----------------------------------------------------------------
     def answers(self, instructions: Sequence[str]) -> list[str | None]:
-        json_mode, self.json_mode = self.json_mode, False  # plain text answers
-
         def job(instruction: str) -> Callable[[], list[Generated]]:
             def run() -> list[Generated]:
                 messages = prompts.GENERIC_ANSWER.messages(instruction=instruction)
-                text = self._with_retries(lambda: _non_empty(self._chat(messages)), "answer")
+                text = self._with_retries(lambda: _non_empty(self._text(messages)), "answer")
                 if text is None:
                     with self._lock:
                         self.usage.failures += 1
@@ -202,61 +230,39 @@ class OpenAICompatibleGenerator(Generator):
 
             return run
 
-        try:
-            return [g.answer for g in self._run([job(i) for i in instructions])]
-        finally:
-            self.json_mode = json_mode
+        return [g.answer for g in self._run([job(i) for i in instructions])]
 
     def judge(self, instruction: str, answer_a: str, answer_b: str) -> str | None:
         messages = prompts.JUDGE.messages(
             instruction=instruction, answer_a=answer_a, answer_b=answer_b
         )
 
-        def attempt() -> str:
-            try:
-                return _Verdict.model_validate_json(_json_text(self._chat(messages, 200))).better
-            except ValidationError as error:
-                raise MalformedOutput(str(error)) from None
-
-        verdict = self._with_retries(attempt, "judge")
+        verdict = self._with_retries(
+            lambda: self._json(messages, _Verdict, max_tokens=200).better, "judge"
+        )
         return verdict.upper() if verdict else None
 
     def close(self) -> None:
-        self._client.close()
+        self._backend.close()
 
 
 def _non_empty(text: str) -> str:
     if not text.strip():
-        raise MalformedOutput("empty answer")
+        raise MalformedReply("empty answer")
     return text.strip()
 
 
-def _json_text(text: str) -> str:
-    # Some servers wrap JSON in a Markdown code fence even in JSON mode.
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.strip("`")
-        text = text[text.find("{") :] if "{" in text else text
-    return text
-
-
-def parse_items(text: str, expected: int, with_answer: bool) -> list[_Item]:
-    """The reply's items ordered by id 1..``expected``.
+def _ordered(batch: _Batch, expected: int, with_answer: bool) -> _Batch:
+    """``batch`` with its items ordered by id 1..``expected``.
 
     Raises:
-        MalformedOutput: not JSON, wrong shape, an id missing, or an empty field.
+        MalformedReply: an id missing, or an item without an answer when one is needed.
     """
-    try:
-        batch = _Batch.model_validate_json(_json_text(text))
-    except ValidationError as error:
-        raise MalformedOutput(
-            f"reply does not match the schema: {error.errors()[0]['msg']}"
-        ) from None
     by_id = {item.id: item for item in batch.items}
     missing = [number for number in range(1, expected + 1) if number not in by_id]
     if missing:
-        raise MalformedOutput(f"reply lacks items {missing}")
+        raise MalformedReply(f"reply lacks items {missing}")
     items = [by_id[number] for number in range(1, expected + 1)]
     if with_answer and any(not (item.answer or "").strip() for item in items):
-        raise MalformedOutput("reply has an item without an answer")
-    return items
+        raise MalformedReply("reply has an item without an answer")
+    return _Batch(items=items)

@@ -19,9 +19,12 @@ import hashlib
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from llm_twin.domain.exceptions import InvalidInput
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
 
 DatasetKind = Literal["instruct", "preference"]
 KINDS: tuple[str, ...] = ("instruct", "preference")
@@ -39,7 +42,7 @@ def kind_dir(data_dir: Path, kind: str) -> Path:
     return data_dir / "datasets" / kind
 
 
-def content_hash(dataset: Any) -> str:
+def content_hash(dataset: "DatasetDict") -> str:
     """Hash of the rows of every split (order included): equal data → equal hash."""
     digest = hashlib.sha256()
     for split in SPLITS:
@@ -49,7 +52,7 @@ def content_hash(dataset: Any) -> str:
     return digest.hexdigest()[:12]
 
 
-def validate(dataset: Any, kind: str) -> None:
+def validate(dataset: "DatasetDict", kind: str) -> None:
     """Check splits and required columns; raise ``InvalidInput`` naming what is missing."""
     missing_splits = [split for split in SPLITS if split not in dataset]
     if missing_splits:
@@ -61,7 +64,7 @@ def validate(dataset: Any, kind: str) -> None:
             raise InvalidInput(f"{kind} dataset split {split!r} lacks column(s) {missing}")
 
 
-def save(data_dir: Path, kind: str, dataset: Any, card: str) -> tuple[str, Path, bool]:
+def save(data_dir: Path, kind: str, dataset: "DatasetDict", card: str) -> tuple[str, Path, bool]:
     """Save ``dataset`` (a ``DatasetDict``) with its ``card``; return (version, path, created).
 
     When the same content was saved before, nothing is written and ``created`` is False.

@@ -9,7 +9,8 @@ import re
 
 from loguru import logger
 
-from llm_twin.application.rag.llm import ChatLLM, LLMError
+from llm_twin.infrastructure.llm.base import GenerationParams, LLMBackend, LLMError
+from llm_twin.infrastructure.llm.structured import chat
 
 _SYSTEM = (
     "You rewrite search questions for a document retriever. Given a question, write {n} "
@@ -23,10 +24,10 @@ class LLMQueryExpander:
     """Reformulations by an LLM.
 
     Args:
-        llm: The chat model.
+        llm: The chat model (asked greedily).
     """
 
-    def __init__(self, llm: ChatLLM) -> None:
+    def __init__(self, llm: LLMBackend) -> None:
         self.llm = llm
 
     def expand(self, query: str, count: int) -> list[str]:
@@ -34,7 +35,10 @@ class LLMQueryExpander:
         if count <= 0:
             return []
         try:
-            answer = self.llm.complete(_SYSTEM.format(n=count), query, max_tokens=64 * count)
+            answer = self.llm.complete(
+                chat(_SYSTEM.format(n=count), query),
+                GenerationParams(max_new_tokens=64 * count, temperature=0.0, top_p=1.0),
+            ).text
         except LLMError as error:
             logger.warning("query expansion failed, searching the question alone: {}", error)
             return []

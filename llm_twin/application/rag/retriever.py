@@ -55,6 +55,12 @@ class QueryExpander(Protocol):
         ...
 
 
+_NO_RETRIEVAL_LLM = (
+    "an LLM-based retrieval stage is enabled but no LLM is configured: set "
+    "OPENAI_BASE_URL (and OPENAI_MODEL_ID / OPENAI_API_KEY)"
+)
+
+
 @dataclass(frozen=True)
 class RetrievalOptions:
     """How :meth:`ContextRetriever.search` ranks (defaults come from the ``RAG_*`` settings).
@@ -161,9 +167,9 @@ class ContextRetriever:
         """
         from llm_twin.application.embeddings import get_embedder
         from llm_twin.application.rag.expansion import LLMQueryExpander
-        from llm_twin.application.rag.llm import ChatLLM
         from llm_twin.application.sparse import Bm25SparseEncoder
         from llm_twin.infrastructure.db.vector_store import open_vector_store
+        from llm_twin.infrastructure.llm.factory import openai_backend_from_settings
 
         settings = settings or get_settings()
         if authors is None:
@@ -171,7 +177,9 @@ class ContextRetriever:
         directory = AuthorDirectory(authors)
         llm = None
         if settings.RAG_SELF_QUERY == "llm" or settings.RAG_EXPANSION_COUNT > 0:
-            llm = ChatLLM.from_settings(settings)
+            llm = openai_backend_from_settings(
+                settings, timeout=settings.RAG_LLM_TIMEOUT, retries=1, missing=_NO_RETRIEVAL_LLM
+            )
         self_query: FilterExtractor | None = None
         if settings.RAG_SELF_QUERY == "rules":
             self_query = RuleSelfQuery(directory)

@@ -8,17 +8,18 @@ to the warehouse.
 """
 
 import difflib
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from loguru import logger
+from pydantic import BaseModel, field_validator
 
-from llm_twin.application.rag.llm import ChatLLM, LLMError
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.domain.types import DataCategory
+from llm_twin.infrastructure.llm.base import GenerationParams, LLMBackend, LLMError
+from llm_twin.infrastructure.llm.structured import chat, complete_json
 
 _WORD = re.compile(r"[^\W_]+(?:'s)?", re.UNICODE)
 #: Cue phrases that name a category explicitly; bare words like "code" are not enough
@@ -203,6 +204,22 @@ _LLM_SYSTEM = (
 )
 
 
+class _LLMFilters(BaseModel):
+    """The LLM's answer; a field that is not a string counts as no filter."""
+
+    author: str | None = None
+    category: str | None = None
+
+    @field_validator("author", "category", mode="before")
+    @classmethod
+    def _strings_only(cls, value: object) -> str | None:
+        return value if isinstance(value, str) else None
+
+
+#: Greedy and short: the answer is one small JSON object.
+_LLM_PARAMS = GenerationParams(max_new_tokens=80, temperature=0.0, top_p=1.0)
+
+
 class LLMSelfQuery:
     """Self-query by an LLM, resolved against the known authors; falls back to the rules when
     the LLM fails or answers something unusable (logged as a warning).
@@ -212,7 +229,7 @@ class LLMSelfQuery:
         directory: The known authors (an LLM answer naming anyone else is ignored).
     """
 
-    def __init__(self, llm: ChatLLM, directory: AuthorDirectory) -> None:
+    def __init__(self, llm: LLMBackend, directory: AuthorDirectory) -> None:
         self.llm = llm
         self.directory = directory
         self._rules = RuleSelfQuery(directory)
@@ -220,37 +237,28 @@ class LLMSelfQuery:
     def extract(self, query: str) -> QueryFilters:
         rules = self._rules.extract(query)
         try:
-            answer = _parse_json_object(self.llm.complete(_LLM_SYSTEM, query, max_tokens=80))
+            answer = complete_json(
+                self.llm, chat(_LLM_SYSTEM, query), _LLMFilters, params=_LLM_PARAMS
+            )
         except LLMError as error:
             logger.warning("LLM self-query failed, using the rule-based filters: {}", error)
             return rules
+        if answer is None:
+            logger.warning("LLM self-query answered no filters JSON, using the rule-based filters")
+            return rules
         authors: tuple[Author, ...] = ()
-        name = answer.get("author")
-        if isinstance(name, str) and name.strip():
+        name = answer.author
+        if name and name.strip():
             try:
                 authors = tuple(self.directory.resolve(name))
             except InvalidInput:
                 logger.info("LLM self-query named an unknown author {!r}; no author filter", name)
         categories: tuple[DataCategory, ...] = ()
-        category = answer.get("category")
-        if isinstance(category, str) and category.strip():
+        category = answer.category
+        if category and category.strip():
             try:
                 categories = (DataCategory.parse(category),)
             except ValueError:
                 logger.info("LLM self-query named an unknown category {!r}", category)
         search_text = rules.query if authors and set(authors) == set(rules.authors) else query
         return QueryFilters(query=search_text, authors=authors, categories=categories)
-
-
-def _parse_json_object(text: str) -> dict:
-    """The first JSON object in an LLM answer (models like to wrap JSON in prose or fences)."""
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end <= start:
-        raise LLMError("the LLM answer holds no JSON object")
-    try:
-        value = json.loads(text[start : end + 1])
-    except json.JSONDecodeError:
-        raise LLMError("the LLM answer holds invalid JSON") from None
-    if not isinstance(value, dict):
-        raise LLMError("the LLM answer is not a JSON object")
-    return value

@@ -178,8 +178,9 @@ def _default_retriever(settings: Settings) -> "ContextRetriever":
 
 def _default_llm(settings: Settings) -> LLMBackend:
     from llm_twin.infrastructure.llm.factory import build_llm
+    from llm_twin.model.registry import served_model
 
-    return build_llm(settings)
+    return build_llm(settings, served_model)
 
 
 def _opik_project(settings: Settings) -> str | None:

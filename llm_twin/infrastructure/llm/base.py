@@ -3,24 +3,13 @@
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from llm_twin.domain.exceptions import LLMTwinError
+from llm_twin.infrastructure.llm.errors import LLMError as LLMError  # re-exported
+from llm_twin.infrastructure.llm.errors import LLMTimeout as LLMTimeout
+from llm_twin.infrastructure.llm.errors import LLMUnavailable as LLMUnavailable
 from llm_twin.settings import Settings
 
 Messages = Sequence[Mapping[str, str]]
-
-
-class LLMError(LLMTwinError):
-    """The LLM failed or answered something unusable (the message never carries secrets)."""
-
-
-class LLMUnavailable(LLMError):
-    """The backend cannot be used: not loaded, unreachable, or refused with a server error."""
-
-
-class LLMTimeout(LLMError):
-    """The backend did not answer (or stopped streaming) within the timeout."""
 
 
 @dataclass(frozen=True)
@@ -32,15 +21,20 @@ class GenerationParams:
         temperature: Sampling temperature; 0 means greedy decoding.
         top_p: Nucleus sampling mass.
         repetition_penalty: Penalty on repeated tokens (1: none; local backend only).
+        json_mode: Ask for a JSON object (``response_format={"type": "json_object"}``) where
+            the backend supports it (:attr:`LLMBackend.supports_json_mode`); ignored elsewhere.
     """
 
     max_new_tokens: int = 256
     temperature: float = 0.3
     top_p: float = 0.9
     repetition_penalty: float = 1.1
+    json_mode: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> "GenerationParams":
+    def from_settings(
+        cls, settings: Settings, **overrides: float | bool | None
+    ) -> "GenerationParams":
         """The ``LLM_*`` generation settings, with ``overrides`` (``None`` values ignored)."""
         values = {
             "max_new_tokens": settings.LLM_MAX_NEW_TOKENS,
@@ -132,10 +126,12 @@ class LLMBackend(ABC):
     Attributes:
         name: Backend kind (``local``, ``openai``, ``sagemaker``).
         model_id: Id of the model it serves (reported in responses and traces).
+        supports_json_mode: Whether :attr:`GenerationParams.json_mode` constrains its output.
     """
 
     name: str = "llm"
     model_id: str = ""
+    supports_json_mode: bool = False
 
     def load(self) -> None:  # noqa: B027 - remote backends have nothing to load
         """Load what the backend needs (model weights, clients); called once at startup.
@@ -173,6 +169,13 @@ class LLMBackend(ABC):
             finish_reason=stream.finish_reason,
             attempts=stream.attempts,
         )
+
+    def generate_batch(
+        self, conversations: Sequence[Messages], params: GenerationParams
+    ) -> list[Completion]:
+        """The whole answer to each conversation, in order (one :meth:`complete` each here;
+        the local backend decodes them in padded batches)."""
+        return [self.complete(messages, params) for messages in conversations]
 
     def warm_up(self) -> None:  # noqa: B027 - remote backends are warm already
         """Run one tiny generation so the first request does not pay one-off costs."""

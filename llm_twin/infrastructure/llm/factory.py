@@ -1,80 +1,196 @@
-"""Backends built from settings (``LLM_BACKENDS`` and the per-backend settings)."""
+"""Backends built from settings (``LLM_BACKENDS`` and the per-backend settings), or for an
+explicit OpenAI-compatible endpoint or local model folder: the one place a model client is made.
 
+Which local model the service serves is not decided here (the model registry knows its own
+folder layout): callers pass a ``served_model`` resolver, e.g.
+:func:`llm_twin.model.registry.served_model`.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-
-from loguru import logger
+from typing import TYPE_CHECKING, Protocol
 
 from llm_twin.domain.exceptions import ImproperlyConfigured
 from llm_twin.infrastructure.llm.base import LLMBackend
+from llm_twin.infrastructure.llm.judge_endpoint import OPENAI_API_URL, JudgeEndpoint
 from llm_twin.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from llm_twin.infrastructure.llm.local import TransformersBackend
+    from llm_twin.infrastructure.llm.openai_compat import OpenAICompatibleBackend
 
 BACKENDS = ("local", "openai", "sagemaker")
 
 
-def local_model_path(settings: Settings) -> Path:
-    """The model the local backend serves: ``LLM_MODEL_PATH`` when set, else the registry's
-    production twin, else the offline base model (with a logged notice)."""
-    if settings.LLM_MODEL_PATH:
-        return settings.LLM_MODEL_PATH
-    from llm_twin.model.registry import production_model_path
+class ServedModelLike(Protocol):
+    """Which model folder the local backend serves, and the id it reports."""
 
-    production = production_model_path(settings)
-    if production is not None:
-        logger.info("serving the production twin from the model registry: {}", production)
-        return production
-    logger.info(
-        "no production twin in the model registry: serving the base model {} "
-        "(run the training pipeline, then poe promote-model, to serve a fine-tuned twin)",
-        settings.llm_model_path,
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def model_id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """A local model folder and the id reported for it.
+
+    Attributes:
+        path: The Hugging Face model folder.
+        model_id: Its id in responses and traces.
+    """
+
+    path: Path
+    model_id: str
+
+
+#: Resolves the local model to serve from the settings.
+ServedModelResolver = Callable[[Settings], ServedModelLike]
+
+
+def configured_model(settings: Settings) -> LocalModel:
+    """``LLM_MODEL_PATH`` when set, else the offline base model, named after its folder (the
+    resolver used when the caller passes none; the service passes the registry's)."""
+    path = settings.LLM_MODEL_PATH or settings.llm_model_path
+    return LocalModel(path, path.name)
+
+
+def openai_backend(
+    base_url: str,
+    model: str,
+    api_key: str = "",
+    *,
+    timeout: float = 60.0,
+    retries: int = 1,
+) -> "OpenAICompatibleBackend":
+    """A backend for an explicit OpenAI-compatible endpoint (a judge, a dataset writer).
+
+    Args:
+        base_url: The server's base URL, ``/v1`` included.
+        model: Model name to request.
+        api_key: Its key (never logged; empty for servers that need none).
+        timeout: Seconds per request.
+        retries: Retries of a failed request (connection errors, timeouts, 429, 5xx).
+    """
+    from llm_twin.infrastructure.llm.openai_compat import OpenAICompatibleBackend
+
+    return OpenAICompatibleBackend(base_url, model, api_key, timeout, retries)
+
+
+def judge_backend(
+    endpoint: JudgeEndpoint, *, timeout: float = 60.0, retries: int = 1
+) -> "OpenAICompatibleBackend":
+    """A backend for the evaluations' judge (see :func:`~llm_twin.infrastructure.llm.
+    judge_endpoint.judge_endpoint`).
+
+    Args:
+        endpoint: The judge's URL, model and key.
+        timeout: Seconds per request.
+        retries: Retries of a failed request (connection errors, timeouts, 429, 5xx).
+    """
+    return openai_backend(
+        endpoint.base_url, endpoint.model, endpoint.api_key, timeout=timeout, retries=retries
     )
-    return settings.llm_model_path
 
 
-def local_model_id(path: Path) -> str:
-    """The id the local backend reports: ``llm-twin-v3`` for a registry version's model folder
-    (``registry/llm-twin/3/model``), else the folder's name."""
-    from llm_twin.model.registry import RECORD_FILE
+def openai_backend_from_settings(
+    settings: Settings,
+    *,
+    timeout: float,
+    retries: int,
+    missing: str = "LLM backend 'openai' needs OPENAI_BASE_URL (and OPENAI_MODEL_ID, "
+    "OPENAI_API_KEY)",
+) -> "OpenAICompatibleBackend":
+    """The ``OPENAI_BASE_URL`` / ``OPENAI_MODEL_ID`` / ``OPENAI_API_KEY`` server (a key alone
+    means OpenAI's API).
 
-    if path.name == "model" and (path.parent / RECORD_FILE).is_file():
-        return f"{path.parent.parent.name}-v{path.parent.name}"
-    return path.name
+    Args:
+        settings: Where the server is configured.
+        timeout: Seconds per request.
+        retries: Retries of a failed request.
+        missing: The error message when no server is configured (names what needs it).
+
+    Raises:
+        ImproperlyConfigured: neither ``OPENAI_BASE_URL`` nor ``OPENAI_API_KEY`` is set.
+    """
+    if not settings.OPENAI_BASE_URL and settings.OPENAI_API_KEY is None:
+        raise ImproperlyConfigured(missing)
+    key = settings.OPENAI_API_KEY.get_secret_value() if settings.OPENAI_API_KEY else ""
+    return openai_backend(
+        settings.OPENAI_BASE_URL or OPENAI_API_URL,
+        settings.OPENAI_MODEL_ID,
+        key,
+        timeout=timeout,
+        retries=retries,
+    )
 
 
-def build_backend(name: str, settings: Settings) -> LLMBackend:
+def local_backend(
+    model_path: Path | str,
+    device: str = "cpu",
+    *,
+    timeout: float = 60.0,
+    model_id: str | None = None,
+    threads: int = 0,
+    tokenizer_path: Path | str | None = None,
+    adapter: Path | str | None = None,
+    allow_hub_id: bool = False,
+) -> "TransformersBackend":
+    """A backend for an explicit local model folder (not loaded yet).
+
+    Args:
+        model_path: The Hugging Face model folder (or Hub id).
+        device: ``cpu``, ``cuda`` or ``auto``.
+        timeout: Seconds to wait for a streamed token.
+        model_id: Id reported for it (default: the folder's name).
+        threads: Torch CPU threads (0: leave torch's setting).
+        tokenizer_path: Where the tokenizer (and chat template) comes from (default: the model
+            folder).
+        adapter: A LoRA adapter folder merged into the weights at load time.
+        allow_hub_id: Accept a Hugging Face Hub id for ``model_path``.
+    """
+    from llm_twin.infrastructure.llm.local import TransformersBackend
+
+    return TransformersBackend(
+        model_path,
+        device,
+        timeout,
+        model_id=model_id,
+        threads=threads,
+        tokenizer_path=tokenizer_path,
+        adapter=adapter,
+        allow_hub_id=allow_hub_id,
+    )
+
+
+def build_backend(
+    name: str, settings: Settings, served_model: ServedModelResolver | None = None
+) -> LLMBackend:
     """One backend by name (not loaded yet).
 
     Args:
         name: ``local``, ``openai`` or ``sagemaker``.
         settings: Where its configuration comes from.
+        served_model: Which model the local backend serves (default
+            :func:`configured_model`; the service passes the model registry's resolver).
 
     Raises:
         ImproperlyConfigured: unknown name or a required setting missing.
     """
     if name == "local":
-        from llm_twin.infrastructure.llm.local import TransformersBackend
-
-        path = local_model_path(settings)
-        return TransformersBackend(
-            path,
+        served = (served_model or configured_model)(settings)
+        return local_backend(
+            served.path,
             settings.LLM_DEVICE,
-            settings.LLM_TIMEOUT,
-            model_id=local_model_id(path),
+            timeout=settings.LLM_TIMEOUT,
+            model_id=served.model_id,
             threads=settings.LLM_THREADS,
         )
     if name == "openai":
-        from llm_twin.infrastructure.llm.openai_compat import OpenAICompatibleBackend
-
-        if not settings.OPENAI_BASE_URL and settings.OPENAI_API_KEY is None:
-            raise ImproperlyConfigured(
-                "LLM backend 'openai' needs OPENAI_BASE_URL (and OPENAI_MODEL_ID, OPENAI_API_KEY)"
-            )
-        key = settings.OPENAI_API_KEY.get_secret_value() if settings.OPENAI_API_KEY else ""
-        return OpenAICompatibleBackend(
-            settings.OPENAI_BASE_URL or "https://api.openai.com/v1",
-            settings.OPENAI_MODEL_ID,
-            key,
-            settings.LLM_TIMEOUT,
-            settings.LLM_RETRIES,
+        return openai_backend_from_settings(
+            settings, timeout=settings.LLM_TIMEOUT, retries=settings.LLM_RETRIES
         )
     if name == "sagemaker":
         from llm_twin.infrastructure.llm.sagemaker import SageMakerBackend
@@ -96,12 +212,19 @@ def build_backend(name: str, settings: Settings) -> LLMBackend:
     raise ImproperlyConfigured(f"unknown LLM backend {name!r} in LLM_BACKENDS; use {BACKENDS}")
 
 
-def build_llm(settings: Settings | None = None) -> LLMBackend:
-    """The ``LLM_BACKENDS`` chain as one backend (a :class:`FallbackLLM`), not loaded yet."""
+def build_llm(
+    settings: Settings | None = None, served_model: ServedModelResolver | None = None
+) -> LLMBackend:
+    """The ``LLM_BACKENDS`` chain as one backend (a :class:`FallbackLLM`), not loaded yet.
+
+    Args:
+        settings: Defaults to :func:`get_settings`.
+        served_model: Which model the local backend serves (see :func:`build_backend`).
+    """
     from llm_twin.infrastructure.llm.fallback import FallbackLLM
 
     settings = settings or get_settings()
     names = settings.llm_backends
     if not names:
         raise ImproperlyConfigured("LLM_BACKENDS is empty; name at least one of " + str(BACKENDS))
-    return FallbackLLM([build_backend(name, settings) for name in names])
+    return FallbackLLM([build_backend(name, settings, served_model) for name in names])

@@ -6,15 +6,8 @@ from collections.abc import Sequence
 
 from loguru import logger
 
-from llm_twin.infrastructure.llm.base import (
-    GenerationParams,
-    LLMBackend,
-    LLMError,
-    LLMTimeout,
-    LLMUnavailable,
-    Messages,
-    TokenStream,
-)
+from llm_twin.infrastructure.llm.base import GenerationParams, LLMBackend, Messages, TokenStream
+from llm_twin.infrastructure.llm.errors import LLMError, LLMTimeout, LLMUnavailable
 
 
 class FallbackLLM(LLMBackend):

@@ -2,17 +2,14 @@
 ``openai`` client; streaming is passed through delta by delta."""
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
-from llm_twin.infrastructure.llm.base import (
-    GenerationParams,
-    LLMBackend,
-    LLMError,
-    LLMTimeout,
-    LLMUnavailable,
-    Messages,
-    TokenStream,
-)
+from llm_twin.infrastructure.llm import base
+from llm_twin.infrastructure.llm.base import GenerationParams, LLMBackend, Messages, TokenStream
+from llm_twin.infrastructure.llm.errors import LLMError, LLMTimeout, LLMUnavailable
+
+if TYPE_CHECKING:
+    import openai
 
 
 class OpenAICompatibleBackend(LLMBackend):
@@ -27,6 +24,7 @@ class OpenAICompatibleBackend(LLMBackend):
     """
 
     name = "openai"
+    supports_json_mode = True
 
     def __init__(
         self,
@@ -41,9 +39,12 @@ class OpenAICompatibleBackend(LLMBackend):
         self._api_key = api_key or "not-needed"
         self.timeout = timeout
         self.retries = retries
-        self._client: Any = None
+        self._client: openai.OpenAI | None = None
 
     def load(self) -> None:
+        self._openai()
+
+    def _openai(self) -> "openai.OpenAI":
         if self._client is None:
             import openai
 
@@ -53,23 +54,51 @@ class OpenAICompatibleBackend(LLMBackend):
                 timeout=self.timeout,
                 max_retries=self.retries,
             )
+        return self._client
 
     def check(self) -> None:
-        self.load()
+        client = self._openai()
         try:
-            self._client.with_options(max_retries=0, timeout=min(self.timeout, 5.0)).models.list()
+            client.with_options(max_retries=0, timeout=min(self.timeout, 5.0)).models.list()
         except Exception as error:
             raise self._translate(error) from None
 
-    def stream(self, messages: Messages, params: GenerationParams) -> TokenStream:
-        self.load()
+    def _request(self, messages: Messages, params: GenerationParams) -> dict[str, object]:
+        """The chat-completions request body for ``messages`` sampled by ``params``."""
+        body: dict[str, object] = {
+            "model": self.model_id,
+            "messages": [dict(message) for message in messages],
+            "max_tokens": params.max_new_tokens,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+        }
+        if params.json_mode:
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+    def complete(self, messages: Messages, params: GenerationParams) -> base.Completion:
+        """The whole answer in one (non-streamed) request."""
+        client = self._openai()
         try:
-            response = self._client.chat.completions.create(
-                model=self.model_id,
-                messages=[dict(message) for message in messages],
-                max_tokens=params.max_new_tokens,
-                temperature=params.temperature,
-                top_p=params.top_p,
+            response = client.chat.completions.create(**self._request(messages, params))  # type: ignore[call-overload]
+        except Exception as error:
+            raise self._translate(error) from None
+        choice = response.choices[0] if response.choices else None
+        usage = response.usage
+        return base.Completion(
+            text=(choice.message.content if choice else None) or "",
+            prompt_tokens=(usage.prompt_tokens or 0) if usage else 0,
+            completion_tokens=(usage.completion_tokens or 0) if usage else 0,
+            model=self.model_id,
+            backend=self.name,
+            finish_reason=(choice.finish_reason if choice else None) or "stop",
+        )
+
+    def stream(self, messages: Messages, params: GenerationParams) -> TokenStream:
+        client = self._openai()
+        try:
+            response = client.chat.completions.create(  # type: ignore[call-overload]
+                **self._request(messages, params),
                 stream=True,
                 stream_options={"include_usage": True},
             )

@@ -10,15 +10,8 @@ as a single delta. Timeouts and retries are botocore's (standard retry mode).
 import json
 from typing import Any
 
-from llm_twin.infrastructure.llm.base import (
-    GenerationParams,
-    LLMBackend,
-    LLMError,
-    LLMTimeout,
-    LLMUnavailable,
-    Messages,
-    TokenStream,
-)
+from llm_twin.infrastructure.llm.base import GenerationParams, LLMBackend, Messages, TokenStream
+from llm_twin.infrastructure.llm.errors import LLMError, LLMTimeout, LLMUnavailable
 
 
 class SageMakerBackend(LLMBackend):

@@ -2,9 +2,11 @@
 
 Prompts are built with :func:`llm_twin.model.prompts.build_messages` and rendered with each
 model's own chat template, exactly as the inference service does (no retrieved context: the
-format the twin was trained on). Generation is greedy and batched (left padding) with
-transformers; with ``use_vllm=auto`` it runs on vLLM when vLLM is importable and CUDA is
-available (a GPU-only path: this project's CPU environment cannot run it).
+format the twin was trained on). Each model is the service's local backend
+(:class:`~llm_twin.infrastructure.llm.local.TransformersBackend`): generation is greedy and
+batched (left padding) with its ``generate_batch``; with ``use_vllm=auto`` it runs on vLLM when
+vLLM is importable and CUDA is available (a GPU-only path: this project's CPU environment cannot
+run it).
 """
 
 import dataclasses
@@ -12,11 +14,18 @@ import importlib.util
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from llm_twin.infrastructure.llm.base import GenerationParams
+from llm_twin.infrastructure.llm.factory import local_backend
 from llm_twin.model.prompts import build_messages, render_prompt
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from llm_twin.infrastructure.llm.local import TransformersBackend
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,23 +45,6 @@ class ModelSpec:
     adapter: str | None = None
 
 
-@dataclasses.dataclass
-class LoadedModel:
-    """A model ready to score and generate.
-
-    Attributes:
-        spec: What was loaded.
-        model: The transformers causal LM (eval mode).
-        tokenizer: Its tokenizer (left padding, a pad token set).
-        device: ``cpu`` or ``cuda``.
-    """
-
-    spec: ModelSpec
-    model: Any
-    tokenizer: Any
-    device: str
-
-
 def resolve_device(device: str) -> str:
     """``auto`` → ``cuda`` when available, else ``cpu``."""
     if device != "auto":
@@ -63,31 +55,27 @@ def resolve_device(device: str) -> str:
 
 
 @contextmanager
-def loaded(spec: ModelSpec, device: str = "cpu") -> Iterator[LoadedModel]:
-    """Load ``spec`` (merging its adapter when it has one); free it on exit.
+def loaded(spec: ModelSpec, device: str = "cpu") -> Iterator["TransformersBackend"]:
+    """``spec`` loaded as a local backend (its adapter merged, left padding and a pad token set
+    for batches); freed on exit.
 
     Args:
         spec: The model.
         device: ``cpu`` or ``cuda``.
+
+    Raises:
+        LLMUnavailable: no model folder, or its tokenizer has no chat template.
     """
-    import gc
-
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer_path)
-    if not getattr(tokenizer, "chat_template", None):
-        raise ValueError(f"{spec.name}: no chat template in the tokenizer at {spec.tokenizer_path}")
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(spec.path, dtype=dtype)
-    if spec.adapter:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, spec.adapter).merge_and_unload()
-    model.to(device).eval()
+    backend = local_backend(
+        spec.path,
+        device,
+        model_id=spec.name,
+        tokenizer_path=spec.tokenizer_path,
+        adapter=spec.adapter,
+        allow_hub_id=True,
+    )
+    backend.load()
+    backend.pad_left()
     logger.info(
         "evaluating {} ({}{}) on {}",
         spec.name,
@@ -96,27 +84,25 @@ def loaded(spec: ModelSpec, device: str = "cpu") -> Iterator[LoadedModel]:
         device,
     )
     try:
-        yield LoadedModel(spec, model, tokenizer, device)
+        yield backend
     finally:
-        del model
-        gc.collect()
-        if device == "cuda":
-            torch.cuda.empty_cache()
+        backend.close()
 
 
-def prompts_for(tokenizer: Any, instructions: Sequence[str]) -> list[str]:
+def prompts_for(tokenizer: "PreTrainedTokenizerBase", instructions: Sequence[str]) -> list[str]:
     """The rendered generation prompts of ``instructions`` (system prompt + question)."""
     return [render_prompt(tokenizer, build_messages(text)) for text in instructions]
 
 
 def generate(
-    model: LoadedModel,
+    model: "TransformersBackend",
     instructions: Sequence[str],
     max_new_tokens: int,
     batch_size: int,
     repetition_penalty: float = 1.0,
 ) -> list[str]:
-    """Greedy answers of ``model`` to ``instructions``, in order.
+    """Greedy answers of ``model`` to ``instructions``, in order (prompts cut to the context
+    left for the answer, keeping their end, as the inference service does).
 
     Args:
         model: The loaded model.
@@ -125,36 +111,12 @@ def generate(
         batch_size: Prompts per ``generate`` call.
         repetition_penalty: 1 for none.
     """
-    import torch
-
-    tokenizer = model.tokenizer
-    prompts = prompts_for(tokenizer, instructions)
-    limit = int(getattr(model.model.config, "max_position_embeddings", 0) or 0) - max_new_tokens
-    answers: list[str] = []
-    for start in range(0, len(prompts), batch_size):
-        batch = tokenizer(
-            prompts[start : start + batch_size],
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=False,
-        )
-        if limit > 0 and batch["input_ids"].shape[1] > limit:
-            # Keep the end (question + generation prompt), as the inference service does.
-            batch = {name: value[:, -limit:] for name, value in batch.items()}
-        batch = {name: value.to(model.device) for name, value in batch.items()}
-        with torch.inference_mode():
-            output = model.model.generate(
-                **batch,
-                do_sample=False,
-                max_new_tokens=max_new_tokens,
-                repetition_penalty=repetition_penalty,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        new_tokens = output[:, batch["input_ids"].shape[1] :]
-        answers += [
-            text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        ]
-    return answers
+    params = GenerationParams(
+        max_new_tokens=max_new_tokens, temperature=0.0, repetition_penalty=repetition_penalty
+    )
+    conversations = [build_messages(text) for text in instructions]
+    completions = model.generate_batch(conversations, params, batch_size=batch_size)
+    return [completion.text.strip() for completion in completions]
 
 
 def vllm_available() -> bool:
@@ -194,8 +156,10 @@ def generate_vllm(
     return [output.outputs[0].text.strip() for output in outputs]
 
 
-def save_merged(model: LoadedModel, directory: Path) -> Path:
+def save_merged(model: "TransformersBackend", directory: Path) -> Path:
     """Save ``model`` (adapter merged) with its tokenizer, for engines that need a folder."""
+    model.check()
+    assert model.model is not None and model.tokenizer is not None
     model.model.save_pretrained(directory)
     model.tokenizer.save_pretrained(directory)
     return directory

@@ -9,9 +9,11 @@ Two kinds of verdicts, both asked for as JSON and validated with pydantic:
   a win counts only when both orders agree, otherwise it is a tie. The judge is told to ignore
   length (length bias).
 
-A malformed reply is asked again up to ``retries`` times, then counted as a parse failure: no
-score is ever invented and the run goes on. Transport errors (connection, timeout, 5xx, 429) are
-retried with backoff (tenacity); when they persist the error is raised (the judge is down or
+Requests go through the judge's :class:`~llm_twin.infrastructure.llm.base.LLMBackend` and the
+structured-output helper. A malformed reply is asked again up to ``retries`` times, then counted
+as a parse failure: no score is ever invented and the run goes on. Transport errors
+(connection, timeout, 5xx, 429) are retried with backoff by the backend's client; when they
+persist the :class:`~llm_twin.infrastructure.llm.base.LLMError` is raised (the judge is down or
 misconfigured: a clear failure beats a report without its judge section).
 """
 
@@ -19,13 +21,16 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
 from loguru import logger
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from llm_twin.domain.exceptions import ImproperlyConfigured
+from llm_twin.infrastructure.llm.base import GenerationParams
+from llm_twin.infrastructure.llm.factory import judge_backend
 from llm_twin.infrastructure.llm.judge_endpoint import JudgeEndpoint, judge_endpoint
+from llm_twin.infrastructure.llm.structured import MalformedReply, chat, complete_json, parse_json
 from llm_twin.settings import Settings
 
 RUBRIC_SYSTEM = (
@@ -94,16 +99,9 @@ class _Preference(BaseModel):
     better: Literal["A", "B", "tie"]
 
 
-class MalformedVerdict(ValueError):
-    """The judge's reply does not match the requested JSON."""
-
-
-def json_text(text: str) -> str:
-    """The JSON object inside ``text`` (servers may wrap it in a Markdown fence or prose)."""
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end < start:
-        raise MalformedVerdict("reply holds no JSON object")
-    return text[start : end + 1]
+#: The judge's reply does not match the requested JSON.
+MalformedVerdict = MalformedReply
+Verdict = TypeVar("Verdict", bound=BaseModel)
 
 
 def parse_rubric(text: str) -> tuple[int, int, str, str]:
@@ -112,10 +110,7 @@ def parse_rubric(text: str) -> tuple[int, int, str, str]:
     Raises:
         MalformedVerdict: not JSON, or a score missing or outside 1-3.
     """
-    try:
-        rubric = _Rubric.model_validate_json(json_text(text))
-    except ValidationError as error:
-        raise MalformedVerdict(f"rubric reply invalid: {error.errors()[0]['msg']}") from None
+    rubric = parse_json(_Rubric, text, "rubric reply")
     accuracy, style = rubric.accuracy, rubric.style
     return accuracy.score, style.score, accuracy.analysis, style.analysis
 
@@ -126,10 +121,7 @@ def parse_preference(text: str) -> str:
     Raises:
         MalformedVerdict: not JSON or no valid ``better``.
     """
-    try:
-        return _Preference.model_validate_json(json_text(text)).better
-    except ValidationError as error:
-        raise MalformedVerdict(f"pairwise reply invalid: {error.errors()[0]['msg']}") from None
+    return parse_json(_Preference, text, "pairwise reply").better
 
 
 def resolve_judge(mode: str, settings: Settings) -> JudgeEndpoint | None:
@@ -164,7 +156,7 @@ class JudgeScores:
     accuracy: list[int] = field(default_factory=list)
     style: list[int] = field(default_factory=list)
     failures: int = 0
-    verdicts: list[dict[str, Any] | None] = field(default_factory=list)
+    verdicts: list[dict[str, int | str] | None] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
         """``judge_accuracy``, ``judge_accuracy_ci95``, ``judge_style``, ``judge_style_ci95``
@@ -195,6 +187,9 @@ class Judge:
         max_tokens: Most tokens per reply.
         timeout: Seconds per request.
         transport_attempts: Attempts per request on transport errors (with backoff).
+
+    Attributes:
+        requests: Replies received.
     """
 
     def __init__(
@@ -206,68 +201,40 @@ class Judge:
         timeout: float = 60.0,
         transport_attempts: int = 3,
     ) -> None:
-        from openai import OpenAI
-
         self.endpoint = endpoint
         self.retries = retries
-        self.max_tokens = max_tokens
-        self.transport_attempts = max(1, transport_attempts)
-        # Transport retries are tenacity's (below); the client's own are off.
-        self._client = OpenAI(
-            base_url=endpoint.base_url,
-            api_key=endpoint.api_key or "unused",
-            timeout=timeout,
-            max_retries=0,
+        self.params = GenerationParams(max_new_tokens=max_tokens, temperature=0.0, top_p=1.0)
+        self._backend = judge_backend(
+            endpoint, timeout=timeout, retries=max(1, transport_attempts) - 1
         )
         self.requests = 0
 
-    def _chat(self, prompt: str) -> str:
-        from openai import APIConnectionError, APITimeoutError, InternalServerError, RateLimitError
-        from tenacity import (
-            retry,
-            retry_if_exception_type,
-            stop_after_attempt,
-            wait_exponential,
-        )
+    def _count(self, _completion: object) -> None:
+        self.requests += 1
 
-        @retry(
-            retry=retry_if_exception_type(
-                (APIConnectionError, APITimeoutError, InternalServerError, RateLimitError)
-            ),
-            stop=stop_after_attempt(self.transport_attempts),
-            wait=wait_exponential(multiplier=0.5, max=8),
-            reraise=True,
-        )
-        def call() -> str:
-            self.requests += 1
-            response = self._client.chat.completions.create(
-                model=self.endpoint.model,
-                messages=[
-                    {"role": "system", "content": RUBRIC_SYSTEM},
-                    {"role": "user", "content": prompt},
-                ],
-                temperature=0.0,
-                max_tokens=self.max_tokens,
+    def _ask(self, prompt: str, schema: type[Verdict], what: str) -> Verdict | None:
+        """The reply as ``schema``, asking the same prompt again after a malformed reply; None
+        after the last one."""
+
+        def malformed(attempt: int, error: MalformedReply) -> None:
+            logger.warning(
+                "judge {} reply malformed (attempt {}/{}): {}",
+                what,
+                attempt + 1,
+                self.retries + 1,
+                error,
             )
-            return response.choices[0].message.content or ""
 
-        return call()
-
-    def _ask(self, prompt: str, parse: Any, what: str) -> Any:
-        """``parse(reply)``, re-asking after malformed replies; None after the last one."""
-        for attempt in range(self.retries + 1):
-            reply = self._chat(prompt)
-            try:
-                return parse(reply)
-            except MalformedVerdict as error:
-                logger.warning(
-                    "judge {} reply malformed (attempt {}/{}): {}",
-                    what,
-                    attempt + 1,
-                    self.retries + 1,
-                    error,
-                )
-        return None
+        return complete_json(
+            self._backend,
+            chat(RUBRIC_SYSTEM, prompt),
+            schema,
+            params=self.params,
+            retries=self.retries,
+            reask=False,
+            on_reply=self._count,
+            on_malformed=malformed,
+        )
 
     def rubric(
         self, instructions: Sequence[str], references: Sequence[str], answers: Sequence[str]
@@ -284,12 +251,13 @@ class Judge:
             prompt = RUBRIC_PROMPT.format(
                 instruction=instruction, reference=reference, answer=answer or "(empty)"
             )
-            verdict = self._ask(prompt, parse_rubric, "rubric")
+            verdict = self._ask(prompt, _Rubric, "rubric")
             if verdict is None:
                 scores.failures += 1
                 scores.verdicts.append(None)
                 continue
-            accuracy, style, accuracy_analysis, style_analysis = verdict
+            accuracy, style = verdict.accuracy.score, verdict.style.score
+            accuracy_analysis, style_analysis = verdict.accuracy.analysis, verdict.style.analysis
             scores.accuracy.append(accuracy)
             scores.style.append(style)
             scores.verdicts.append(
@@ -323,22 +291,22 @@ class Judge:
                 PAIRWISE_PROMPT.format(
                     instruction=instruction, reference=reference, answer_a=twin, answer_b=base
                 ),
-                parse_preference,
+                _Preference,
                 "pairwise",
             )
             second = self._ask(
                 PAIRWISE_PROMPT.format(
                     instruction=instruction, reference=reference, answer_a=base, answer_b=twin
                 ),
-                parse_preference,
+                _Preference,
                 "pairwise",
             )
             if first is None or second is None:
                 failures += 1
                 continue
-            if first == "A" and second == "B":
+            if (first.better, second.better) == ("A", "B"):
                 outcomes["win"] += 1
-            elif first == "B" and second == "A":
+            elif (first.better, second.better) == ("B", "A"):
                 outcomes["loss"] += 1
             else:  # a tie or an order-dependent (inconsistent) verdict
                 outcomes["tie"] += 1
@@ -350,9 +318,9 @@ class Judge:
 
     def close(self) -> None:
         """Close the HTTP client."""
-        self._client.close()
+        self._backend.close()
 
 
-def describe(endpoint: JudgeEndpoint) -> dict[str, Any]:
+def describe(endpoint: JudgeEndpoint) -> dict[str, str]:
     """What the report says about the judge (no key)."""
     return {"base_url": endpoint.base_url, "model": endpoint.model}

@@ -9,13 +9,16 @@ the author's own words more likely.
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from llm_twin.model.prompts import build_messages
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
 
 def scored_example(
-    tokenizer: Any, instruction: str, answer: str, max_length: int
+    tokenizer: "PreTrainedTokenizerBase", instruction: str, answer: str, max_length: int
 ) -> tuple[list[int], int]:
     """(token ids, index of the first answer token) of one row, cut to ``max_length`` tokens.
 
@@ -41,8 +44,8 @@ def scored_example(
 
 
 def perplexity(
-    model: Any,
-    tokenizer: Any,
+    model: "PreTrainedModel",
+    tokenizer: "PreTrainedTokenizerBase",
     instructions: Sequence[str],
     answers: Sequence[str],
     *,

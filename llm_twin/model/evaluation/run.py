@@ -21,6 +21,7 @@ from loguru import logger
 
 from llm_twin.application.dataset import store
 from llm_twin.domain.exceptions import InvalidInput
+from llm_twin.infrastructure.llm.judge_endpoint import JudgeEndpoint
 from llm_twin.model.evaluation.config import EvaluationConfig
 from llm_twin.model.evaluation.generation import ModelSpec
 from llm_twin.model.registry import ModelRegistry, ModelVersion, registry_root
@@ -282,7 +283,7 @@ def _run_models(
 
 def _judge(
     config: EvaluationConfig,
-    endpoint: Any,
+    endpoint: JudgeEndpoint,
     instructions: list[str],
     references: list[str],
     answers: dict[str, list[str]],

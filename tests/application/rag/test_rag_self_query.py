@@ -7,7 +7,6 @@ from typing import ClassVar
 
 import pytest
 
-from llm_twin.application.rag.llm import ChatLLM
 from llm_twin.application.rag.self_query import (
     Author,
     AuthorDirectory,
@@ -17,6 +16,7 @@ from llm_twin.application.rag.self_query import (
 )
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.domain.types import DataCategory
+from llm_twin.infrastructure.llm.factory import openai_backend
 
 MAXIME = Author("id-maxime", "Maxime Labonne")
 PAUL = Author("id-paul", "Paul Iusztin")
@@ -120,7 +120,9 @@ def fake_llm():
     server = HTTPServer(("127.0.0.1", 0), _FakeChat)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield ChatLLM(f"http://127.0.0.1:{server.server_port}/v1", "tiny", "secret-key", timeout=5)
+    yield openai_backend(
+        f"http://127.0.0.1:{server.server_port}/v1", "tiny", "secret-key", timeout=5
+    )
     server.shutdown()
     server.server_close()
 
@@ -153,9 +155,10 @@ def test_llm_query_expansion_parses_lines(fake_llm):
 
 
 def test_unreachable_llm_error_does_not_leak_the_key():
-    from llm_twin.application.rag.llm import LLMError
+    from llm_twin.infrastructure.llm import GenerationParams, LLMError
+    from llm_twin.infrastructure.llm.structured import chat
 
-    llm = ChatLLM("http://127.0.0.1:9/v1", "tiny", "secret-key", timeout=1)
+    llm = openai_backend("http://127.0.0.1:9/v1", "tiny", "secret-key", timeout=1)
     with pytest.raises(LLMError) as error:
-        llm.complete("system", "user")
+        llm.complete(chat("system", "user"), GenerationParams())
     assert "secret-key" not in str(error.value)

@@ -71,15 +71,3 @@ def test_missing_model_folder_is_unavailable(tmp_path):
         backend.load()
     with pytest.raises(LLMUnavailable):
         backend.check()
-
-
-def test_local_model_id_names_registry_versions(tmp_path):
-    from llm_twin.infrastructure.llm.factory import local_model_id
-
-    version = tmp_path / "registry" / "llm-twin" / "3"
-    (version / "model").mkdir(parents=True)
-    # Without its record the folder is just a folder.
-    assert local_model_id(version / "model") == "model"
-    (version / "version.json").write_text("{}")
-    assert local_model_id(version / "model") == "llm-twin-v3"
-    assert local_model_id(tmp_path / "smollm2-135m-instruct") == "smollm2-135m-instruct"

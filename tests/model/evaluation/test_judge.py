@@ -95,14 +95,14 @@ def test_pairwise_counts_a_win_only_when_both_orders_agree(fake_judge) -> None:
 
 
 def test_transport_errors_are_retried_then_raised(fake_judge) -> None:
-    from openai import InternalServerError
+    from llm_twin.infrastructure.llm import LLMUnavailable
 
     fake_judge.reply = lambda prompt: rubric(2, 2)
     fake_judge.fail_first = 1
     judge = judge_for(fake_judge)
     assert judge.rubric(["q"], ["r"], ["a"]).accuracy == [2]
     fake_judge.fail_first = 10
-    with pytest.raises(InternalServerError):
+    with pytest.raises(LLMUnavailable, match="HTTP 500"):
         judge.rubric(["q"], ["r"], ["a"])
 
 

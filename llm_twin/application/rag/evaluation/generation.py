@@ -6,7 +6,8 @@ Two scorers with the same output (:class:`AnswerScore`):
   MiniLM cosine similarity to a context sentence reaches a threshold; answer relevance =
   cosine(question, answer); the sources used are the links of the passages holding the best
   match of a supported sentence.
-- :class:`JudgeScorer` (ragas-style, an OpenAI-compatible judge LLM): the judge splits the
+- :class:`JudgeScorer` (ragas-style, an OpenAI-compatible judge LLM behind an
+  :class:`~llm_twin.infrastructure.llm.base.LLMBackend`): the judge splits the
   answer into statements and says which numbered sources support each (faithfulness = share
   supported); for relevance it writes questions the answer would answer, and relevance is
   their mean MiniLM cosine to the real question. A reply that is not the requested JSON is
@@ -16,21 +17,23 @@ Two scorers with the same output (:class:`AnswerScore`):
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loguru import logger
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from llm_twin.domain.exceptions import ImproperlyConfigured, LLMTwinError
+from llm_twin.domain.exceptions import ImproperlyConfigured
+from llm_twin.infrastructure.llm.base import Completion, GenerationParams
+from llm_twin.infrastructure.llm.factory import judge_backend
 from llm_twin.infrastructure.llm.judge_endpoint import JudgeEndpoint, judge_endpoint
+from llm_twin.infrastructure.llm.structured import MalformedReply, chat, complete_json
 from llm_twin.settings import Settings
+
+if TYPE_CHECKING:
+    from llm_twin.application.rag.evaluation.config import RagEvaluationConfig
 
 #: Answer sentences shorter than this many words ("[1]", "Sure!") are not statements.
 MIN_STATEMENT_WORDS = 3
-
-
-class JudgeError(LLMTwinError):
-    """The judge LLM server failed (the message never carries the key)."""
 
 
 @dataclass(frozen=True)
@@ -168,16 +171,7 @@ RELEVANCE_SYSTEM = (
     "Given an answer, write {n} different questions that this answer would answer. Reply "
     'with only a JSON object: {{"questions": ["...", "..."]}}'
 )
-REASK = (
-    "Your reply was not valid: {problem}. Reply again with only the JSON object in the "
-    "requested format, nothing else."
-)
-
-
-def _json_text(text: str) -> str:
-    """The JSON object in a reply (some servers wrap it in a Markdown fence or add words)."""
-    start, end = text.find("{"), text.rfind("}")
-    return text[start : end + 1] if 0 <= start < end else text
+Reply = TypeVar("Reply", bound=BaseModel)
 
 
 class JudgeScorer:
@@ -214,64 +208,44 @@ class JudgeScorer:
         self.endpoint = endpoint
         self.embedder = embedder
         self.retries = retries
-        self.max_tokens = max_tokens
         self.relevance_questions = relevance_questions
-        self.timeout = timeout
-        self.json_mode = json_mode
+        self.params = GenerationParams(
+            max_new_tokens=max_tokens, temperature=0.0, top_p=1.0, json_mode=json_mode
+        )
         self.requests = 0
         self.malformed = 0
         self.failures = 0
-        self._client: Any = None
+        self._backend = judge_backend(endpoint, timeout=timeout, retries=1)
 
-    def _chat(self, messages: list[dict[str, str]]) -> str:
-        import openai
-
-        if self._client is None:
-            self._client = openai.OpenAI(
-                base_url=self.endpoint.base_url,
-                api_key=self.endpoint.api_key or "not-needed",
-                timeout=self.timeout,
-                max_retries=1,
-            )
-        options: dict[str, Any] = {}
-        if self.json_mode:
-            options["response_format"] = {"type": "json_object"}
+    def _count(self, _completion: Completion) -> None:
         self.requests += 1
-        try:
-            response = self._client.chat.completions.create(
-                model=self.endpoint.model,
-                messages=messages,
-                temperature=0.0,
-                max_tokens=self.max_tokens,
-                **options,
-            )
-        except openai.OpenAIError as error:
-            raise JudgeError(
-                f"judge LLM at {self.endpoint.base_url} failed: {type(error).__name__}"
-            ) from None
-        if not response.choices:
-            return ""
-        return response.choices[0].message.content or ""
 
-    def _ask(self, system: str, user: str, schema: type[BaseModel], what: str) -> Any:
-        """The validated reply, re-asking after malformed ones; ``None`` after the last."""
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        for attempt in range(self.retries + 1):
-            reply = self._chat(messages)
-            try:
-                return schema.model_validate_json(_json_text(reply))
-            except ValidationError as error:
-                self.malformed += 1
-                problem = error.errors()[0]["msg"]
-                logger.warning(
-                    "judge reply for {} malformed (attempt {}): {}", what, attempt + 1, problem
-                )
-                messages += [
-                    {"role": "assistant", "content": reply},
-                    {"role": "user", "content": REASK.format(problem=problem)},
-                ]
-        self.failures += 1
-        return None
+    def _ask(self, system: str, user: str, schema: type[Reply], what: str) -> Reply | None:
+        """The validated reply, re-asking (with what was wrong) after malformed ones; ``None``
+        after the last.
+
+        Raises:
+            LLMError: the judge server failed (the message never carries the key).
+        """
+
+        def malformed(attempt: int, error: MalformedReply) -> None:
+            self.malformed += 1
+            logger.warning(
+                "judge reply for {} malformed (attempt {}): {}", what, attempt + 1, error
+            )
+
+        reply = complete_json(
+            self._backend,
+            chat(system, user),
+            schema,
+            params=self.params,
+            retries=self.retries,
+            on_reply=self._count,
+            on_malformed=malformed,
+        )
+        if reply is None:
+            self.failures += 1
+        return reply
 
     def score(self, question: str, answer: str, passages: Sequence[Passage]) -> AnswerScore:
         """Score ``answer`` to ``question`` against ``passages`` (numbered as in the prompt)."""
@@ -317,11 +291,13 @@ class JudgeScorer:
         return result
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        """Close the judge's HTTP client."""
+        self._backend.close()
 
 
-def build_scorer(settings: Settings, config: Any, embedder: Any) -> OfflineScorer | JudgeScorer:
+def build_scorer(
+    settings: Settings, config: "RagEvaluationConfig", embedder: Any
+) -> OfflineScorer | JudgeScorer:
     """The scorer the config asks for (``judge``: auto, on, off).
 
     Raises:

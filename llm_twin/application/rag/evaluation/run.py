@@ -231,6 +231,7 @@ def answer_questions(
     from llm_twin.application.inference import ResponseCache, TraceStore, TwinService
     from llm_twin.infrastructure.llm.base import GenerationParams
     from llm_twin.infrastructure.llm.factory import build_llm
+    from llm_twin.model.registry import served_model
 
     count = min(config.n_generation, len(questions))
     chosen = sorted(random.Random(config.seed).sample(range(len(questions)), count))
@@ -239,7 +240,7 @@ def answer_questions(
     params = GenerationParams.from_settings(
         settings, max_new_tokens=config.max_tokens, temperature=config.temperature
     )
-    llm = build_llm(settings)
+    llm = build_llm(settings, served_model)
     llm.load()
     examples: list[dict[str, Any]] = []
     try:
