@@ -14,6 +14,7 @@ The containers answer the OpenAI-style ``messages`` payload that
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -23,11 +24,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from loguru import logger
 
 from llm_twin.domain.exceptions import ImproperlyConfigured, LLMTwinError
-from llm_twin.infrastructure.aws.session import AwsService
+from llm_twin.infrastructure.aws.session import SageMakerService
 from llm_twin.settings import Settings
 
 if TYPE_CHECKING:
-    import boto3
     from botocore.client import BaseClient
 
 #: Pinned serving images in AWS's Deep Learning Containers account (763104351884 serves most
@@ -220,7 +220,7 @@ def _error_message(operation: str, error: Exception) -> str:
     return f"{operation} failed: {info.get('Code', 'error')}: {info.get('Message', '')}"
 
 
-class EndpointDeployer(AwsService):
+class EndpointDeployer(SageMakerService[EndpointSpec]):
     """Creates, updates, describes and deletes one endpoint.
 
     Args:
@@ -229,17 +229,10 @@ class EndpointDeployer(AwsService):
         session: A ``boto3.Session`` (default: :func:`aws_session` of the settings).
     """
 
-    def __init__(
-        self,
-        spec: EndpointSpec,
-        settings: Settings | None = None,
-        session: "boto3.Session | None" = None,
-    ) -> None:
-        super().__init__(settings, session)
-        self.spec = spec
-        self.s3 = self.session.client("s3")
-        self.sagemaker = self.session.client("sagemaker")
-        self.autoscaling = self.session.client("application-autoscaling")
+    @functools.cached_property
+    def autoscaling(self) -> "BaseClient":
+        """The Application Auto Scaling client (one per deployer)."""
+        return self.session.client("application-autoscaling")
 
     # -- helpers ---------------------------------------------------------------------------
     def _call(self, client: "BaseClient", operation: str, **params: object) -> dict[str, Any]:
@@ -271,6 +264,15 @@ class EndpointDeployer(AwsService):
     def resource_id(self) -> str:
         """The endpoint variant as Application Auto Scaling names it."""
         return f"endpoint/{self.spec.endpoint_name}/variant/{VARIANT}"
+
+    @property
+    def _scalable_target(self) -> dict[str, str]:
+        """The parameters naming the variant in Application Auto Scaling calls."""
+        return {
+            "ServiceNamespace": "sagemaker",
+            "ResourceId": self.resource_id,
+            "ScalableDimension": SCALABLE_DIMENSION,
+        }
 
     # -- model data ------------------------------------------------------------------------
     def upload_model(self, version: ServableVersion) -> str:
@@ -504,9 +506,7 @@ class EndpointDeployer(AwsService):
         self._call(
             self.autoscaling,
             "register_scalable_target",
-            ServiceNamespace="sagemaker",
-            ResourceId=self.resource_id,
-            ScalableDimension=SCALABLE_DIMENSION,
+            **self._scalable_target,
             MinCapacity=self.spec.min_instances,
             MaxCapacity=self.spec.max_instances,
         )
@@ -515,9 +515,7 @@ class EndpointDeployer(AwsService):
             self.autoscaling,
             "put_scaling_policy",
             PolicyName=policy_name,
-            ServiceNamespace="sagemaker",
-            ResourceId=self.resource_id,
-            ScalableDimension=SCALABLE_DIMENSION,
+            **self._scalable_target,
             PolicyType="TargetTrackingScaling",
             TargetTrackingScalingPolicyConfiguration={
                 "TargetValue": self.spec.target_invocations,
@@ -554,9 +552,7 @@ class EndpointDeployer(AwsService):
         self._call(
             self.autoscaling,
             "deregister_scalable_target",
-            ServiceNamespace="sagemaker",
-            ResourceId=self.resource_id,
-            ScalableDimension=SCALABLE_DIMENSION,
+            **self._scalable_target,
         )
         return True
 

@@ -16,15 +16,12 @@ import json
 import tarfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loguru import logger
 
-from llm_twin.infrastructure.aws.session import AwsService
-from llm_twin.settings import PROJECT_ROOT, Settings
-
-if TYPE_CHECKING:
-    import boto3
+from llm_twin.infrastructure.aws.session import SageMakerService
+from llm_twin.settings import PROJECT_ROOT
 
 #: Hugging Face PyTorch training container (transformers 4.49 / PyTorch 2.5 / CUDA 12.4).
 #: Its requirements.txt step installs this project's training dependencies on top.
@@ -121,7 +118,7 @@ def source_archive(config_text: str, root: Path = PROJECT_ROOT) -> bytes:
     return buffer.getvalue()
 
 
-class SageMakerTrainingJobs(AwsService):
+class SageMakerTrainingJobs(SageMakerService[TrainingJobSpec]):
     """Uploads a training job's inputs and starts it as a SageMaker training job.
 
     Args:
@@ -130,17 +127,6 @@ class SageMakerTrainingJobs(AwsService):
         session: A ``boto3.Session`` (default: one from the settings' credentials or the
             default chain).
     """
-
-    def __init__(
-        self,
-        spec: TrainingJobSpec,
-        settings: Settings | None = None,
-        session: "boto3.Session | None" = None,
-    ) -> None:
-        super().__init__(settings, session)
-        self.spec = spec
-        self.s3 = self.session.client("s3")
-        self.sagemaker = self.session.client("sagemaker")
 
     def _upload_folder(self, folder: Path, key_prefix: str) -> int:
         count = 0

@@ -1,6 +1,5 @@
 """Settings of the preference alignment (DPO) stage and their translation to TRL's ``DPOConfig``."""
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -32,17 +31,12 @@ class DPOStageConfig(StageSettings):
     gradient_accumulation_steps: int = Field(default=8, ge=1)
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1)
 
-    def to_trl(self, output_dir: Path, common: dict[str, Any]) -> "DPOConfig":
-        """TRL's ``DPOConfig`` for this stage.
-
-        Args:
-            output_dir: Folder for checkpoints.
-            common: Hardware and seed arguments shared by both stages (see ``hardware``).
-        """
+    def trl_config_class(self) -> "type[DPOConfig]":
+        """TRL's ``DPOConfig``."""
         from trl import DPOConfig
 
-        return DPOConfig(
-            beta=self.beta,
-            loss_type=[self.loss_type],
-            **self.trl_arguments(output_dir, common),
-        )
+        return DPOConfig
+
+    def stage_arguments(self) -> dict[str, Any]:
+        """The DPO strength and loss."""
+        return {"beta": self.beta, "loss_type": [self.loss_type]}

@@ -4,19 +4,17 @@
 adapter disabled, so no second copy of the weights is held in memory.
 """
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from llm_twin.model.finetuning.config import TrainingConfig
-from llm_twin.model.finetuning.hardware import HardwarePlan
 from llm_twin.model.finetuning.stage import StageResult, TrainingStage, first_and_last, or_nan
 from llm_twin.model.finetuning.tracking import Tracker
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments
+    from transformers import PreTrainedModel, Trainer, TrainingArguments
 
     from llm_twin.model.finetuning.dpo_config import DPOStageConfig
 
@@ -25,7 +23,9 @@ EVALUATION_KEYS = ("eval_loss", "eval_rewards/margins", "eval_rewards/accuracies
 
 
 class DPOStage(TrainingStage):
-    """The DPO stage: ``DPOTrainer`` on preference pairs; reports reward margins and accuracy."""
+    """The DPO stage: ``DPOTrainer`` on the merged SFT model with the conversational preference
+    splits (``prompt``/``chosen``/``rejected``, from ``data.dpo_splits``) and ``config.dpo``;
+    reports reward margins and accuracy. Run it with :meth:`TrainingStage.run`."""
 
     name = "dpo"
     label = "DPO"
@@ -68,28 +68,3 @@ class DPOStage(TrainingStage):
         """Log the steps and the final reward margin."""
         _, margin_end = first_and_last(result.history, "rewards/margins")
         logger.info("DPO done: {} steps, reward margin {}", result.steps, margin_end)
-
-
-def run_dpo(
-    sft_path: Path | str,
-    tokenizer: "PreTrainedTokenizerBase",
-    train: "Dataset",
-    test: "Dataset | None",
-    config: TrainingConfig,
-    plan: HardwarePlan,
-    folder: Path,
-    tracker: Tracker,
-) -> StageResult:
-    """Align the SFT model on preference pairs and merge the adapter; skip when already done.
-
-    Args:
-        sft_path: Folder of the merged SFT model.
-        tokenizer: Tokenizer with the training chat template.
-        train: Conversational preference dataset (``prompt``/``chosen``/``rejected``).
-        test: Its test split, or None.
-        config: The run's config (``config.dpo``, ``config.lora``, ``config.seed``).
-        plan: Device, precision, quantization.
-        folder: The stage's folder: ``checkpoints/``, ``adapter/``, ``merged/``, result record.
-        tracker: Where metrics go.
-    """
-    return DPOStage().run(sft_path, tokenizer, train, test, config, plan, folder, tracker)

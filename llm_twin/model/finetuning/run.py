@@ -168,22 +168,22 @@ def _train_stages(
 ) -> _Stages:
     """SFT on the instruct dataset, then (when enabled) DPO on the preference dataset."""
     from llm_twin.model.finetuning.data import dpo_splits, sft_splits
-    from llm_twin.model.finetuning.dpo_trainer import run_dpo
-    from llm_twin.model.finetuning.sft_trainer import run_sft
+    from llm_twin.model.finetuning.dpo_trainer import DPOStage
+    from llm_twin.model.finetuning.sft_trainer import SFTStage
     from llm_twin.model.finetuning.stage import prepare_tokenizer
 
     versions = inputs.dataset_versions
     tokenizer = prepare_tokenizer(inputs.base_model)
     instruct = store.load(settings.DATA_DIR, "instruct", versions["instruct"])
     sft_train, sft_test = sft_splits(instruct, config.sft.max_samples, config.seed)
-    sft = run_sft(
+    sft = SFTStage().run(
         inputs.base_model, tokenizer, sft_train, sft_test, config, plan, run_dir / "sft", tracker
     )
     if not config.dpo.enabled:
         return _Stages(sft, None)
     preference = store.load(settings.DATA_DIR, "preference", versions["preference"])
     dpo_train, dpo_test = dpo_splits(preference, config.dpo.max_samples, config.seed)
-    dpo = run_dpo(
+    dpo = DPOStage().run(
         sft.merged_dir, tokenizer, dpo_train, dpo_test, config, plan, run_dir / "dpo", tracker
     )
     return _Stages(sft, dpo)

@@ -8,7 +8,6 @@ adapter (:class:`~llm_twin.infrastructure.aws.sagemaker_training.SageMakerTraini
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from llm_twin.domain.exceptions import ImproperlyConfigured
 from llm_twin.infrastructure.aws.sagemaker_training import (
@@ -17,10 +16,7 @@ from llm_twin.infrastructure.aws.sagemaker_training import (
     TrainingJobSpec,
 )
 from llm_twin.model.finetuning.config import TrainingConfig
-from llm_twin.settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    import boto3
+from llm_twin.settings import Settings
 
 __all__ = ["SageMakerTrainingLauncher", "TrainingJobSpec", "job_inputs"]
 
@@ -82,8 +78,9 @@ def job_inputs(config: TrainingConfig, settings: Settings) -> TrainingJobInputs:
     )
 
 
-class SageMakerTrainingLauncher:
-    """Starts training runs as SageMaker training jobs and reports their status.
+class SageMakerTrainingLauncher(SageMakerTrainingJobs):
+    """Starts training runs (config files) as SageMaker training jobs; :meth:`status` reports
+    on them.
 
     Args:
         spec: Where and how the job runs.
@@ -91,15 +88,6 @@ class SageMakerTrainingLauncher:
         session: A ``boto3.Session`` (default: one from the settings' credentials or the
             default chain).
     """
-
-    def __init__(
-        self,
-        spec: TrainingJobSpec,
-        settings: Settings | None = None,
-        session: "boto3.Session | None" = None,
-    ) -> None:
-        self.settings = settings or get_settings()
-        self.jobs = SageMakerTrainingJobs(spec, self.settings, session)
 
     def launch(self, config_path: Path, job_name: str | None = None) -> str:
         """Upload everything the config needs and create the training job; return its name.
@@ -115,8 +103,4 @@ class SageMakerTrainingLauncher:
         from llm_twin.model.finetuning.config import load_config_file
 
         inputs = job_inputs(load_config_file(config_path), self.settings)
-        return self.jobs.start(inputs, job_name)
-
-    def status(self, job_name: str) -> dict[str, Any]:
-        """The job's status, secondary status, failure reason and model artifact (if done)."""
-        return self.jobs.status(job_name)
+        return self.start(inputs, job_name)

@@ -1,7 +1,6 @@
 """Settings of the supervised fine-tuning (SFT) stage and their translation to TRL's
 ``SFTConfig``."""
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -34,18 +33,16 @@ class SFTStageConfig(StageSettings):
     assistant_only_loss: bool = True
     weight_decay: float = Field(default=0.0, ge=0)
 
-    def to_trl(self, output_dir: Path, common: dict[str, Any]) -> "SFTConfig":
-        """TRL's ``SFTConfig`` for this stage.
-
-        Args:
-            output_dir: Folder for checkpoints.
-            common: Hardware and seed arguments shared by both stages (see ``hardware``).
-        """
+    def trl_config_class(self) -> "type[SFTConfig]":
+        """TRL's ``SFTConfig``."""
         from trl import SFTConfig
 
-        return SFTConfig(
-            packing=self.packing,
-            assistant_only_loss=self.assistant_only_loss,
-            weight_decay=self.weight_decay,
-            **self.trl_arguments(output_dir, common),
-        )
+        return SFTConfig
+
+    def stage_arguments(self) -> dict[str, Any]:
+        """Packing, answer-only loss, weight decay."""
+        return {
+            "packing": self.packing,
+            "assistant_only_loss": self.assistant_only_loss,
+            "weight_decay": self.weight_decay,
+        }

@@ -1,25 +1,25 @@
 """Supervised fine-tuning: TRL ``SFTTrainer`` + a PEFT LoRA adapter on the instruct dataset,
 loss on the assistant turns only, then the adapter merged into the base model."""
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from llm_twin.model.finetuning.config import TrainingConfig
-from llm_twin.model.finetuning.hardware import HardwarePlan
 from llm_twin.model.finetuning.stage import StageResult, TrainingStage, first_and_last
 from llm_twin.model.finetuning.tracking import Tracker
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments
+    from transformers import PreTrainedModel, Trainer, TrainingArguments
 
     from llm_twin.model.finetuning.sft_config import SFTStageConfig
 
 
 class SFTStage(TrainingStage):
-    """The SFT stage: ``SFTTrainer`` on conversations; reports the eval loss and token rates."""
+    """The SFT stage: ``SFTTrainer`` on the base model (id or folder) with the conversational
+    instruct splits (``messages``, from ``data.sft_splits``) and ``config.sft``; reports the eval
+    loss and token rates. Run it with :meth:`TrainingStage.run`."""
 
     name = "sft"
     label = "SFT"
@@ -62,28 +62,3 @@ class SFTStage(TrainingStage):
             loss_start or 0,
             loss_end or 0,
         )
-
-
-def run_sft(
-    base_path: Path | str,
-    tokenizer: "PreTrainedTokenizerBase",
-    train: "Dataset",
-    test: "Dataset | None",
-    config: TrainingConfig,
-    plan: HardwarePlan,
-    folder: Path,
-    tracker: Tracker,
-) -> StageResult:
-    """Fine-tune ``base_path`` on ``train`` and merge the adapter; skip when already done.
-
-    Args:
-        base_path: Base model id or folder.
-        tokenizer: Tokenizer with the training chat template (``stage.prepare_tokenizer``).
-        train: Conversational dataset (``messages``) from ``data.sft_splits``.
-        test: Its test split, or None.
-        config: The run's config (``config.sft``, ``config.lora``, ``config.seed``).
-        plan: Device, precision, quantization.
-        folder: The stage's folder: ``checkpoints/``, ``adapter/``, ``merged/``, result record.
-        tracker: Where metrics go.
-    """
-    return SFTStage().run(base_path, tokenizer, train, test, config, plan, folder, tracker)

@@ -76,6 +76,14 @@ class StageSettings(BaseModel):
             **common,
         }
 
+    def trl_config_class(self) -> "type[TrainingArguments]":
+        """The TRL config class of the stage (``SFTConfig``, ``DPOConfig``; imported lazily)."""
+        raise NotImplementedError(f"{type(self).__name__} names no TRL config class")
+
+    def stage_arguments(self) -> dict[str, Any]:
+        """The TRL config arguments only this stage has."""
+        return {}
+
     def to_trl(self, output_dir: Path, common: dict[str, Any]) -> "TrainingArguments":
         """The stage's TRL config object (``SFTConfig``, ``DPOConfig``).
 
@@ -83,4 +91,6 @@ class StageSettings(BaseModel):
             output_dir: Folder for checkpoints.
             common: Hardware and seed arguments shared by both stages (see ``hardware``).
         """
-        raise NotImplementedError(f"{type(self).__name__} names no TRL config class")
+        return self.trl_config_class()(
+            **self.stage_arguments(), **self.trl_arguments(output_dir, common)
+        )
