@@ -68,7 +68,7 @@ def deploy(
     """Create or update the endpoint serving a registry version (idempotent)."""
 
     def action() -> dict:
-        from llm_twin.infrastructure.aws.sagemaker_deploy import resolve_version
+        from llm_twin.model.serving import resolve_version
         from llm_twin.settings import get_settings
 
         deployer = _deployer(endpoint)

@@ -28,11 +28,11 @@ def launch(
 ) -> None:
     """Upload the config's datasets (and the offline base model) and start the job."""
     from llm_twin.domain.exceptions import LLMTwinError
-    from llm_twin.infrastructure.aws.sagemaker_training import (
+    from llm_twin.logs import configure_logging
+    from llm_twin.model.finetuning.sagemaker_launch import (
         SageMakerTrainingLauncher,
         TrainingJobSpec,
     )
-    from llm_twin.logs import configure_logging
 
     configure_logging()
     spec = TrainingJobSpec(role_arn=role, bucket=bucket, instance_type=instance_type, spot=spot)
@@ -51,7 +51,7 @@ def status(
     bucket: Annotated[str, typer.Option(help="Unused for status")] = "",
 ) -> None:
     """Print a job's status as JSON."""
-    from llm_twin.infrastructure.aws.sagemaker_training import (
+    from llm_twin.model.finetuning.sagemaker_launch import (
         SageMakerTrainingLauncher,
         TrainingJobSpec,
     )

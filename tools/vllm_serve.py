@@ -71,7 +71,7 @@ def main(
 ) -> None:
     """Print (or run) the vLLM command serving a registry version."""
     from llm_twin.domain.exceptions import LLMTwinError
-    from llm_twin.infrastructure.aws.sagemaker_deploy import resolve_version
+    from llm_twin.model.serving import resolve_version
     from llm_twin.settings import get_settings
 
     try:

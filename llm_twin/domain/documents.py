@@ -65,6 +65,8 @@ class ContentDocument(Entity):
     """
 
     category: ClassVar[DataCategory]
+    #: The category's warehouse collection (from ``CATEGORY_INFO``, set per subclass).
+    collection: ClassVar[str]
     computed_fields_on_load: ClassVar[frozenset[str]] = frozenset({"content_hash"})
     export_excluded_fields: ClassVar[frozenset[str]] = frozenset({"content_hash", "updated_at"})
 
@@ -75,6 +77,13 @@ class ContentDocument(Entity):
     author_full_name: str = Field(min_length=1)
     crawled_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: object) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # A document class names its category; where it is stored follows from the table.
+        if "category" in cls.__dict__:
+            cls.collection = cls.category.collection
 
     @field_validator("content")
     @classmethod
@@ -95,14 +104,12 @@ class ContentDocument(Entity):
 class ArticleDocument(ContentDocument):
     """A blog article (Medium, Substack, personal site)."""
 
-    collection: ClassVar[str] = "articles"
     category: ClassVar[DataCategory] = DataCategory.ARTICLES
 
 
 class PostDocument(ContentDocument):
     """A short social post (LinkedIn). ``image`` is an optional image URL."""
 
-    collection: ClassVar[str] = "posts"
     category: ClassVar[DataCategory] = DataCategory.POSTS
 
     image: str | None = None
@@ -116,7 +123,6 @@ class RepositoryDocument(ContentDocument):
         commit: Commit SHA the files were read at, when known.
     """
 
-    collection: ClassVar[str] = "repositories"
     category: ClassVar[DataCategory] = DataCategory.REPOSITORIES
 
     name: str = Field(min_length=1)

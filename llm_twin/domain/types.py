@@ -1,5 +1,13 @@
-"""Enumerations shared by every layer."""
+"""Enumerations shared by every layer, and the table of what the domain knows of each data
+category (:data:`CATEGORY_INFO`).
 
+Adding a category: a :class:`DataCategory` member and its :data:`CATEGORY_INFO` row here, its
+raw document class in ``domain/documents.py`` (``category = DataCategory.X``: the collection
+follows from the row) and its handlers row in ``application/preprocessing/handlers.py``
+(cleaning, chunking levels and sizes).
+"""
+
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -15,33 +23,31 @@ class DataCategory(StrEnum):
     REPOSITORIES = "repositories"
 
     @property
+    def info(self) -> "CategoryInfo":
+        """This category's row of :data:`CATEGORY_INFO`."""
+        return CATEGORY_INFO[self]
+
+    @property
     def collection(self) -> str:
         """Name of the MongoDB collection holding raw documents of this category."""
-        return _COLLECTIONS[self]
+        return self.info.collection
 
     @classmethod
     def from_collection(cls, collection: str) -> "DataCategory":
         """Inverse of :attr:`collection`; raises ``ValueError`` naming the unknown collection."""
-        for category, name in _COLLECTIONS.items():
-            if name == collection:
+        for category, info in CATEGORY_INFO.items():
+            if info.collection == collection:
                 return category
-        known = ", ".join(_COLLECTIONS.values())
+        known = ", ".join(info.collection for info in CATEGORY_INFO.values())
         raise ValueError(f"unknown collection {collection!r} (known: {known})")
 
     @classmethod
     def parse(cls, value: str) -> "DataCategory":
         """Accept a category in any common spelling: ``article``, ``Articles``, ``code``…"""
         normalized = value.strip().lower()
-        aliases = {
-            "article": cls.ARTICLES,
-            "post": cls.POSTS,
-            "repository": cls.REPOSITORIES,
-            "repo": cls.REPOSITORIES,
-            "repos": cls.REPOSITORIES,
-            "code": cls.REPOSITORIES,
-        }
-        if normalized in aliases:
-            return aliases[normalized]
+        for category, info in CATEGORY_INFO.items():
+            if normalized in info.aliases:
+                return category
         try:
             return cls(normalized)
         except ValueError:
@@ -49,8 +55,24 @@ class DataCategory(StrEnum):
             raise ValueError(f"unknown data category {value!r} (known: {known})") from None
 
 
-_COLLECTIONS = {
-    DataCategory.ARTICLES: "articles",
-    DataCategory.POSTS: "posts",
-    DataCategory.REPOSITORIES: "repositories",
+@dataclass(frozen=True)
+class CategoryInfo:
+    """What the domain knows of one data category.
+
+    Attributes:
+        collection: The warehouse (MongoDB) collection of its raw documents.
+        aliases: Other spellings :meth:`DataCategory.parse` accepts (lower case).
+    """
+
+    collection: str
+    aliases: tuple[str, ...] = ()
+
+
+#: One row per category: adding a category starts here.
+CATEGORY_INFO: dict[DataCategory, CategoryInfo] = {
+    DataCategory.ARTICLES: CategoryInfo("articles", aliases=("article",)),
+    DataCategory.POSTS: CategoryInfo("posts", aliases=("post",)),
+    DataCategory.REPOSITORIES: CategoryInfo(
+        "repositories", aliases=("repository", "repo", "repos", "code")
+    ),
 }

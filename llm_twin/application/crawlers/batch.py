@@ -4,6 +4,7 @@
 ``failed`` with its reason, and the documents of the crawled ones are returned for saving.
 """
 
+import dataclasses
 import sys
 import time
 from collections import Counter
@@ -15,7 +16,7 @@ from loguru import logger
 from pydantic import BaseModel, Field
 
 from llm_twin.application.crawlers.base import Author, CrawlError
-from llm_twin.application.crawlers.dispatcher import CrawlerDispatcher
+from llm_twin.application.crawlers.dispatcher import CrawlerDispatcher, Route
 from llm_twin.application.crawlers.links import normalize_link
 from llm_twin.domain.documents import ContentDocument, document_type_for
 
@@ -95,6 +96,123 @@ class CrawlBatch(BaseModel):
         return bool(self.reports) and all(report.status == "failed" for report in self.reports)
 
 
+def _route_links(
+    links: list[str],
+    dispatcher: CrawlerDispatcher,
+    known_links: set[str],
+    force: bool,
+) -> tuple[list[LinkReport | None], list["_Job"]]:
+    """Normalise and route every link: the reports of the links failed or skipped at once (by
+    position, None for the others) and the jobs to crawl."""
+    reports: list[LinkReport | None] = [None] * len(links)
+    jobs: list[_Job] = []
+    seen: set[str] = set()
+    for index, link in enumerate(links):
+        try:
+            normalized = normalize_link(link)
+            route = dispatcher.route(normalized)
+        except CrawlError as error:
+            reports[index] = LinkReport(
+                link=link, status="failed", reason=error.reason, message=str(error)
+            )
+            continue
+        job = _Job(index, link, normalized, route)
+        if normalized in seen:
+            reports[index] = job.report(
+                status="skipped", reason="duplicate", message="listed twice"
+            )
+        elif normalized in known_links and not force and not route.crawler.listing:
+            reports[index] = job.report(
+                status="skipped",
+                reason="already_crawled",
+                message="already in the warehouse (set force: true to re-crawl)",
+            )
+        else:
+            jobs.append(job)
+        seen.add(normalized)
+    return reports, jobs
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """One link to crawl: its position in the config, the link as given and normalised, and
+    its route."""
+
+    index: int
+    link: str
+    normalized: str
+    route: Route
+
+    def report(
+        self,
+        status: LinkStatus,
+        reason: str = "",
+        message: str = "",
+        documents: int = 0,
+        seconds: float = 0.0,
+    ) -> LinkReport:
+        """This link's report (see :class:`LinkReport` for the fields)."""
+        return LinkReport(
+            link=self.link,
+            normalized=self.normalized,
+            status=status,
+            platform=self.route.platform,
+            crawler=type(self.route.crawler).__name__,
+            reason=reason,
+            message=message,
+            documents=documents,
+            seconds=seconds,
+        )
+
+    def run(self, author: Author) -> tuple[LinkReport, list[ContentDocument]]:
+        """Crawl the link; a failure (even a crawler bug) becomes a ``failed`` report."""
+        began = time.perf_counter()
+        try:
+            documents = self.route.crawler.crawl(self.normalized, author)
+        except CrawlError as error:
+            logger.warning("failed {}: {}", self.normalized, error)
+            return self.report(status="failed", reason=error.reason, message=str(error),
+                               seconds=_since(began)), []  # fmt: skip
+        except Exception as error:  # a crawler bug must not stop the other links
+            logger.opt(exception=error).error("crawler error on {}", self.normalized)
+            return self.report(status="failed", reason="crawler_error",
+                               message=f"{type(error).__name__}: {error}",
+                               seconds=_since(began)), []  # fmt: skip
+        for document in documents:
+            document.platform = self.route.platform
+        logger.info("crawled {} ({} documents)", self.normalized, len(documents))
+        report = self.report(status="crawled", documents=len(documents), seconds=_since(began))
+        return report, documents
+
+
+def _run_jobs(
+    jobs: list[_Job],
+    author: Author,
+    reports: list[LinkReport | None],
+    concurrency: int,
+    progress: bool,
+) -> dict[int, list[ContentDocument]]:
+    """Crawl ``jobs`` on ``concurrency`` threads, filling ``reports`` by position; the
+    documents by link position."""
+    from tqdm import tqdm
+
+    crawled: dict[int, list[ContentDocument]] = {}
+    if not jobs:
+        return crawled
+    workers = max(1, min(concurrency, len(jobs)))
+    with (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crawl") as pool,
+        tqdm(total=len(jobs), desc="Crawling", unit="link", file=sys.stderr,
+             disable=not progress) as bar,
+    ):  # fmt: skip
+        futures = {pool.submit(job.run, author): job.index for job in jobs}
+        for future in as_completed(futures):
+            index = futures[future]
+            reports[index], crawled[index] = future.result()
+            bar.update(1)
+    return crawled
+
+
 def crawl_links(
     links: list[str],
     author: Author,
@@ -116,85 +234,10 @@ def crawl_links(
         concurrency: Links crawled at the same time (threads).
         progress: Show a progress bar on stderr.
     """
-    from tqdm import tqdm
-
     started = time.perf_counter()
     batch = CrawlBatch()
-    reports: list[LinkReport | None] = [None] * len(links)
-    jobs: list[tuple[int, str, Any]] = []
-    seen: set[str] = set()
-    for index, link in enumerate(links):
-        try:
-            normalized = normalize_link(link)
-            route = dispatcher.route(normalized)
-        except CrawlError as error:
-            reports[index] = LinkReport(
-                link=link, status="failed", reason=error.reason, message=str(error)
-            )
-            continue
-        common = {
-            "link": link,
-            "normalized": normalized,
-            "platform": route.platform,
-            "crawler": type(route.crawler).__name__,
-        }
-        if normalized in seen:
-            reports[index] = LinkReport(
-                **common, status="skipped", reason="duplicate", message="listed twice"
-            )
-        elif normalized in known_links and not force and not route.crawler.listing:
-            reports[index] = LinkReport(
-                **common,
-                status="skipped",
-                reason="already_crawled",
-                message="already in the warehouse (set force: true to re-crawl)",
-            )
-        else:
-            jobs.append((index, normalized, route))
-        seen.add(normalized)
-
-    def run(job: tuple[int, str, Any]) -> tuple[int, LinkReport, list[ContentDocument]]:
-        index, normalized, route = job
-        common = {
-            "link": links[index],
-            "normalized": normalized,
-            "platform": route.platform,
-            "crawler": type(route.crawler).__name__,
-        }
-        began = time.perf_counter()
-        try:
-            documents = route.crawler.crawl(normalized, author)
-        except CrawlError as error:
-            logger.warning("failed {}: {}", normalized, error)
-            return index, LinkReport(**common, status="failed", reason=error.reason,
-                                     message=str(error), seconds=_since(began)), []  # fmt: skip
-        except Exception as error:  # a crawler bug must not stop the other links
-            logger.opt(exception=error).error("crawler error on {}", normalized)
-            return index, LinkReport(**common, status="failed", reason="crawler_error",
-                                     message=f"{type(error).__name__}: {error}",
-                                     seconds=_since(began)), []  # fmt: skip
-        for document in documents:
-            document.platform = route.platform
-        logger.info("crawled {} ({} documents)", normalized, len(documents))
-        report = LinkReport(
-            **common, status="crawled", documents=len(documents), seconds=_since(began)
-        )
-        return index, report, documents
-
-    crawled: dict[int, list[ContentDocument]] = {}
-    if jobs:
-        workers = max(1, min(concurrency, len(jobs)))
-        with (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crawl") as pool,
-            tqdm(total=len(jobs), desc="Crawling", unit="link", file=sys.stderr,
-                 disable=not progress) as bar,
-        ):  # fmt: skip
-            futures = [pool.submit(run, job) for job in jobs]
-            for future in as_completed(futures):
-                index, report, documents = future.result()
-                reports[index] = report
-                crawled[index] = documents
-                bar.update(1)
+    reports, jobs = _route_links(links, dispatcher, known_links, force)
+    crawled = _run_jobs(jobs, author, reports, concurrency, progress)
     for index in sorted(crawled):
         batch.add_documents(crawled[index])
     batch.reports = [report for report in reports if report is not None]

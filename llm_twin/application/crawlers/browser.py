@@ -6,15 +6,20 @@ each crawl worker thread its own browser, started on first use and reused for ev
 thread crawls, and quits them all at the end.
 """
 
+import contextlib
 import shutil
 import tempfile
 import threading
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from llm_twin.application.crawlers.base import CrawlError
 from llm_twin.settings import Settings
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
 
 #: Flags that work headless as root in containers (see FACTS.md); a fresh profile per browser.
 CHROMIUM_FLAGS = (
@@ -46,6 +51,35 @@ def chromium_available(settings: Settings) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def browser_errors(link: str, timeout_message: str) -> Iterator[None]:
+    """Turn Selenium's errors inside the block into crawl errors: a timeout into ``timeout``
+    with ``timeout_message``, any other driver error into ``browser_error`` naming ``link``."""
+    from selenium.common.exceptions import TimeoutException, WebDriverException
+
+    try:
+        yield
+    except TimeoutException:
+        raise CrawlError("timeout", timeout_message) from None
+    except WebDriverException as error:
+        raise CrawlError("browser_error", f"Chromium failed on {link}: {error.msg}") from None
+
+
+def wait_for_element(driver: "WebDriver", selector: str, timeout: float) -> None:
+    """Wait until the page has an element matching the CSS ``selector``.
+
+    Raises:
+        selenium.common.exceptions.TimeoutException: none appeared within ``timeout`` seconds.
+    """
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, selector))
+    )
+
+
 class Browser:
     """One headless Chromium with its own temporary profile.
 
@@ -71,7 +105,7 @@ class Browser:
         options.add_argument(f"--user-agent={settings.CRAWL_USER_AGENT}")
         service = Service(executable_path=str(settings.CHROMEDRIVER_BINARY))
         try:
-            self.driver: Any = webdriver.Chrome(options=options, service=service)
+            self.driver: WebDriver = webdriver.Chrome(options=options, service=service)
         except WebDriverException as error:
             shutil.rmtree(self.profile_dir, ignore_errors=True)
             raise CrawlError("browser_error", f"Chromium did not start: {error.msg}") from None

@@ -4,7 +4,7 @@ checked hop by hop against the network policy, and ``robots.txt``."""
 import threading
 import urllib.robotparser
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 from loguru import logger
@@ -18,6 +18,9 @@ from tenacity import (
 
 from llm_twin.application.crawlers.base import CrawlError
 from llm_twin.application.crawlers.links import check_host_allowed
+
+if TYPE_CHECKING:
+    import requests
 from llm_twin.settings import Settings
 
 MAX_REDIRECTS = 5
@@ -70,7 +73,7 @@ class HttpFetcher:
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
         self._robots_lock = threading.Lock()
 
-    def _session(self) -> Any:
+    def _session(self) -> "requests.Session":
         import requests
 
         session = getattr(self._local, "session", None)
@@ -201,7 +204,7 @@ class HttpFetcher:
         return parser
 
 
-def _read_limited(response: Any) -> bytes:
+def _read_limited(response: "requests.Response") -> bytes:
     chunks, size = [], 0
     for chunk in response.iter_content(chunk_size=65536):
         size += len(chunk)

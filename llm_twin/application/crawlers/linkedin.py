@@ -10,17 +10,25 @@ link, so the feed is re-read on every run (it gains new posts) while known posts
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import urlsplit
 
 from loguru import logger
 
 from llm_twin.application.crawlers.base import Author, Crawler, CrawlError, utc_now
-from llm_twin.application.crawlers.browser import BrowserPool
+from llm_twin.application.crawlers.browser import (
+    Browser,
+    BrowserPool,
+    browser_errors,
+    wait_for_element,
+)
 from llm_twin.application.crawlers.links import check_host_allowed
 from llm_twin.domain.documents import PostDocument
 from llm_twin.domain.types import DataCategory
 from llm_twin.settings import Settings
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
 
 
 @dataclass(frozen=True)
@@ -69,8 +77,6 @@ class LinkedInCrawler(Crawler):
         self.browsers = browsers
 
     def crawl(self, link: str, author: Author) -> list[PostDocument]:
-        from selenium.common.exceptions import TimeoutException, WebDriverException
-
         username, password = self._credentials()
         parts = urlsplit(link)
         match = _PROFILE.match(parts.path)
@@ -82,15 +88,10 @@ class LinkedInCrawler(Crawler):
         origin = f"{parts.scheme}://{parts.netloc}"
         check_host_allowed(link, self.settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
         browser = self.browsers.get()
-        try:
+        timeout_message = f"LinkedIn page {link} did not load in {self.settings.CRAWL_TIMEOUT_S}s"
+        with browser_errors(link, timeout_message):
             self._login(browser, origin, username, password)
             posts = self._read_feed(browser.driver, origin, match.group(1))
-        except TimeoutException:
-            raise CrawlError(
-                "timeout", f"LinkedIn page {link} did not load in {self.settings.CRAWL_TIMEOUT_S}s"
-            ) from None
-        except WebDriverException as error:
-            raise CrawlError("browser_error", f"Chromium failed on {link}: {error.msg}") from None
         if not posts:
             raise CrawlError("empty_extraction", f"no posts found in the activity feed of {link}")
         crawled_at = utc_now()
@@ -122,10 +123,9 @@ class LinkedInCrawler(Crawler):
             )
         return username, password
 
-    def _login(self, browser: Any, origin: str, username: str, password: str) -> None:
+    def _login(self, browser: Browser, origin: str, username: str, password: str) -> None:
         from selenium.common.exceptions import TimeoutException
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import WebDriverWait
 
         state_key = f"linkedin_logged_in:{origin}"
@@ -134,11 +134,7 @@ class LinkedInCrawler(Crawler):
         driver = browser.driver
         timeout = self.settings.CRAWL_TIMEOUT_S
         driver.get(origin + SELECTORS.login_path)
-        WebDriverWait(driver, timeout).until(
-            expected_conditions.presence_of_element_located(
-                (By.CSS_SELECTOR, SELECTORS.username_input)
-            )
-        )
+        wait_for_element(driver, SELECTORS.username_input, timeout)
         driver.find_element(By.CSS_SELECTOR, SELECTORS.username_input).send_keys(username)
         driver.find_element(By.CSS_SELECTOR, SELECTORS.password_input).send_keys(password)
         login_url = driver.current_url
@@ -161,17 +157,16 @@ class LinkedInCrawler(Crawler):
         browser.state[state_key] = True
         logger.debug("logged in to {}", origin)
 
-    def _read_feed(self, driver: Any, origin: str, profile: str) -> list[dict[str, Any]]:
+    def _read_feed(
+        self, driver: "WebDriver", origin: str, profile: str
+    ) -> list[dict[str, str | None]]:
         from selenium.common.exceptions import TimeoutException
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import WebDriverWait
 
         driver.get(origin + SELECTORS.activity_path.format(profile=profile))
         check_host_allowed(driver.current_url, self.settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
-        WebDriverWait(driver, self.settings.CRAWL_TIMEOUT_S).until(
-            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, SELECTORS.post))
-        )
+        wait_for_element(driver, SELECTORS.post, self.settings.CRAWL_TIMEOUT_S)
         seen = len(driver.find_elements(By.CSS_SELECTOR, SELECTORS.post))
         for _ in range(self.settings.LINKEDIN_MAX_SCROLLS):
             driver.execute_script("window.scrollTo(0, document.body.scrollHeight);")

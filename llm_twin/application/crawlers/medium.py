@@ -7,10 +7,10 @@ goes through the same extraction as static articles, minus the byline and button
 import datetime as dt
 import html
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from llm_twin.application.crawlers.base import Author, Crawler, CrawlError
-from llm_twin.application.crawlers.browser import BrowserPool
+from llm_twin.application.crawlers.browser import BrowserPool, browser_errors, wait_for_element
 from llm_twin.application.crawlers.custom_article import article_document
 from llm_twin.application.crawlers.extraction import ExtractedArticle, extract_article
 from llm_twin.application.crawlers.http import HttpFetcher
@@ -18,6 +18,9 @@ from llm_twin.application.crawlers.links import check_host_allowed
 from llm_twin.domain.documents import ArticleDocument
 from llm_twin.domain.types import DataCategory
 from llm_twin.settings import Settings
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
 
 
 @dataclass(frozen=True)
@@ -65,23 +68,17 @@ class MediumCrawler(Crawler):
         self.browsers = browsers
 
     def crawl(self, link: str, author: Author) -> list[ArticleDocument]:
-        from selenium.common.exceptions import TimeoutException, WebDriverException
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
-        from selenium.webdriver.support.ui import WebDriverWait
 
         check_host_allowed(link, self.settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
         if self.settings.CRAWL_RESPECT_ROBOTS:
             self.fetcher.ensure_allowed_by_robots(link)
         driver = self.browsers.get().driver
-        try:
+        timeout = self.settings.CRAWL_TIMEOUT_S
+        with browser_errors(link, f"no <article> in {link} after {timeout}s"):
             driver.get(link)
             check_host_allowed(driver.current_url, self.settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
-            WebDriverWait(driver, self.settings.CRAWL_TIMEOUT_S).until(
-                expected_conditions.presence_of_element_located(
-                    (By.CSS_SELECTOR, SELECTORS.article)
-                )
-            )
+            wait_for_element(driver, SELECTORS.article, timeout)
             # Medium lazy-loads the end of long stories: scroll once to the bottom.
             driver.execute_script("window.scrollTo(0, document.body.scrollHeight);")
             article_html = driver.find_element(By.CSS_SELECTOR, SELECTORS.article).get_attribute(
@@ -91,12 +88,6 @@ class MediumCrawler(Crawler):
                 name: _first_text(driver, getattr(SELECTORS, name))
                 for name in ("title", "subtitle", "author", "published")
             }
-        except TimeoutException:
-            raise CrawlError(
-                "timeout", f"no <article> in {link} after {self.settings.CRAWL_TIMEOUT_S}s"
-            ) from None
-        except WebDriverException as error:
-            raise CrawlError("browser_error", f"Chromium failed on {link}: {error.msg}") from None
         title = html.escape(fields["title"] or "")
         page = f"<html><head><title>{title}</title></head><body>{article_html}</body></html>"
         extracted = extract_article(page, url=link, prune_xpath=list(SELECTORS.prune_xpath))
@@ -113,7 +104,7 @@ class MediumCrawler(Crawler):
         return [article_document(article, link, self.platform, author)]
 
 
-def _first_text(driver, selector: str) -> str | None:
+def _first_text(driver: "WebDriver", selector: str) -> str | None:
     from selenium.webdriver.common.by import By
 
     elements = driver.find_elements(By.CSS_SELECTOR, selector)

@@ -13,9 +13,12 @@ import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, model_validator
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 #: A splitter maps (text, start, end) to contiguous sub-spans covering [start, end).
 Splitter = Callable[[str, int, int], list[tuple[int, int]]]
@@ -63,7 +66,7 @@ class TokenCounter:
         tokenizer: A (fast) Hugging Face tokenizer, e.g. ``Embedder.tokenizer``.
     """
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: "PreTrainedTokenizerBase") -> None:
         self.tokenizer = tokenizer
         self.special_tokens = len(tokenizer("")["input_ids"])
         self.count = functools.lru_cache(maxsize=65536)(self._count)

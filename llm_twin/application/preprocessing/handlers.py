@@ -1,12 +1,14 @@
 """Clean / chunk / embed handlers per data category, chosen through a registry.
 
-Adding a category = one :class:`HandlerSet` + one :func:`register` call. The handlers are
-stateless; the embedder, tokenizer counter and chunking config are passed in.
+Adding a category = its row in ``domain/types.CATEGORY_INFO`` (collection, aliases), its
+document class in ``domain/documents.py``, and here one :func:`register` call with its
+:class:`HandlerSet` (cleaning, chunking levels and default sizes). The handlers are stateless;
+the embedder, tokenizer counter and chunking config are passed in.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from llm_twin.application.preprocessing.chunking import (
     CODE_LEVELS,
@@ -26,6 +28,10 @@ from llm_twin.domain.documents import ContentDocument
 from llm_twin.domain.features import Chunk, CleanedDocument
 from llm_twin.domain.types import DataCategory
 from llm_twin.domain.vectors import SparseVector
+
+if TYPE_CHECKING:
+    from llm_twin.application.embeddings import Embedder
+    from llm_twin.application.sparse import SparseEncoder
 
 
 def chunk_embedding_text(title: str | None, content: str) -> str:
@@ -213,15 +219,17 @@ class EmbeddingHandler:
         """The text encoded for ``chunk`` (see :func:`chunk_embedding_text`)."""
         return chunk_text(chunk)
 
-    def dense(self, chunks: Sequence[Chunk], embedder: Any) -> list[list[float]]:
+    def dense(self, chunks: Sequence[Chunk], embedder: "Embedder") -> list[list[float]]:
         """Normalised dense vectors of ``chunks`` (one batched encoder call)."""
         return embedder.embed([self.text(chunk) for chunk in chunks])
 
-    def sparse(self, chunks: Sequence[Chunk], encoder: Any) -> list[SparseVector]:
+    def sparse(self, chunks: Sequence[Chunk], encoder: "SparseEncoder") -> list[SparseVector]:
         """BM25 sparse vectors of ``chunks``."""
         return [encoder.encode_document(self.text(chunk)) for chunk in chunks]
 
-    def embed(self, chunks: Sequence[Chunk], embedder: Any, sparse: Any) -> list[EncodedChunk]:
+    def embed(
+        self, chunks: Sequence[Chunk], embedder: "Embedder", sparse: "SparseEncoder"
+    ) -> list[EncodedChunk]:
         """Encode ``chunks`` in one batched call of ``embedder`` and ``sparse``.
 
         Args:

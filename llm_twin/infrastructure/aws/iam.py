@@ -6,12 +6,15 @@ images from ECR, write logs and metrics to CloudWatch. Re-running updates both i
 """
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from llm_twin.domain.exceptions import ImproperlyConfigured
 from llm_twin.infrastructure.aws.sagemaker_deploy import DeploymentError
+
+if TYPE_CHECKING:
+    import boto3
 
 POLICY_NAME = "llm-twin-sagemaker-access"
 TRUST_POLICY = {
@@ -70,7 +73,7 @@ def access_policy(bucket: str) -> dict[str, Any]:
     }
 
 
-def ensure_execution_role(session: Any, role_name: str, bucket: str) -> dict[str, Any]:
+def ensure_execution_role(session: "boto3.Session", role_name: str, bucket: str) -> dict[str, Any]:
     """Create the role, or bring an existing one's trust and access policies up to date.
 
     Args:

@@ -14,17 +14,21 @@ The containers answer the OpenAI-style ``messages`` payload that
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loguru import logger
 
-from llm_twin.domain.exceptions import ImproperlyConfigured, InvalidInput, LLMTwinError
-from llm_twin.infrastructure.aws.session import aws_session
-from llm_twin.settings import Settings, get_settings
+from llm_twin.domain.exceptions import ImproperlyConfigured, LLMTwinError
+from llm_twin.infrastructure.aws.session import SageMakerService
+from llm_twin.settings import Settings
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 #: Pinned serving images in AWS's Deep Learning Containers account (763104351884 serves most
 #: regions; opt-in regions use another account: set SAGEMAKER_INFERENCE_IMAGE there).
@@ -43,6 +47,22 @@ TAGS = [{"Key": "project", "Value": "llm-twin"}]
 #: Endpoint states in which no change can be made until SageMaker finishes.
 BUSY_STATES = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
 _GENERATION_TAG = re.compile(r"\{%-?\s*(?:end)?generation\s*-?%\}")
+#: Application Auto Scaling's name of an endpoint variant's instance count.
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+class ServableVersion(Protocol):
+    """What the deployer needs of a model version (the registry's ``ModelVersion`` has it).
+
+    Attributes:
+        name: The registry model name.
+        version: The version number.
+        model_dir: The merged Hugging Face model folder served.
+    """
+
+    name: str
+    version: int
+    model_dir: Path
 
 
 class DeploymentError(LLMTwinError):
@@ -175,23 +195,6 @@ class EndpointSpec:
         }
 
 
-def resolve_version(settings: Settings, version: str, model_name: str | None = None) -> Any:
-    """The registry version to serve: a number, or ``production``.
-
-    Raises:
-        InvalidInput: no such version, no production version, or its model folder is missing.
-    """
-    from llm_twin.model.registry import DEFAULT_MODEL_NAME, ModelRegistry, registry_root
-
-    if version != "production" and not version.isdigit():
-        raise InvalidInput(f"--version must be a number or 'production', got {version!r}")
-    registry = ModelRegistry(registry_root(settings), model_name or DEFAULT_MODEL_NAME, zenml=False)
-    chosen = registry.select(version)
-    if not (chosen.model_dir / "config.json").is_file():
-        raise InvalidInput(f"version {chosen.version} has no merged model at {chosen.model_dir}")
-    return chosen
-
-
 def serving_chat_template(template: str) -> str:
     """The training chat template without its ``{% generation %}`` markers.
 
@@ -202,7 +205,7 @@ def serving_chat_template(template: str) -> str:
     return _GENERATION_TAG.sub("", template)
 
 
-def _digest(*parts: Any) -> str:
+def _digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -211,42 +214,39 @@ def _name(endpoint: str, version: int, digest: str) -> str:
     return endpoint[: 63 - len(suffix)].rstrip("-") + suffix
 
 
-class EndpointDeployer:
+def _error_message(operation: str, error: Exception) -> str:
+    """``<operation> failed: <code>: <message>`` from a botocore ``ClientError``."""
+    info = getattr(error, "response", {}).get("Error", {})
+    return f"{operation} failed: {info.get('Code', 'error')}: {info.get('Message', '')}"
+
+
+class EndpointDeployer(SageMakerService[EndpointSpec]):
     """Creates, updates, describes and deletes one endpoint.
 
     Args:
         spec: The endpoint's serving settings.
-        settings: DATA_DIR (the registry), AWS region and credentials.
+        settings: AWS region and credentials.
         session: A ``boto3.Session`` (default: :func:`aws_session` of the settings).
     """
 
-    def __init__(
-        self, spec: EndpointSpec, settings: Settings | None = None, session: Any = None
-    ) -> None:
-        self.spec = spec
-        self.settings = settings or get_settings()
-        self.session = session or aws_session(self.settings)
-        self.region = self.session.region_name or self.settings.AWS_REGION
-        self.s3 = self.session.client("s3")
-        self.sagemaker = self.session.client("sagemaker")
-        self.autoscaling = self.session.client("application-autoscaling")
+    @functools.cached_property
+    def autoscaling(self) -> "BaseClient":
+        """The Application Auto Scaling client (one per deployer)."""
+        return self.session.client("application-autoscaling")
 
     # -- helpers ---------------------------------------------------------------------------
-    def _call(self, client: Any, operation: str, **params: Any) -> dict[str, Any]:
+    def _call(self, client: "BaseClient", operation: str, **params: object) -> dict[str, Any]:
         """One AWS call; its ClientError becomes a DeploymentError naming the call."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return getattr(client, operation)(**params)
         except ClientError as error:
-            info = error.response.get("Error", {})
-            raise DeploymentError(
-                f"{operation} failed: {info.get('Code', 'error')}: {info.get('Message', '')}"
-            ) from None
+            raise DeploymentError(_error_message(operation, error)) from None
         except BotoCoreError as error:
             raise DeploymentError(f"{operation} failed: {error}") from None
 
-    def _exists(self, operation: str, **params: Any) -> dict[str, Any] | None:
+    def _exists(self, operation: str, **params: object) -> dict[str, Any] | None:
         """The describe call's answer, or None when SageMaker says it does not exist."""
         from botocore.exceptions import ClientError
 
@@ -258,17 +258,24 @@ class EndpointDeployer:
                 "Message", ""
             ):
                 return None
-            raise DeploymentError(
-                f"{operation} failed: {info.get('Code', 'error')}: {info.get('Message', '')}"
-            ) from None
+            raise DeploymentError(_error_message(operation, error)) from None
 
     @property
     def resource_id(self) -> str:
         """The endpoint variant as Application Auto Scaling names it."""
         return f"endpoint/{self.spec.endpoint_name}/variant/{VARIANT}"
 
+    @property
+    def _scalable_target(self) -> dict[str, str]:
+        """The parameters naming the variant in Application Auto Scaling calls."""
+        return {
+            "ServiceNamespace": "sagemaker",
+            "ResourceId": self.resource_id,
+            "ScalableDimension": SCALABLE_DIMENSION,
+        }
+
     # -- model data ------------------------------------------------------------------------
-    def upload_model(self, version: Any) -> str:
+    def upload_model(self, version: ServableVersion) -> str:
         """Upload ``version``'s ``model/`` folder (files already there with the same size are
         skipped: a version's files never change) and return its ``s3://.../`` prefix."""
         folder: Path = version.model_dir
@@ -317,7 +324,7 @@ class EndpointDeployer:
         return json.dumps(config, indent=2, ensure_ascii=False).encode()
 
     # -- deploy ----------------------------------------------------------------------------
-    def model_request(self, version: Any, data_uri: str) -> dict[str, Any]:
+    def model_request(self, version: ServableVersion, data_uri: str) -> dict[str, Any]:
         """The ``CreateModel`` parameters for ``version`` served from ``data_uri``."""
         image = self.spec.image(self.region)
         environment = self.spec.environment()
@@ -339,7 +346,7 @@ class EndpointDeployer:
             "Tags": TAGS,
         }
 
-    def endpoint_config_request(self, version: Any, model_name: str) -> dict[str, Any]:
+    def endpoint_config_request(self, version: ServableVersion, model_name: str) -> dict[str, Any]:
         """The ``CreateEndpointConfig`` parameters serving ``model_name``."""
         variant = {
             "VariantName": VARIANT,
@@ -357,8 +364,72 @@ class EndpointDeployer:
             "Tags": TAGS,
         }
 
+    def _ensure_model_and_config(self, version: ServableVersion) -> tuple[str, str, str]:
+        """Upload the model data and create the SageMaker model and endpoint config unless they
+        exist; return (data URI, model name, endpoint config name)."""
+        data_uri = self.upload_model(version)
+        model = self.model_request(version, data_uri)
+        model_name = model["ModelName"]
+        if self._exists("describe_model", ModelName=model_name) is None:
+            self._call(self.sagemaker, "create_model", **model)
+            logger.info("SageMaker model {} created", model_name)
+        config = self.endpoint_config_request(version, model_name)
+        config_name = config["EndpointConfigName"]
+        if self._exists("describe_endpoint_config", EndpointConfigName=config_name) is None:
+            self._call(self.sagemaker, "create_endpoint_config", **config)
+            logger.info("endpoint config {} created", config_name)
+        return data_uri, model_name, config_name
+
+    def _create_endpoint(self, config_name: str) -> None:
+        self._call(
+            self.sagemaker,
+            "create_endpoint",
+            EndpointName=self.spec.endpoint_name,
+            EndpointConfigName=config_name,
+            Tags=TAGS,
+        )
+
+    def _point_endpoint_at(
+        self, config_name: str, poll_s: float, max_wait_s: float
+    ) -> tuple[str, str | None]:
+        """Create, recreate, update or keep the endpoint so it serves ``config_name``; return
+        the action taken and the endpoint config an update replaced (if any).
+
+        Raises:
+            DeploymentError: the endpoint is busy with another change.
+        """
+        name = self.spec.endpoint_name
+        current = self._exists("describe_endpoint", EndpointName=name)
+        if current is None:
+            self._create_endpoint(config_name)
+            return "created", None
+        if current["EndpointStatus"] in BUSY_STATES:
+            raise DeploymentError(
+                f"endpoint {name} is {current['EndpointStatus']}: run the command again once "
+                "SageMaker has finished (`poe inference-endpoint-status`)"
+            )
+        if current["EndpointStatus"] == "Failed":
+            # A failed endpoint cannot be updated: delete it and create it again.
+            self._remove_autoscaling()
+            self._call(self.sagemaker, "delete_endpoint", EndpointName=name)
+            self._wait("endpoint_deleted", poll_s, max_wait_s)
+            self._create_endpoint(config_name)
+            return "recreated", None
+        if current["EndpointConfigName"] == config_name:
+            return "unchanged", None
+        # Application Auto Scaling must let go of the variant while it is replaced.
+        self._remove_autoscaling()
+        self._call(
+            self.sagemaker, "update_endpoint", EndpointName=name, EndpointConfigName=config_name
+        )
+        return "updated", current["EndpointConfigName"]
+
     def deploy(
-        self, version: Any, wait: bool = True, poll_s: float = 30.0, max_wait_s: float = 3600.0
+        self,
+        version: ServableVersion,
+        wait: bool = True,
+        poll_s: float = 30.0,
+        max_wait_s: float = 3600.0,
     ) -> dict[str, Any]:
         """Serve ``version`` from the endpoint: create it, update it, or leave it as it is.
 
@@ -378,63 +449,10 @@ class EndpointDeployer:
             DeploymentError: an AWS call failed, the endpoint is busy, or it failed to start
                 (the message carries SageMaker's failure reason).
         """
-        data_uri = self.upload_model(version)
-        model = self.model_request(version, data_uri)
-        model_name = model["ModelName"]
-        if self._exists("describe_model", ModelName=model_name) is None:
-            self._call(self.sagemaker, "create_model", **model)
-            logger.info("SageMaker model {} created", model_name)
-        config = self.endpoint_config_request(version, model_name)
-        config_name = config["EndpointConfigName"]
-        if self._exists("describe_endpoint_config", EndpointConfigName=config_name) is None:
-            self._call(self.sagemaker, "create_endpoint_config", **config)
-            logger.info("endpoint config {} created", config_name)
-
+        data_uri, model_name, config_name = self._ensure_model_and_config(version)
+        action, replaced = self._point_endpoint_at(config_name, poll_s, max_wait_s)
         name = self.spec.endpoint_name
-        current = self._exists("describe_endpoint", EndpointName=name)
-        replaced: str | None = None
-        if current is None:
-            self._call(
-                self.sagemaker,
-                "create_endpoint",
-                EndpointName=name,
-                EndpointConfigName=config_name,
-                Tags=TAGS,
-            )
-            action = "created"
-        elif current["EndpointStatus"] in BUSY_STATES:
-            raise DeploymentError(
-                f"endpoint {name} is {current['EndpointStatus']}: run the command again once "
-                "SageMaker has finished (`poe inference-endpoint-status`)"
-            )
-        elif current["EndpointStatus"] == "Failed":
-            # A failed endpoint cannot be updated: delete it and create it again.
-            self._remove_autoscaling()
-            self._call(self.sagemaker, "delete_endpoint", EndpointName=name)
-            self._wait("endpoint_deleted", poll_s, max_wait_s)
-            self._call(
-                self.sagemaker,
-                "create_endpoint",
-                EndpointName=name,
-                EndpointConfigName=config_name,
-                Tags=TAGS,
-            )
-            action = "recreated"
-        elif current["EndpointConfigName"] == config_name:
-            action = "unchanged"
-        else:
-            # Application Auto Scaling must let go of the variant while it is replaced.
-            self._remove_autoscaling()
-            self._call(
-                self.sagemaker,
-                "update_endpoint",
-                EndpointName=name,
-                EndpointConfigName=config_name,
-            )
-            replaced = current["EndpointConfigName"]
-            action = "updated"
         logger.info("endpoint {}: {} (config {})", name, action, config_name)
-
         summary: dict[str, Any] = {
             "endpoint": name,
             "action": action,
@@ -488,9 +506,7 @@ class EndpointDeployer:
         self._call(
             self.autoscaling,
             "register_scalable_target",
-            ServiceNamespace="sagemaker",
-            ResourceId=self.resource_id,
-            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+            **self._scalable_target,
             MinCapacity=self.spec.min_instances,
             MaxCapacity=self.spec.max_instances,
         )
@@ -499,9 +515,7 @@ class EndpointDeployer:
             self.autoscaling,
             "put_scaling_policy",
             PolicyName=policy_name,
-            ServiceNamespace="sagemaker",
-            ResourceId=self.resource_id,
-            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+            **self._scalable_target,
             PolicyType="TargetTrackingScaling",
             TargetTrackingScalingPolicyConfiguration={
                 "TargetValue": self.spec.target_invocations,
@@ -520,23 +534,25 @@ class EndpointDeployer:
             "policy": policy_name,
         }
 
-    def _remove_autoscaling(self) -> bool:
-        targets = self._call(
+    def _scalable_targets(self) -> list[dict[str, Any]]:
+        """The variant's registration with Application Auto Scaling (empty when none)."""
+        return self._call(
             self.autoscaling,
             "describe_scalable_targets",
             ServiceNamespace="sagemaker",
             ResourceIds=[self.resource_id],
-            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+            ScalableDimension=SCALABLE_DIMENSION,
         ).get("ScalableTargets", [])
+
+    def _remove_autoscaling(self) -> bool:
+        targets = self._scalable_targets()
         if not targets:
             return False
         # Deregistering the target also deletes its scaling policies.
         self._call(
             self.autoscaling,
             "deregister_scalable_target",
-            ServiceNamespace="sagemaker",
-            ResourceId=self.resource_id,
-            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+            **self._scalable_target,
         )
         return True
 
@@ -584,13 +600,7 @@ class EndpointDeployer:
         if current is None:
             return {"endpoint": name, "status": "absent"}
         variants = current.get("ProductionVariants") or [{}]
-        targets = self._call(
-            self.autoscaling,
-            "describe_scalable_targets",
-            ServiceNamespace="sagemaker",
-            ResourceIds=[self.resource_id],
-            ScalableDimension="sagemaker:variant:DesiredInstanceCount",
-        ).get("ScalableTargets", [])
+        targets = self._scalable_targets()
         return {
             "endpoint": name,
             "status": current.get("EndpointStatus"),

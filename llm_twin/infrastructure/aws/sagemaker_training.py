@@ -1,12 +1,13 @@
 """Run the same training on a SageMaker GPU instance (for users who outgrow the laptop).
 
-The launcher uploads to S3: the project's code with the training config and a one-line entry
-script (``sourcedir.tar.gz``), the dataset versions the config names, and, when the config uses
-the offline base model, its converted folder; then it calls ``CreateTrainingJob`` with a Hugging
+:class:`SageMakerTrainingJobs` uploads to S3 what the caller prepared (:class:`TrainingJobInputs`:
+the training config and the local folders of each input channel) with the project's code and a
+one-line entry script (``sourcedir.tar.gz``), then calls ``CreateTrainingJob`` with a Hugging
 Face PyTorch training container. In the container the entry script runs
 ``python -m llm_twin.model.finetuning`` (the code the pipeline runs), with ``DATA_DIR`` on the
 job's checkpoint folder (synced to S3, so spot interruptions resume) and the result in
-``/opt/ml/model`` (``model.tar.gz`` in the output path).
+``/opt/ml/model`` (``model.tar.gz`` in the output path). Which datasets and base model a config
+needs is the training's business (``llm_twin.model.finetuning.sagemaker_launch``).
 """
 
 import dataclasses
@@ -19,9 +20,8 @@ from typing import Any
 
 from loguru import logger
 
-from llm_twin.domain.exceptions import ImproperlyConfigured
-from llm_twin.infrastructure.aws.session import aws_session
-from llm_twin.settings import PROJECT_ROOT, Settings, get_settings
+from llm_twin.infrastructure.aws.session import SageMakerService
+from llm_twin.settings import PROJECT_ROOT
 
 #: Hugging Face PyTorch training container (transformers 4.49 / PyTorch 2.5 / CUDA 12.4).
 #: Its requirements.txt step installs this project's training dependencies on top.
@@ -79,6 +79,23 @@ class TrainingJobSpec:
     spot: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainingJobInputs:
+    """What one job trains on, prepared by the caller.
+
+    Attributes:
+        config_text: The training config (YAML) shipped in the source archive.
+        channels: Input channel name -> {path under the channel: local folder to upload}
+            (``{"datasets": {"instruct/v1": folder}, "base_model": {"": folder}}``); the
+            container finds each channel under ``/opt/ml/input/data/<name>``.
+        hyperparameters: Extra job hyperparameters (JSON-able), e.g. the dataset versions.
+    """
+
+    config_text: str
+    channels: dict[str, dict[str, Path]]
+    hyperparameters: dict[str, object] = dataclasses.field(default_factory=dict)
+
+
 def source_archive(config_text: str, root: Path = PROJECT_ROOT) -> bytes:
     """The ``sourcedir.tar.gz``: the ``llm_twin`` package, the config, requirements, entry."""
     buffer = io.BytesIO()
@@ -101,24 +118,15 @@ def source_archive(config_text: str, root: Path = PROJECT_ROOT) -> bytes:
     return buffer.getvalue()
 
 
-class SageMakerTrainingLauncher:
-    """Uploads a training run's inputs and starts it as a SageMaker training job.
+class SageMakerTrainingJobs(SageMakerService[TrainingJobSpec]):
+    """Uploads a training job's inputs and starts it as a SageMaker training job.
 
     Args:
         spec: Where and how the job runs.
-        settings: DATA_DIR (datasets, base model), AWS region and credentials, Comet settings.
+        settings: AWS region and credentials, Comet project.
         session: A ``boto3.Session`` (default: one from the settings' credentials or the
             default chain).
     """
-
-    def __init__(
-        self, spec: TrainingJobSpec, settings: Settings | None = None, session: Any = None
-    ) -> None:
-        self.spec = spec
-        self.settings = settings or get_settings()
-        self.session = session or aws_session(self.settings)
-        self.s3 = session.client("s3")
-        self.sagemaker = session.client("sagemaker")
 
     def _upload_folder(self, folder: Path, key_prefix: str) -> int:
         count = 0
@@ -129,74 +137,44 @@ class SageMakerTrainingLauncher:
                 count += 1
         return count
 
-    def launch(self, config_path: Path, job_name: str | None = None) -> str:
-        """Upload everything the config needs and create the training job; return its name.
+    def _upload_channels(self, inputs: TrainingJobInputs, prefix: str) -> list[dict[str, Any]]:
+        """Upload every channel's folders under ``prefix/<channel>``; the channel list."""
+        channels = []
+        for name, folders in inputs.channels.items():
+            channel_prefix = f"{prefix}/{name}"
+            for subpath, folder in folders.items():
+                key_prefix = f"{channel_prefix}/{subpath}" if subpath else channel_prefix
+                self._upload_folder(folder, key_prefix)
+            channels.append(_channel(name, f"s3://{self.spec.bucket}/{channel_prefix}"))
+        return channels
 
-        Args:
-            config_path: A ``configs/training*.yaml`` file.
-            job_name: Job name (default ``llm-twin-<UTC time>``).
-
-        Raises:
-            InvalidInput: the config is invalid or a dataset it names is missing.
-            ImproperlyConfigured: the offline base model is not prepared locally.
-        """
-        import yaml
-
-        from llm_twin.application.dataset import store
-        from llm_twin.model.finetuning.config import load_config_file
-        from llm_twin.model.finetuning.run import resolve_dataset_versions
-
-        config = load_config_file(config_path)
-        versions = resolve_dataset_versions(config, self.settings)
-        job_name = job_name or time.strftime("llm-twin-%Y%m%d-%H%M%S", time.gmtime())
-        prefix = f"{self.spec.prefix}/{job_name}"
+    def _job_request(
+        self,
+        job_name: str,
+        prefix: str,
+        source_key: str,
+        channels: list[dict[str, Any]],
+        extra_hyperparameters: dict[str, object],
+    ) -> dict[str, Any]:
+        """The ``CreateTrainingJob`` parameters."""
         bucket = self.spec.bucket
-        data_dir = self.settings.DATA_DIR
-        for kind, version in versions.items():
-            if version:
-                folder = store.resolve(data_dir, kind, version)
-                self._upload_folder(folder, f"{prefix}/datasets/{kind}/{version}")
-        channels = [_channel("datasets", f"s3://{bucket}/{prefix}/datasets")]
-        if config.uses_offline_base:
-            from llm_twin.model.base_model import base_model_dir, is_prepared
-
-            base = base_model_dir(self.settings)
-            if not is_prepared(base):
-                raise ImproperlyConfigured(
-                    f"the offline base model is not prepared at {base}: run "
-                    "`poe prepare-base-model` first (the job trains on the same weights)"
-                )
-            self._upload_folder(base, f"{prefix}/base_model")
-            channels.append(_channel("base_model", f"s3://{bucket}/{prefix}/base_model"))
-        # The job trains on exactly the versions resolved here, whatever "latest" becomes.
-        pinned = config.model_copy(
-            update={
-                "instruct_dataset_version": versions["instruct"],
-                "preference_dataset_version": versions["preference"] or "latest",
-            }
-        )
-        config_text = yaml.safe_dump({"parameters": pinned.model_dump(mode="json")})
-        source_key = f"{prefix}/source/sourcedir.tar.gz"
-        self.s3.put_object(Bucket=bucket, Key=source_key, Body=source_archive(config_text))
-        region = self.session.region_name or self.settings.AWS_REGION
         hyperparameters = {
             "sagemaker_program": ENTRY_SCRIPT,
             "sagemaker_submit_directory": f"s3://{bucket}/{source_key}",
-            "sagemaker_region": region,
+            "sagemaker_region": self.region,
             "config": CONFIG_NAME,
-            "dataset_versions": versions,
+            **extra_hyperparameters,
         }
         stopping: dict[str, int] = {"MaxRuntimeInSeconds": self.spec.max_runtime_s}
         if self.spec.spot:
             stopping["MaxWaitTimeInSeconds"] = self.spec.max_runtime_s * 2
-        environment = {"OFFLINE": "false", "COMET_PROJECT": self.settings.COMET_PROJECT}
-        request = {
+        return {
             "TrainingJobName": job_name,
             # The training toolkit reads every hyperparameter as JSON (as the SageMaker SDK
             # writes them).
             "HyperParameters": {key: json.dumps(value) for key, value in hyperparameters.items()},
             "AlgorithmSpecification": {
-                "TrainingImage": self.spec.image_uri.format(region=region),
+                "TrainingImage": self.spec.image_uri.format(region=self.region),
                 "TrainingInputMode": "File",
             },
             "RoleArn": self.spec.role_arn,
@@ -213,9 +191,25 @@ class SageMakerTrainingLauncher:
                 "S3Uri": f"s3://{bucket}/{prefix}/checkpoints",
                 "LocalPath": "/opt/ml/checkpoints",
             },
-            "Environment": environment,
+            "Environment": {"OFFLINE": "false", "COMET_PROJECT": self.settings.COMET_PROJECT},
             "Tags": [{"Key": "project", "Value": "llm-twin"}],
         }
+
+    def start(self, inputs: TrainingJobInputs, job_name: str | None = None) -> str:
+        """Upload ``inputs`` and the code and create the training job; return its name.
+
+        Args:
+            inputs: The config and the folders of each input channel.
+            job_name: Job name (default ``llm-twin-<UTC time>``).
+        """
+        job_name = job_name or time.strftime("llm-twin-%Y%m%d-%H%M%S", time.gmtime())
+        prefix = f"{self.spec.prefix}/{job_name}"
+        channels = self._upload_channels(inputs, prefix)
+        source_key = f"{prefix}/source/sourcedir.tar.gz"
+        self.s3.put_object(
+            Bucket=self.spec.bucket, Key=source_key, Body=source_archive(inputs.config_text)
+        )
+        request = self._job_request(job_name, prefix, source_key, channels, inputs.hyperparameters)
         self.sagemaker.create_training_job(**request)
         logger.info("SageMaker training job {} created ({})", job_name, self.spec.instance_type)
         return job_name

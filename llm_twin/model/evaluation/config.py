@@ -86,13 +86,13 @@ class EvaluationConfig(BaseModel):
 
     @field_validator("model_version", mode="before")
     @classmethod
-    def _version(cls, value: Any) -> str:
+    def _version(cls, value: object) -> str:
         text = str(value).strip().lower()
         if text in ("latest", "production", "staging") or (text.isdigit() and int(text) > 0):
             return text
         raise ValueError("must be latest, production, staging or a version number (1, 2, ...)")
 
-    def fingerprint(self, **inputs: Any) -> str:
+    def fingerprint(self, **inputs: object) -> str:
         """Hash of every setting that changes the results plus ``inputs`` (version, its training
         fingerprint, dataset version, judge): same fingerprint, same evaluation."""
         ignored = {"promote_to", "thresholds", "tracking", "force", "samples_in_report", "threads"}

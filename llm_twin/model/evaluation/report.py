@@ -72,7 +72,7 @@ CARD_START = "<!-- llm-twin:evaluation:start -->"
 CARD_END = "<!-- llm-twin:evaluation:end -->"
 
 
-def _number(value: Any) -> str:
+def _number(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     return f"{value:.4g}"

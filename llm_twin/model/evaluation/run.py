@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -26,6 +26,11 @@ from llm_twin.model.evaluation.config import EvaluationConfig
 from llm_twin.model.evaluation.generation import ModelSpec
 from llm_twin.model.registry import ModelRegistry, ModelVersion, registry_root
 from llm_twin.settings import Settings
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
+
+    from llm_twin.model.evaluation.stylometry import StyleProfile
 
 #: The compared models, in report order.
 MODEL_ORDER = ("base", "sft", "dpo")
@@ -66,7 +71,7 @@ def model_specs(version: ModelVersion, settings: Settings) -> list[ModelSpec]:
     return specs
 
 
-def test_rows(dataset: Any, max_samples: int, seed: int) -> tuple[list[str], list[str]]:
+def test_rows(dataset: "DatasetDict", max_samples: int, seed: int) -> tuple[list[str], list[str]]:
     """(instructions, author answers) of the test split, a seeded sample of ``max_samples``.
 
     Raises:
@@ -97,7 +102,10 @@ def _similarities(answers: list[str], references: list[str], settings: Settings)
 
 
 def _fingerprint_inputs(
-    version: ModelVersion, dataset_version: str, judge: Any, specs: list[ModelSpec]
+    version: ModelVersion,
+    dataset_version: str,
+    judge: JudgeEndpoint | None,
+    specs: list[ModelSpec],
 ) -> dict[str, Any]:
     return {
         "model": version.name,
@@ -161,19 +169,13 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
 
     dataset = store.load(settings.DATA_DIR, "instruct", dataset_version)
     instructions, references = test_rows(dataset, config.max_samples, config.seed)
-    from llm_twin.model.evaluation.stylometry import StyleProfile, surface_metrics
+    from llm_twin.model.evaluation.stylometry import StyleProfile
 
     author_texts = [str(answer) for answer in dataset["train"]["answer"]]
     profile = StyleProfile.from_texts(author_texts or references, config.style_words)
     answers, metrics, engine, device = _run_models(config, specs, instructions, references)
     for name, texts in answers.items():
-        metrics[name] |= {
-            "style_delta": profile.delta(texts),
-            "sentence_length_distance": profile.sentence_length_distance(texts),
-            "punctuation_distance": profile.punctuation_distance(texts),
-            "reference_similarity": _similarities(texts, references, settings),
-            **surface_metrics(texts, references),
-        }
+        metrics[name] |= _style_metrics(profile, texts, references, settings)
     twin = "dpo" if "dpo" in answers else "sft"
     judgements: dict[str, list[Any]] = {}
     if judge_endpoint is not None:
@@ -184,15 +186,7 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
         name: {key: round(float(value), 6) for key, value in values.items()}
         for name, values in metrics.items()
     }
-    samples = [
-        {
-            "instruction": instruction,
-            "reference": reference,
-            "answers": {name: answers[name][index] for name in answers},
-            **({"judge": {n: judgements[n][index] for n in judgements}} if judgements else {}),
-        }
-        for index, (instruction, reference) in enumerate(zip(instructions, references, strict=True))
-    ]
+    samples = _samples(instructions, references, answers, judgements)
     return {
         "model_name": version.name,
         "version": version.version,
@@ -218,6 +212,41 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
         "samples_in_report": config.samples_in_report,
         "reused": False,
     }
+
+
+def _style_metrics(
+    profile: "StyleProfile", texts: list[str], references: list[str], settings: Settings
+) -> dict[str, float]:
+    """How close one model's answers are to the author: style, sentence length, punctuation,
+    embedding similarity to the references and surface overlap."""
+    from llm_twin.model.evaluation.stylometry import surface_metrics
+
+    return {
+        "style_delta": profile.delta(texts),
+        "sentence_length_distance": profile.sentence_length_distance(texts),
+        "punctuation_distance": profile.punctuation_distance(texts),
+        "reference_similarity": _similarities(texts, references, settings),
+        **surface_metrics(texts, references),
+    }
+
+
+def _samples(
+    instructions: list[str],
+    references: list[str],
+    answers: dict[str, list[str]],
+    judgements: dict[str, list[Any]],
+) -> list[dict[str, Any]]:
+    """One record per test row: the instruction, the reference, every model's answer and the
+    judge's verdicts (when judged)."""
+    return [
+        {
+            "instruction": instruction,
+            "reference": reference,
+            "answers": {name: answers[name][index] for name in answers},
+            **({"judge": {n: judgements[n][index] for n in judgements}} if judgements else {}),
+        }
+        for index, (instruction, reference) in enumerate(zip(instructions, references, strict=True))
+    ]
 
 
 def _run_models(

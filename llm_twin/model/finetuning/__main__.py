@@ -1,6 +1,6 @@
 """Train without ZenML: ``python -m llm_twin.model.finetuning --config configs/training.yaml``.
 
-The SageMaker training job runs this (see ``infrastructure/aws/sagemaker_training``). Inside a
+The SageMaker training job runs this (see ``model/finetuning/sagemaker_launch``). Inside a
 SageMaker container (``SM_MODEL_DIR`` set) it takes its inputs from the job's channels
 (``datasets``, ``base_model``), keeps its run folder in ``/opt/ml/checkpoints`` (synced to S3,
 so an interrupted spot job resumes) and writes the merged model, the adapters, the curves and

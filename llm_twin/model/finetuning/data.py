@@ -5,10 +5,14 @@ prompt + the user turn), exactly what the inference service sends, so the model 
 it is served with. Training examples carry no retrieved context.
 """
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.model.prompts import build_messages
+
+if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
 
 
 def sft_example(row: dict[str, Any]) -> dict[str, Any]:
@@ -27,7 +31,13 @@ def dpo_example(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _prepare(split: Any, convert: Any, max_samples: int | None, seed: int, name: str) -> Any:
+def _prepare(
+    split: "Dataset",
+    convert: Callable[[dict[str, Any]], dict[str, Any]],
+    max_samples: int | None,
+    seed: int,
+    name: str,
+) -> "Dataset":
     if len(split) == 0:
         raise InvalidInput(f"the {name} split is empty: nothing to train on")
     if max_samples is not None and len(split) > max_samples:
@@ -35,7 +45,9 @@ def _prepare(split: Any, convert: Any, max_samples: int | None, seed: int, name:
     return split.map(convert, remove_columns=split.column_names)
 
 
-def sft_splits(dataset: Any, max_samples: int | None, seed: int) -> tuple[Any, Any | None]:
+def sft_splits(
+    dataset: "DatasetDict", max_samples: int | None, seed: int
+) -> "tuple[Dataset, Dataset | None]":
     """(train, test) conversational datasets for SFT from an instruct ``DatasetDict``.
 
     Args:
@@ -49,7 +61,9 @@ def sft_splits(dataset: Any, max_samples: int | None, seed: int) -> tuple[Any, A
     return train, test
 
 
-def dpo_splits(dataset: Any, max_samples: int | None, seed: int) -> tuple[Any, Any | None]:
+def dpo_splits(
+    dataset: "DatasetDict", max_samples: int | None, seed: int
+) -> "tuple[Dataset, Dataset | None]":
     """(train, test) conversational preference datasets for DPO (see :func:`sft_splits`)."""
     train = _prepare(dataset["train"], dpo_example, max_samples, seed, "preference train")
     test = dataset["test"]

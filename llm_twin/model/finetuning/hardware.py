@@ -7,10 +7,14 @@ turns them off on CPU and on for GPUs, so one config file works on both.
 import dataclasses
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm_twin.domain.exceptions import ImproperlyConfigured
 from llm_twin.model.finetuning.config import TrainingConfig
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +36,7 @@ class HardwarePlan:
     device_name: str
 
     @property
-    def torch_dtype(self) -> Any:
+    def torch_dtype(self) -> "torch.dtype":
         """The torch dtype of the weights and computation."""
         import torch
 
@@ -113,7 +117,9 @@ def set_seed(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
-def load_model(path: Path | str, plan: HardwarePlan, *, quantize: bool | None = None) -> Any:
+def load_model(
+    path: Path | str, plan: HardwarePlan, *, quantize: bool | None = None
+) -> "PreTrainedModel":
     """Load a causal LM for training on the planned device.
 
     Args:

@@ -2,9 +2,13 @@
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from llm_twin.model.finetuning.run import TrainingOutcome
+    from llm_twin.model.registry import ModelVersion
 
 #: How much of a dataset's own card is quoted in the lineage section.
 DATASET_CARD_CHARS = 1500
@@ -30,7 +34,9 @@ def _dataset_lineage(data_dir: Path | None, versions: dict[str, str]) -> str:
     return "\n".join(lines) or "- (no dataset)"
 
 
-def write_model_card(path: Path, version: Any, config: dict[str, Any], outcome: Any) -> Path:
+def write_model_card(
+    path: Path, version: "ModelVersion", config: dict[str, Any], outcome: "TrainingOutcome"
+) -> Path:
     """Write the card of ``version`` to ``path``.
 
     Args:

@@ -8,7 +8,7 @@ from its last checkpoint). Registering the result is the registry's job (``model
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -16,6 +16,11 @@ from llm_twin.application.dataset import store
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.model.finetuning.config import TrainingConfig
 from llm_twin.settings import Settings
+
+if TYPE_CHECKING:
+    from llm_twin.model.finetuning.hardware import HardwarePlan
+    from llm_twin.model.finetuning.stage import StageResult
+    from llm_twin.model.finetuning.tracking import Tracker
 
 
 @dataclasses.dataclass
@@ -123,6 +128,74 @@ def prepare_run(config: TrainingConfig, settings: Settings) -> RunInputs:
     return RunInputs(base, versions, config.fingerprint(versions, base))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Stages:
+    """The finished stages of a run: SFT, and DPO unless it is disabled."""
+
+    sft: "StageResult"
+    dpo: "StageResult | None"
+
+    @property
+    def final(self) -> "StageResult":
+        """The stage whose merged model is the run's result."""
+        return self.dpo if self.dpo is not None else self.sft
+
+    def history(self) -> dict[str, list[dict[str, Any]]]:
+        """``{"sft": [...], "dpo": [...]}`` trainer log histories."""
+        return {"sft": self.sft.history, "dpo": self.dpo.history if self.dpo else []}
+
+    def adapters(self) -> dict[str, str]:
+        """``{"sft": folder, "dpo": folder}`` of the LoRA adapters trained."""
+        return {"sft": self.sft.adapter_dir} | ({"dpo": self.dpo.adapter_dir} if self.dpo else {})
+
+    def metrics(self) -> dict[str, float]:
+        """Each stage's metrics, steps and sample count with the stage as prefix."""
+        metrics: dict[str, float] = {f"sft_{key}": value for key, value in self.sft.metrics.items()}
+        metrics |= {"sft_steps": self.sft.steps, "sft_train_samples": self.sft.train_samples}
+        if self.dpo is not None:
+            metrics |= {f"dpo_{key}": value for key, value in self.dpo.metrics.items()}
+            metrics |= {"dpo_steps": self.dpo.steps, "dpo_train_samples": self.dpo.train_samples}
+        return metrics
+
+
+def _train_stages(
+    config: TrainingConfig,
+    settings: Settings,
+    inputs: RunInputs,
+    run_dir: Path,
+    plan: "HardwarePlan",
+    tracker: "Tracker",
+) -> _Stages:
+    """SFT on the instruct dataset, then (when enabled) DPO on the preference dataset."""
+    from llm_twin.model.finetuning.data import dpo_splits, sft_splits
+    from llm_twin.model.finetuning.dpo_trainer import DPOStage
+    from llm_twin.model.finetuning.sft_trainer import SFTStage
+    from llm_twin.model.finetuning.stage import prepare_tokenizer
+
+    versions = inputs.dataset_versions
+    tokenizer = prepare_tokenizer(inputs.base_model)
+    instruct = store.load(settings.DATA_DIR, "instruct", versions["instruct"])
+    sft_train, sft_test = sft_splits(instruct, config.sft.max_samples, config.seed)
+    sft = SFTStage().run(
+        inputs.base_model, tokenizer, sft_train, sft_test, config, plan, run_dir / "sft", tracker
+    )
+    if not config.dpo.enabled:
+        return _Stages(sft, None)
+    preference = store.load(settings.DATA_DIR, "preference", versions["preference"])
+    dpo_train, dpo_test = dpo_splits(preference, config.dpo.max_samples, config.seed)
+    dpo = DPOStage().run(
+        sft.merged_dir, tokenizer, dpo_train, dpo_test, config, plan, run_dir / "dpo", tracker
+    )
+    return _Stages(sft, dpo)
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {
+        key: value if isinstance(value, int) else round(float(value), 6)
+        for key, value in metrics.items()
+    }
+
+
 def run_training(
     config: TrainingConfig, settings: Settings, inputs: RunInputs | None = None
 ) -> TrainingOutcome:
@@ -134,11 +207,7 @@ def run_training(
         inputs: The run's resolved inputs (default: :func:`prepare_run`).
     """
     from llm_twin.model.finetuning.curves import plot_curves
-    from llm_twin.model.finetuning.data import dpo_splits, sft_splits
-    from llm_twin.model.finetuning.dpo_trainer import run_dpo
     from llm_twin.model.finetuning.hardware import plan_hardware
-    from llm_twin.model.finetuning.sft_trainer import run_sft
-    from llm_twin.model.finetuning.stage import prepare_tokenizer
     from llm_twin.model.finetuning.tracking import start_tracking
 
     started = time.perf_counter()
@@ -150,7 +219,6 @@ def run_training(
     (run_dir / "config.json").write_text(config.model_dump_json(indent=1))
     logger.info("training run {} in {} ({}, {})", fingerprint, run_dir, plan.device, plan.precision)
 
-    tokenizer = prepare_tokenizer(base)
     tracker = start_tracking(config.tracking, settings, f"{config.model_name}-{fingerprint}")
     try:
         tracker.log_parameters(
@@ -163,52 +231,26 @@ def run_training(
                 "fingerprint": fingerprint,
             }
         )
-        instruct = store.load(settings.DATA_DIR, "instruct", versions["instruct"])
-        sft_train, sft_test = sft_splits(instruct, config.sft.max_samples, config.seed)
-        sft = run_sft(base, tokenizer, sft_train, sft_test, config, plan, run_dir / "sft", tracker)
-        dpo = None
-        if config.dpo.enabled:
-            preference = store.load(settings.DATA_DIR, "preference", versions["preference"])
-            dpo_train, dpo_test = dpo_splits(preference, config.dpo.max_samples, config.seed)
-            dpo = run_dpo(
-                sft.merged_dir,
-                tokenizer,
-                dpo_train,
-                dpo_test,
-                config,
-                plan,
-                run_dir / "dpo",
-                tracker,
-            )
-        history = {"sft": sft.history, "dpo": dpo.history if dpo else []}
+        stages = _train_stages(config, settings, inputs, run_dir, plan, tracker)
+        history = stages.history()
         curves = plot_curves(history["sft"], history["dpo"], run_dir / "training_curves.png")
         tracker.log_image(curves, "training_curves")
-        metrics = {f"sft_{key}": value for key, value in sft.metrics.items()}
-        metrics |= {"sft_steps": sft.steps, "sft_train_samples": sft.train_samples}
-        if dpo is not None:
-            metrics |= {f"dpo_{key}": value for key, value in dpo.metrics.items()}
-            metrics |= {"dpo_steps": dpo.steps, "dpo_train_samples": dpo.train_samples}
         comet = {"experiment_key": tracker.key or ""}
     finally:
         tracker.end()
     if tracker.archive is not None:
         comet["archive"] = str(tracker.archive)
-    final = dpo if dpo is not None else sft
-    adapters = {"sft": sft.adapter_dir} | ({"dpo": dpo.adapter_dir} if dpo else {})
     return TrainingOutcome(
         fingerprint=fingerprint,
         run_dir=run_dir,
-        model_dir=Path(final.merged_dir),
-        adapters=adapters,
+        model_dir=Path(stages.final.merged_dir),
+        adapters=stages.adapters(),
         base_model=base if not config.uses_offline_base else config.base_model,
         dataset_versions=versions,
         device=f"{plan.device} ({plan.device_name})",
         precision=plan.precision,
         quantization=config.quantization,
-        metrics={
-            key: value if isinstance(value, int) else round(float(value), 6)
-            for key, value in metrics.items()
-        },
+        metrics=_rounded(stages.metrics()),
         history=history,
         curves=curves,
         comet=comet,

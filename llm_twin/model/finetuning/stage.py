@@ -1,19 +1,29 @@
 """What the SFT and DPO stages share: the tokenizer setup, resumable checkpoints, the result
 record written when a stage finishes (so a re-run after a crash skips finished stages), merging
-a LoRA adapter into its base model."""
+a LoRA adapter into its base model, and the stage run itself (:class:`TrainingStage`: seed, load,
+train with resume, evaluate, summarise, save and merge), which ``sft_trainer`` and ``dpo_trainer``
+specialise with their TRL trainer and their metrics."""
 
 import dataclasses
 import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from llm_twin.domain.exceptions import ImproperlyConfigured
-from llm_twin.model.finetuning.hardware import HardwarePlan, load_model
+from llm_twin.model.finetuning.hardware import HardwarePlan, load_model, peak_memory_mb, set_seed
+from llm_twin.model.finetuning.tracking import Tracker, metrics_callback
 from llm_twin.model.prompts import TRAINING_CHAT_TEMPLATE
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainingArguments
+
+    from llm_twin.model.finetuning.config import TrainingConfig
+    from llm_twin.model.finetuning.stage_config import StageSettings
 
 #: Tokens the training chat template (ChatML) needs in the vocabulary.
 CHATML_TOKENS = ("<|im_start|>", "<|im_end|>")
@@ -60,7 +70,7 @@ class StageResult:
         return result
 
 
-def prepare_tokenizer(path: Path | str) -> Any:
+def prepare_tokenizer(path: Path | str) -> "PreTrainedTokenizerBase":
     """The base model's tokenizer with the training chat template and a padding token.
 
     Raises:
@@ -93,7 +103,7 @@ def last_checkpoint(folder: Path) -> str | None:
     return get_last_checkpoint(str(folder))
 
 
-def train_with_resume(trainer: Any, checkpoints: Path) -> float:
+def train_with_resume(trainer: "Trainer", checkpoints: Path) -> float:
     """Run ``trainer.train``, resuming from the newest checkpoint if any; return seconds."""
     resume = last_checkpoint(checkpoints)
     if resume:
@@ -104,7 +114,11 @@ def train_with_resume(trainer: Any, checkpoints: Path) -> float:
 
 
 def merge_adapter(
-    base_path: Path | str, adapter_dir: Path, tokenizer: Any, plan: HardwarePlan, target: Path
+    base_path: Path | str,
+    adapter_dir: Path,
+    tokenizer: "PreTrainedTokenizerBase",
+    plan: HardwarePlan,
+    target: Path,
 ) -> Path:
     """Merge a LoRA adapter into an unquantized copy of its base model and save it with the
     tokenizer (and its chat template) as a plain Hugging Face folder.
@@ -135,3 +149,156 @@ def first_and_last(history: list[dict[str, Any]], key: str) -> tuple[float | Non
     """First and last logged value of ``key`` in a trainer's log history."""
     values = [float(entry[key]) for entry in history if key in entry]
     return (values[0], values[-1]) if values else (None, None)
+
+
+def or_nan(value: float | None) -> float:
+    """``value``, or NaN when the trainer never logged it (keeps the metrics numeric)."""
+    return value if value is not None else float("nan")
+
+
+class TrainingStage:
+    """One LoRA training stage run end to end; subclasses name the TRL trainer and add their
+    metrics.
+
+    Attributes:
+        name: ``sft`` or ``dpo``: the metric prefix and the result's ``stage``.
+        label: How logs name the stage (``SFT``).
+        unit: What one training row is, for the logs (``examples``, ``pairs``).
+    """
+
+    name = ""
+    label = ""
+    unit = "examples"
+
+    def settings(self, config: "TrainingConfig") -> "StageSettings":
+        """This stage's part of the run config (``config.sft``, ``config.dpo``)."""
+        raise NotImplementedError
+
+    def build_trainer(
+        self,
+        model: "PreTrainedModel",
+        args: "TrainingArguments",
+        arguments: dict[str, Any],
+    ) -> "Trainer":
+        """The TRL trainer of this stage.
+
+        Args:
+            model: The model to train (loaded for the planned device).
+            args: The stage's TRL config (``settings(config).to_trl(...)``).
+            arguments: The keyword arguments every stage's trainer takes (datasets, tokenizer,
+                PEFT config, callbacks).
+        """
+        raise NotImplementedError
+
+    def evaluation_metrics(
+        self, trainer: "Trainer", test: "Dataset", tracker: Tracker
+    ) -> dict[str, float]:
+        """Metrics of the final evaluation on the test split.
+
+        Args:
+            trainer: The trained trainer.
+            test: The test split.
+            tracker: Where metrics go.
+        """
+        return {}
+
+    def curve_metrics(self, history: list[dict[str, Any]]) -> dict[str, float]:
+        """Stage-specific start/end values read from the trainer's log history."""
+        return {}
+
+    def throughput_metrics(self, history: list[dict[str, Any]], runtime: float) -> dict[str, float]:
+        """Token counts and rates, for stages whose trainer logs ``num_tokens``."""
+        return {}
+
+    def log_done(self, result: StageResult) -> None:
+        """Log the finished stage's headline numbers."""
+        logger.info("{} done: {} steps", self.label, result.steps)
+
+    def run(
+        self,
+        model_path: Path | str,
+        tokenizer: "PreTrainedTokenizerBase",
+        train: "Dataset",
+        test: "Dataset | None",
+        config: "TrainingConfig",
+        plan: HardwarePlan,
+        folder: Path,
+        tracker: Tracker,
+    ) -> StageResult:
+        """Train a LoRA adapter on ``model_path`` and merge it; skip when already done.
+
+        Args:
+            model_path: The model trained (base model id or folder, or the merged SFT folder).
+            tokenizer: Tokenizer with the training chat template (``prepare_tokenizer``).
+            train: The conversational training split (``data.sft_splits``, ``data.dpo_splits``).
+            test: Its test split, or None.
+            config: The run's config (this stage's settings, ``config.lora``, ``config.seed``).
+            plan: Device, precision, quantization.
+            folder: The stage's folder: ``checkpoints/``, ``adapter/``, ``merged/``, result record.
+            tracker: Where metrics go.
+        """
+        finished = StageResult.load(folder)
+        if finished is not None:
+            logger.info("{} already finished in {}: reusing it", self.label, folder)
+            return finished
+        settings = self.settings(config)
+        set_seed(config.seed)
+        checkpoints = folder / "checkpoints"
+        args = settings.to_trl(checkpoints, plan.trainer_arguments(config.seed))
+        model = load_model(model_path, plan)
+        trainer = self.build_trainer(
+            model,
+            args,
+            {
+                "train_dataset": train,
+                "processing_class": tokenizer,
+                "peft_config": config.lora.to_peft(),
+                "callbacks": [metrics_callback(tracker, self.name)],
+            },
+        )
+        logger.info(
+            "{}: {} {} on {} ({})",
+            self.label,
+            len(train),
+            self.unit,
+            plan.device_name,
+            plan.precision,
+        )
+        runtime = train_with_resume(trainer, checkpoints)
+        history = list(trainer.state.log_history)
+        metrics: dict[str, float] = {}
+        if settings.eval and test is not None:
+            metrics.update(self.evaluation_metrics(trainer, test, tracker))
+        steps = int(trainer.state.global_step)
+        metrics.update(self._summary(history, runtime, steps, plan))
+        adapter_dir = folder / "adapter"
+        trainer.save_model(str(adapter_dir))
+        del trainer, model
+        merged = merge_adapter(model_path, adapter_dir, tokenizer, plan, folder / "merged")
+        result = StageResult(
+            stage=self.name,
+            steps=steps,
+            train_samples=len(train),
+            runtime_s=runtime,
+            metrics=metrics,
+            history=history,
+            adapter_dir=str(adapter_dir),
+            merged_dir=str(merged),
+        )
+        result.save(folder)
+        self.log_done(result)
+        return result
+
+    def _summary(
+        self, history: list[dict[str, Any]], runtime: float, steps: int, plan: HardwarePlan
+    ) -> dict[str, float]:
+        loss_start, loss_end = first_and_last(history, "loss")
+        return (
+            {"loss_start": or_nan(loss_start), "loss_end": or_nan(loss_end)}
+            | self.curve_metrics(history)
+            | {
+                "seconds_per_step": runtime / max(steps, 1),
+                "peak_memory_mb": peak_memory_mb(plan.device),
+            }
+            | self.throughput_metrics(history, runtime)
+        )

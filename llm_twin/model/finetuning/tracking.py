@@ -8,11 +8,15 @@ key it is logged online. Metrics are forwarded by :class:`MetricsCallback` with 
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from llm_twin.settings import Settings
+
+if TYPE_CHECKING:
+    from comet_ml import CometExperiment
+    from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 
 class Tracker:
@@ -23,7 +27,9 @@ class Tracker:
         offline_dir: Where offline archives are written (for the summary).
     """
 
-    def __init__(self, experiment: Any = None, offline_dir: Path | None = None) -> None:
+    def __init__(
+        self, experiment: "CometExperiment | None" = None, offline_dir: Path | None = None
+    ) -> None:
         self.experiment = experiment
         self.offline_dir = offline_dir
         self.archive: Path | None = None
@@ -109,7 +115,7 @@ def start_tracking(mode: str, settings: Settings, run_name: str) -> Tracker:
     return Tracker(experiment, offline_dir)
 
 
-def metrics_callback(tracker: Tracker, stage: str) -> Any:
+def metrics_callback(tracker: Tracker, stage: str) -> "TrainerCallback":
     """A transformers ``TrainerCallback`` forwarding every logged metric to ``tracker``.
 
     Args:
@@ -119,7 +125,14 @@ def metrics_callback(tracker: Tracker, stage: str) -> Any:
     from transformers import TrainerCallback
 
     class MetricsCallback(TrainerCallback):
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any):
+        def on_log(
+            self,
+            args: "TrainingArguments",
+            state: "TrainerState",
+            control: "TrainerControl",
+            logs: dict[str, float] | None = None,
+            **kwargs: object,
+        ) -> None:
             numbers = {
                 key: float(value)
                 for key, value in (logs or {}).items()

@@ -96,7 +96,7 @@ def test_spec_reports_missing_and_contradicting_settings(data_dir: Path) -> None
 
 
 def test_resolve_version_by_number_or_production(data_dir: Path) -> None:
-    from llm_twin.infrastructure.aws.sagemaker_deploy import resolve_version
+    from llm_twin.model.serving import resolve_version
 
     settings = settings_for(data_dir)
     assert resolve_version(settings, "production").version == 2
@@ -144,8 +144,8 @@ def test_deploy_rerun_status_and_delete_against_moto(aws, data_dir: Path) -> Non
     from llm_twin.infrastructure.aws.sagemaker_deploy import (
         EndpointDeployer,
         EndpointSpec,
-        resolve_version,
     )
+    from llm_twin.model.serving import resolve_version
 
     settings = settings_for(data_dir, SAGEMAKER_INSTANCE_TYPE="ml.g4dn.xlarge")
     spec = EndpointSpec.from_settings(settings)
@@ -242,8 +242,8 @@ def test_update_of_a_live_endpoint_makes_exactly_these_calls(aws, data_dir: Path
     from llm_twin.infrastructure.aws.sagemaker_deploy import (
         EndpointDeployer,
         EndpointSpec,
-        resolve_version,
     )
+    from llm_twin.model.serving import resolve_version
 
     settings = settings_for(data_dir)
     deployer = EndpointDeployer(EndpointSpec.from_settings(settings), settings, session=aws)
@@ -401,8 +401,8 @@ def test_an_endpoint_that_fails_to_start_reports_the_reason(aws, data_dir: Path)
         DeploymentError,
         EndpointDeployer,
         EndpointSpec,
-        resolve_version,
     )
+    from llm_twin.model.serving import resolve_version
 
     settings = settings_for(data_dir)
     deployer = EndpointDeployer(EndpointSpec.from_settings(settings), settings, session=aws)

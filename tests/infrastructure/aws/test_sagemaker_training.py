@@ -87,7 +87,7 @@ def test_launch_uploads_inputs_and_creates_the_job(
 ) -> None:
     import torch
 
-    from llm_twin.infrastructure.aws.sagemaker_training import (
+    from llm_twin.model.finetuning.sagemaker_launch import (
         SageMakerTrainingLauncher,
         TrainingJobSpec,
     )
@@ -159,7 +159,7 @@ def test_launch_uploads_inputs_and_creates_the_job(
 
 def test_launch_refuses_without_datasets_or_base_model(aws, tmp_path: Path) -> None:
     from llm_twin.domain.exceptions import ImproperlyConfigured, InvalidInput
-    from llm_twin.infrastructure.aws.sagemaker_training import (
+    from llm_twin.model.finetuning.sagemaker_launch import (
         SageMakerTrainingLauncher,
         TrainingJobSpec,
     )
