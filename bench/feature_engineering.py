@@ -81,7 +81,7 @@ def main(
                 count for name, count in warehouse.counts().items() if name != "users"
             )
             started = time.perf_counter()
-            embedder = get_embedder(settings.EMBEDDING_MODEL_ID, settings.EMBEDDING_DEVICE)
+            embedder = get_embedder(settings.rag.embedding_model_id, settings.rag.embedding_device)
             embedder.embed(["warm-up"])
             figures["model_load_s"] = round(time.perf_counter() - started, 2)
 

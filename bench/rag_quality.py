@@ -24,8 +24,8 @@ def stages(settings) -> dict:
         "dense": ({"sparse_weight": 0.0, "dedup_threshold": 0.0}, "none"),
         "sparse": ({"dense_weight": 0.0, "dedup_threshold": 0.0}, "none"),
         "fusion": ({"dedup_threshold": 0.0}, "none"),
-        "+rerank": ({"dedup_threshold": 0.0}, settings.RAG_RERANKER),
-        "+dedup": ({}, settings.RAG_RERANKER),
+        "+rerank": ({"dedup_threshold": 0.0}, settings.rag.reranker),
+        "+dedup": ({}, settings.rag.reranker),
     }
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     from llm_twin.settings import get_settings
 
     settings = get_settings()
-    dedup_threshold = settings.RAG_DEDUP_THRESHOLD or 0.8
+    dedup_threshold = settings.rag.dedup_threshold or 0.8
     questions = load_questions(args.questions)
     store = open_vector_store(settings)
     try:
@@ -58,16 +58,16 @@ def main() -> None:
             counts = index_sample_corpus(store, warehouse)
             log(f"index: {counts} ({time.perf_counter() - started:.1f} s)")
         base = ContextRetriever.from_settings(settings, store=store)
-        k = args.k or settings.RAG_TOP_K
+        k = args.k or settings.rag.top_k
         results = {}
         for name, (overrides, reranker) in stages(settings).items():
             defaults = RetrievalOptions.from_settings(settings)
             base.options = dataclasses.replace(defaults, **overrides)
             base.reranker = build_reranker(
                 reranker,
-                settings.RAG_RERANKER_MODEL,
-                doc_weight=settings.RAG_EVIDENCE_DOC_WEIGHT,
-                title_weight=settings.RAG_EVIDENCE_TITLE_WEIGHT,
+                settings.rag.reranker_model,
+                doc_weight=settings.rag.evidence_doc_weight,
+                title_weight=settings.rag.evidence_title_weight,
             )
             ranked, latencies, repeats = [], [], 0
             for item in questions:

@@ -10,4 +10,4 @@ def configure_logging(level: str | None = None) -> None:
     from llm_twin.settings import get_settings
 
     logger.remove()
-    logger.add(sys.stderr, level=level or get_settings().LOG_LEVEL)
+    logger.add(sys.stderr, level=level or get_settings().runtime.log_level)

@@ -48,9 +48,9 @@ def test_invalid_setting_is_named(monkeypatch):
 def test_get_settings_is_cached_and_lazy(monkeypatch):
     get_settings.cache_clear()
     monkeypatch.setenv("DATABASE_NAME", "first")
-    assert get_settings().DATABASE_NAME == "first"
+    assert get_settings().storage.database_name == "first"
     monkeypatch.setenv("DATABASE_NAME", "second")
-    assert get_settings().DATABASE_NAME == "first"
+    assert get_settings().storage.database_name == "first"
     get_settings.cache_clear()
 
 

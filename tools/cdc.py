@@ -63,8 +63,8 @@ def main(
     try:
         with open_warehouse(settings) as warehouse:
             chosen = mode if mode != "auto" else ("stream" if is_replica_set(warehouse) else "poll")
-            state_file = CdcStateFile(settings.DATA_DIR / "cdc" / f"state-{chosen}.json")
-            embedder = get_embedder(settings.EMBEDDING_MODEL_ID, settings.EMBEDDING_DEVICE)
+            state_file = CdcStateFile(settings.storage.data_dir / "cdc" / f"state-{chosen}.json")
+            embedder = get_embedder(settings.rag.embedding_model_id, settings.rag.embedding_device)
             arguments = {
                 "warehouse": warehouse,
                 "open_store": lambda: contextlib.closing(open_vector_store(settings)),

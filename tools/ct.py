@@ -93,7 +93,7 @@ def main(
     settings = get_settings()
     try:
         threshold, stages = load_config(config)
-        state = load_state(settings.DATA_DIR)
+        state = load_state(settings.storage.data_dir)
         with open_warehouse(settings) as warehouse:
             snapshot = take_snapshot(warehouse)
     except LLMTwinError as error:
@@ -131,7 +131,9 @@ def main(
         for name, summary in summaries.items()
     }
     result["timings_s"] = {name: summary["wall_s"] for name, summary in summaries.items()}
-    result["state"] = str(save_state(settings.DATA_DIR, snapshot, model_version=model_version))
+    result["state"] = str(
+        save_state(settings.storage.data_dir, snapshot, model_version=model_version)
+    )
     print(json.dumps(result))
 
 

@@ -85,7 +85,9 @@ def start() -> None:
     settings = get_settings()
     if not settings.uses_embedded_mongo:
         _fail(f"DATABASE_HOST is set ({settings.masked_database_host()}): nothing to start")
-    server = EmbeddedMongo(settings.warehouse_dir, settings.EMBEDDED_MONGO_PORT).ensure_running()
+    server = EmbeddedMongo(
+        settings.warehouse_dir, settings.storage.embedded_mongo_port
+    ).ensure_running()
     print(json.dumps({"pid": server.pid, "port": server.port, "uri": server.uri}))
 
 
@@ -120,7 +122,7 @@ def status() -> None:
             {
                 "backend": "embedded" if settings.uses_embedded_mongo else "mongodb",
                 "database_host": settings.masked_database_host(),
-                "database": settings.DATABASE_NAME,
+                "database": settings.storage.database_name,
                 "counts": counts,
             }
         )

@@ -22,7 +22,7 @@ VersionOption = Annotated[str, typer.Option("--version", "-v", help="A saved ver
 def _data_dir() -> Path:
     from llm_twin.settings import get_settings
 
-    return get_settings().DATA_DIR
+    return get_settings().storage.data_dir
 
 
 def _fail(error: Exception) -> None:

@@ -99,7 +99,9 @@ def main(
             if "training" in stages:
                 # Continuous training (tools/ct.py) compares the warehouse with this snapshot.
                 model_version = stages["training"]["counts"].get("model_version")
-                save_state(settings.DATA_DIR, take_snapshot(warehouse), model_version=model_version)
+                save_state(
+                    settings.storage.data_dir, take_snapshot(warehouse), model_version=model_version
+                )
         with open_vector_store(settings) as store:
             summary["vector_store"] = {
                 name: store.count(name)

@@ -47,9 +47,9 @@ def _deployer(endpoint: str | None, need_role: bool = True) -> Any:
     else:
         # Status and delete only need the endpoint's name.
         spec = EndpointSpec(
-            endpoint_name=endpoint or settings.SAGEMAKER_ENDPOINT_NAME or "llm-twin",
-            role_arn=settings.SAGEMAKER_ROLE_ARN or "",
-            bucket=settings.SAGEMAKER_BUCKET or "",
+            endpoint_name=endpoint or settings.aws.sagemaker_endpoint_name or "llm-twin",
+            role_arn=settings.aws.sagemaker_role_arn or "",
+            bucket=settings.aws.sagemaker_bucket or "",
         )
     return EndpointDeployer(spec, settings)
 
@@ -113,11 +113,11 @@ def create_role(
         from llm_twin.settings import get_settings
 
         settings = get_settings()
-        chosen_bucket = bucket or settings.SAGEMAKER_BUCKET
+        chosen_bucket = bucket or settings.aws.sagemaker_bucket
         if not chosen_bucket:
             raise ImproperlyConfigured("create-role needs --bucket or SAGEMAKER_BUCKET")
         return ensure_execution_role(
-            aws_session(settings), role_name or settings.SAGEMAKER_ROLE_NAME, chosen_bucket
+            aws_session(settings), role_name or settings.aws.sagemaker_role_name, chosen_bucket
         )
 
     _run(action)

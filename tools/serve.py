@@ -29,8 +29,8 @@ def main(
     apply_offline_defaults()
     configure_logging()
     settings = get_settings()
-    host = host or settings.API_HOST
-    port = port or settings.API_PORT
+    host = host or settings.api.host
+    port = port or settings.api.port
     typer.echo(f"LLM Twin inference service on http://{host}:{port}/", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 

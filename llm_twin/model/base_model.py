@@ -46,7 +46,7 @@ def gguf_path() -> Path:
 def base_model_dir(settings: Settings | None = None) -> Path:
     """Where the converted base model lives: ``DATA_DIR/models/smollm2-135m-instruct``."""
     settings = settings or get_settings()
-    return settings.DATA_DIR / "models" / BASE_MODEL_NAME
+    return settings.storage.data_dir / "models" / BASE_MODEL_NAME
 
 
 def is_prepared(directory: Path) -> bool:

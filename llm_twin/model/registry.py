@@ -126,7 +126,7 @@ class ModelVersion:
 
 def registry_root(settings: Settings | None = None) -> Path:
     """``DATA_DIR/registry``."""
-    return (settings or get_settings()).DATA_DIR / "registry"
+    return (settings or get_settings()).storage.data_dir / "registry"
 
 
 def git_commit(root: Path = PROJECT_ROOT) -> str:
@@ -457,8 +457,8 @@ def served_model(settings: Settings | None = None) -> ServedModel:
         settings: ``LLM_MODEL_PATH`` and ``DATA_DIR`` (default: the process settings).
     """
     settings = settings or get_settings()
-    if settings.LLM_MODEL_PATH:
-        return ServedModel(settings.LLM_MODEL_PATH, model_id_for(settings.LLM_MODEL_PATH))
+    if settings.llm.model_path:
+        return ServedModel(settings.llm.model_path, model_id_for(settings.llm.model_path))
     production = ModelRegistry(registry_root(settings), zenml=False).served_model()
     if production is not None:
         logger.info("serving the production twin from the model registry: {}", production.path)
@@ -486,13 +486,13 @@ def push_to_hub(version: ModelVersion, repo_id: str, settings: Settings | None =
     from llm_twin.domain.exceptions import ImproperlyConfigured
 
     settings = settings or get_settings()
-    if settings.HUGGINGFACE_ACCESS_TOKEN is None:
+    if settings.training.huggingface_access_token is None:
         raise ImproperlyConfigured("pushing to the Hub needs HUGGINGFACE_ACCESS_TOKEN")
-    if settings.OFFLINE:
+    if settings.runtime.offline:
         raise ImproperlyConfigured("pushing to the Hub needs OFFLINE=false")
     from huggingface_hub import HfApi
 
-    api = HfApi(token=settings.HUGGINGFACE_ACCESS_TOKEN.get_secret_value())
+    api = HfApi(token=settings.training.huggingface_access_token.get_secret_value())
     api.create_repo(repo_id, exist_ok=True, private=True)
     api.upload_folder(
         repo_id=repo_id,

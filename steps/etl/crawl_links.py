@@ -53,7 +53,7 @@ def crawl_links(
             dispatcher,
             known_links=known,
             force=force,
-            concurrency=concurrency or settings.CRAWL_CONCURRENCY,
+            concurrency=concurrency or settings.crawl.concurrency,
         )
         browsers = dispatcher.browsers.started if dispatcher.browsers else 0
     counts = batch.counts()

@@ -74,7 +74,7 @@ def _for_version(settings: Any, config: Any, twin: dict[str, Any]) -> tuple[Any,
 
     registry = ModelRegistry(registry_root(settings), twin["model_name"], zenml=False)
     version = registry.get(int(twin["version"]))
-    settings = settings.model_copy(update={"LLM_MODEL_PATH": version.model_dir})
+    settings = settings.updated(LLM_MODEL_PATH=version.model_dir)
     dataset_version = twin.get("details", {}).get("dataset_version")
     if config.dataset_version == "latest" and dataset_version:
         config = config.model_copy(update={"dataset_version": dataset_version})

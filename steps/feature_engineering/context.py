@@ -54,6 +54,6 @@ def feature_sync(
 
     config = sync_config(author_full_names, categories, chunking, batch_documents, reindex)
     settings = get_settings()
-    embedder = get_embedder(settings.EMBEDDING_MODEL_ID, settings.EMBEDDING_DEVICE)
+    embedder = get_embedder(settings.rag.embedding_model_id, settings.rag.embedding_device)
     with open_warehouse(settings) as warehouse, open_vector_store(settings) as store:
         yield FeatureSync(warehouse, store, embedder, Bm25SparseEncoder(), config)

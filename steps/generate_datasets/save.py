@@ -55,15 +55,17 @@ def save_dataset(
         test_size=splits["test_size"],
         parameters=parameters,
     )
-    version, path, created = store.save(settings.DATA_DIR, kind, dataset, card)
+    version, path, created = store.save(settings.storage.data_dir, kind, dataset, card)
     logger.info("{} dataset {} at {} ({})", kind, version, path, "new" if created else "unchanged")
     pushed = False
     if hub_repo_id:
-        if settings.HUGGINGFACE_ACCESS_TOKEN is None or settings.OFFLINE:
+        if settings.training.huggingface_access_token is None or settings.runtime.offline:
             raise ImproperlyConfigured(
                 f"pushing to {hub_repo_id} needs HUGGINGFACE_ACCESS_TOKEN and OFFLINE=false"
             )
-        push_to_hub(dataset, hub_repo_id, settings.HUGGINGFACE_ACCESS_TOKEN.get_secret_value())
+        push_to_hub(
+            dataset, hub_repo_id, settings.training.huggingface_access_token.get_secret_value()
+        )
         pushed = True
     result = {
         "kind": kind,

@@ -35,9 +35,9 @@ def check_hub_push(config: Any, settings: Any) -> None:
     """Fail before training when a Hub push is configured but cannot happen."""
     if not config.push_to_hub:
         return
-    if settings.HUGGINGFACE_ACCESS_TOKEN is None:
+    if settings.training.huggingface_access_token is None:
         raise ImproperlyConfigured("push_to_hub is set but HUGGINGFACE_ACCESS_TOKEN is not")
-    if settings.OFFLINE:
+    if settings.runtime.offline:
         raise ImproperlyConfigured("push_to_hub is set but OFFLINE=true: set OFFLINE=false")
 
 

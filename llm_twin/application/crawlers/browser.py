@@ -40,8 +40,8 @@ CHROMIUM_FLAGS = (
 def chromium_available(settings: Settings) -> str | None:
     """``None`` when Chromium and chromedriver are installed, else why not (for messages)."""
     for name, path in (
-        ("CHROMIUM_BINARY", settings.CHROMIUM_BINARY),
-        ("CHROMEDRIVER_BINARY", settings.CHROMEDRIVER_BINARY),
+        ("CHROMIUM_BINARY", settings.crawl.chromium_binary),
+        ("CHROMEDRIVER_BINARY", settings.crawl.chromedriver_binary),
     ):
         if not path.is_file():
             return (
@@ -98,18 +98,18 @@ class Browser:
             raise CrawlError("browser_error", problem)
         self.profile_dir = tempfile.mkdtemp(prefix="llm-twin-chromium-")
         options = webdriver.ChromeOptions()
-        options.binary_location = str(settings.CHROMIUM_BINARY)
+        options.binary_location = str(settings.crawl.chromium_binary)
         for flag in CHROMIUM_FLAGS:
             options.add_argument(flag)
         options.add_argument(f"--user-data-dir={self.profile_dir}")
-        options.add_argument(f"--user-agent={settings.CRAWL_USER_AGENT}")
-        service = Service(executable_path=str(settings.CHROMEDRIVER_BINARY))
+        options.add_argument(f"--user-agent={settings.crawl.user_agent}")
+        service = Service(executable_path=str(settings.crawl.chromedriver_binary))
         try:
             self.driver: WebDriver = webdriver.Chrome(options=options, service=service)
         except WebDriverException as error:
             shutil.rmtree(self.profile_dir, ignore_errors=True)
             raise CrawlError("browser_error", f"Chromium did not start: {error.msg}") from None
-        self.driver.set_page_load_timeout(settings.CRAWL_TIMEOUT_S)
+        self.driver.set_page_load_timeout(settings.crawl.timeout_s)
         #: Free-form per-browser state crawlers keep (e.g. which sites are logged in).
         self.state: dict[str, Any] = {}
         logger.debug("started Chromium {}", self.version)

@@ -71,13 +71,15 @@ class GithubCrawler(Crawler):
 
     def crawl(self, link: str, author: Author) -> list[RepositoryDocument]:
         clone_url, name = repository_location(link)
-        check_host_allowed(clone_url, self.settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
+        check_host_allowed(clone_url, self.settings.crawl.allow_private_networks)
         with tempfile.TemporaryDirectory(prefix="llm-twin-repo-") as tmp:
             checkout = Path(tmp) / "repo"
             self._git("clone", "--depth", "1", "--no-tags", "--", clone_url, str(checkout))
             commit = self._git("rev-parse", "HEAD", cwd=checkout).strip()
             files, skipped = read_tree(
-                checkout, self.settings.GITHUB_MAX_FILE_BYTES, self.settings.GITHUB_MAX_FILES
+                checkout,
+                self.settings.crawl.github_max_file_bytes,
+                self.settings.crawl.github_max_files,
             )
         if not files:
             raise CrawlError("empty_extraction", f"no text files kept from {link} ({skipped})")
@@ -117,12 +119,13 @@ class GithubCrawler(Crawler):
                 env=env,
                 capture_output=True,
                 text=True,
-                timeout=self.settings.GITHUB_CLONE_TIMEOUT_S,
+                timeout=self.settings.crawl.github_clone_timeout_s,
                 check=False,
             )
         except subprocess.TimeoutExpired:
             raise CrawlError(
-                "timeout", f"git {args[0]} took longer than {self.settings.GITHUB_CLONE_TIMEOUT_S}s"
+                "timeout",
+                f"git {args[0]} took longer than {self.settings.crawl.github_clone_timeout_s}s",
             ) from None
         except FileNotFoundError:
             raise CrawlError("clone_failed", "git is not installed") from None

@@ -81,7 +81,7 @@ class HttpFetcher:
             session = requests.Session()
             session.headers.update(
                 {
-                    "User-Agent": self.settings.CRAWL_USER_AGENT,
+                    "User-Agent": self.settings.crawl.user_agent,
                     "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
                     "Accept-Language": "en;q=0.9,*;q=0.5",
                 }
@@ -100,7 +100,7 @@ class HttpFetcher:
             CrawlError: ``robots_disallowed``, ``private_network``, ``http_error``,
                 ``timeout`` or ``connection_error``.
         """
-        if check_robots and self.settings.CRAWL_RESPECT_ROBOTS:
+        if check_robots and self.settings.crawl.respect_robots:
             self.ensure_allowed_by_robots(url)
         page = self._get_with_retries(url)
         if not 200 <= page.status < 300:
@@ -109,7 +109,7 @@ class HttpFetcher:
 
     def _get_with_retries(self, url: str) -> Page:
         retrying = Retrying(
-            stop=stop_after_attempt(self.settings.CRAWL_RETRIES),
+            stop=stop_after_attempt(self.settings.crawl.retries),
             wait=wait_exponential(multiplier=0.5, max=8),
             retry=retry_if_exception(lambda error: isinstance(error, _Retryable)),
             reraise=False,
@@ -126,11 +126,11 @@ class HttpFetcher:
 
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            check_host_allowed(current, self.settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
+            check_host_allowed(current, self.settings.crawl.allow_private_networks)
             try:
                 response = self._session().get(
                     current,
-                    timeout=self.settings.CRAWL_TIMEOUT_S,
+                    timeout=self.settings.crawl.timeout_s,
                     allow_redirects=False,
                     stream=True,
                 )
@@ -158,7 +158,7 @@ class HttpFetcher:
                 logger.debug("timeout fetching {}", current)
                 raise _Retryable(
                     CrawlError(
-                        "timeout", f"{current} did not answer in {self.settings.CRAWL_TIMEOUT_S}s"
+                        "timeout", f"{current} did not answer in {self.settings.crawl.timeout_s}s"
                     )
                 ) from None
             except requests.ConnectionError as error:
@@ -182,7 +182,7 @@ class HttpFetcher:
             parser = self._load_robots(origin)
             with self._robots_lock:
                 self._robots[origin] = parser
-        if not parser.can_fetch(self.settings.CRAWL_USER_AGENT, url):
+        if not parser.can_fetch(self.settings.crawl.user_agent, url):
             raise CrawlError(
                 "robots_disallowed",
                 f"robots.txt of {origin} disallows {url} "

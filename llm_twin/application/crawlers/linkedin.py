@@ -86,9 +86,9 @@ class LinkedInCrawler(Crawler):
                 f"{link} is not a LinkedIn profile link (expected …/in/<name>/)",
             )
         origin = f"{parts.scheme}://{parts.netloc}"
-        check_host_allowed(link, self.settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
+        check_host_allowed(link, self.settings.crawl.allow_private_networks)
         browser = self.browsers.get()
-        timeout_message = f"LinkedIn page {link} did not load in {self.settings.CRAWL_TIMEOUT_S}s"
+        timeout_message = f"LinkedIn page {link} did not load in {self.settings.crawl.timeout_s}s"
         with browser_errors(link, timeout_message):
             self._login(browser, origin, username, password)
             posts = self._read_feed(browser.driver, origin, match.group(1))
@@ -109,10 +109,10 @@ class LinkedInCrawler(Crawler):
         ]
 
     def _credentials(self) -> tuple[str, str]:
-        username = (self.settings.LINKEDIN_USERNAME or "").strip()
+        username = (self.settings.crawl.linkedin_username or "").strip()
         password = (
-            self.settings.LINKEDIN_PASSWORD.get_secret_value()
-            if self.settings.LINKEDIN_PASSWORD
+            self.settings.crawl.linkedin_password.get_secret_value()
+            if self.settings.crawl.linkedin_password
             else ""
         )
         if not username or not password:
@@ -132,7 +132,7 @@ class LinkedInCrawler(Crawler):
         if browser.state.get(state_key):
             return
         driver = browser.driver
-        timeout = self.settings.CRAWL_TIMEOUT_S
+        timeout = self.settings.crawl.timeout_s
         driver.get(origin + SELECTORS.login_path)
         wait_for_element(driver, SELECTORS.username_input, timeout)
         driver.find_element(By.CSS_SELECTOR, SELECTORS.username_input).send_keys(username)
@@ -165,14 +165,14 @@ class LinkedInCrawler(Crawler):
         from selenium.webdriver.support.ui import WebDriverWait
 
         driver.get(origin + SELECTORS.activity_path.format(profile=profile))
-        check_host_allowed(driver.current_url, self.settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
-        wait_for_element(driver, SELECTORS.post, self.settings.CRAWL_TIMEOUT_S)
+        check_host_allowed(driver.current_url, self.settings.crawl.allow_private_networks)
+        wait_for_element(driver, SELECTORS.post, self.settings.crawl.timeout_s)
         seen = len(driver.find_elements(By.CSS_SELECTOR, SELECTORS.post))
-        for _ in range(self.settings.LINKEDIN_MAX_SCROLLS):
+        for _ in range(self.settings.crawl.linkedin_max_scrolls):
             driver.execute_script("window.scrollTo(0, document.body.scrollHeight);")
             try:
                 # More posts arrive asynchronously after a scroll; give them a moment.
-                WebDriverWait(driver, min(SCROLL_WAIT_S, self.settings.CRAWL_TIMEOUT_S)).until(
+                WebDriverWait(driver, min(SCROLL_WAIT_S, self.settings.crawl.timeout_s)).until(
                     lambda d, n=seen: len(d.find_elements(By.CSS_SELECTOR, SELECTORS.post)) > n
                 )
             except TimeoutException:

@@ -70,14 +70,14 @@ class MediumCrawler(Crawler):
     def crawl(self, link: str, author: Author) -> list[ArticleDocument]:
         from selenium.webdriver.common.by import By
 
-        check_host_allowed(link, self.settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
-        if self.settings.CRAWL_RESPECT_ROBOTS:
+        check_host_allowed(link, self.settings.crawl.allow_private_networks)
+        if self.settings.crawl.respect_robots:
             self.fetcher.ensure_allowed_by_robots(link)
         driver = self.browsers.get().driver
-        timeout = self.settings.CRAWL_TIMEOUT_S
+        timeout = self.settings.crawl.timeout_s
         with browser_errors(link, f"no <article> in {link} after {timeout}s"):
             driver.get(link)
-            check_host_allowed(driver.current_url, self.settings.CRAWL_ALLOW_PRIVATE_NETWORKS)
+            check_host_allowed(driver.current_url, self.settings.crawl.allow_private_networks)
             wait_for_element(driver, SELECTORS.article, timeout)
             # Medium lazy-loads the end of long stories: scroll once to the bottom.
             driver.execute_script("window.scrollTo(0, document.body.scrollHeight);")

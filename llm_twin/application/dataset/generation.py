@@ -122,7 +122,7 @@ def build_generator(kind: str, options: dict[str, Any] | None = None) -> Generat
 
             settings = get_settings()
             options.setdefault("model_path", settings.llm_model_path)
-            options.setdefault("device", settings.LLM_DEVICE)
+            options.setdefault("device", settings.llm.device)
             return LocalLLMGenerator(**options)
         if kind == "openai":
             from llm_twin.application.dataset.openai_compatible import OpenAICompatibleGenerator
@@ -133,14 +133,18 @@ def build_generator(kind: str, options: dict[str, Any] | None = None) -> Generat
                 raise ImproperlyConfigured(
                     "do not put the API key in the config: set OPENAI_API_KEY instead"
                 )
-            base_url = options.pop("base_url", None) or settings.OPENAI_BASE_URL
-            if not base_url and settings.OPENAI_API_KEY is None:
+            base_url = options.pop("base_url", None) or settings.llm.openai_base_url
+            if not base_url and settings.llm.openai_api_key is None:
                 raise ImproperlyConfigured(
                     "the openai generator needs OPENAI_BASE_URL (a local server) or "
                     "OPENAI_API_KEY (api.openai.com)"
                 )
-            model = options.pop("model", None) or settings.OPENAI_MODEL_ID
-            key = settings.OPENAI_API_KEY.get_secret_value() if settings.OPENAI_API_KEY else ""
+            model = options.pop("model", None) or settings.llm.openai_model_id
+            key = (
+                settings.llm.openai_api_key.get_secret_value()
+                if settings.llm.openai_api_key
+                else ""
+            )
             return OpenAICompatibleGenerator(base_url, model, key, **options)
     except TypeError as error:
         raise ImproperlyConfigured(f"invalid option for the {kind} generator: {error}") from None

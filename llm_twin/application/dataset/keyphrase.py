@@ -144,7 +144,9 @@ class KeyphraseGenerator(Generator):
             from llm_twin.settings import get_settings
 
             settings = get_settings()
-            self._embedder = get_embedder(settings.EMBEDDING_MODEL_ID, settings.EMBEDDING_DEVICE)
+            self._embedder = get_embedder(
+                settings.rag.embedding_model_id, settings.rag.embedding_device
+            )
         return self._embedder
 
     def key_phrases(self, extracts: Sequence[Extract]) -> list[list[str]]:

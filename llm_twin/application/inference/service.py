@@ -156,7 +156,7 @@ class TwinService:
         }
         params = params or GenerationParams.from_settings(self.settings)
         try:
-            query = check_query(query, self.settings.API_MAX_QUERY_CHARS)
+            query = check_query(query, self.settings.api.max_query_chars)
             trace["injection_flags"] = injection_flags(query)
             cache_key = ResponseCache.key(
                 query=query,
@@ -209,7 +209,7 @@ class TwinService:
         """The request with its prompt built from ``chunks`` (arguments as in :meth:`prepare`)."""
         from llm_twin.application.rag import to_context
 
-        context = to_context(chunks, max_chars=self.settings.LLM_CONTEXT_CHARS)
+        context = to_context(chunks, max_chars=self.settings.llm.context_chars)
         messages = build_messages(query, context, history)
         sources = _sources(chunks)
         trace |= {"sources": _records(sources), "prompt": messages, "params": vars(params)}

@@ -92,16 +92,16 @@ class RetrievalOptions:
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetrievalOptions":
         return cls(
-            top_k=settings.RAG_TOP_K,
-            candidates=settings.RAG_CANDIDATES,
-            fusion=settings.RAG_FUSION,
-            dense_weight=settings.RAG_DENSE_WEIGHT,
-            sparse_weight=settings.RAG_SPARSE_WEIGHT,
-            rrf_k=settings.RAG_RRF_K,
-            expansion_count=settings.RAG_EXPANSION_COUNT,
-            rerank_depth=settings.RAG_RERANK_DEPTH,
-            dedup_threshold=settings.RAG_DEDUP_THRESHOLD,
-            query_threads=settings.RAG_QUERY_THREADS,
+            top_k=settings.rag.top_k,
+            candidates=settings.rag.candidates,
+            fusion=settings.rag.fusion,
+            dense_weight=settings.rag.dense_weight,
+            sparse_weight=settings.rag.sparse_weight,
+            rrf_k=settings.rag.rrf_k,
+            expansion_count=settings.rag.expansion_count,
+            rerank_depth=settings.rag.rerank_depth,
+            dedup_threshold=settings.rag.dedup_threshold,
+            query_threads=settings.rag.query_threads,
         )
 
 
@@ -176,33 +176,33 @@ class ContextRetriever:
             authors = load_authors(settings)
         directory = AuthorDirectory(authors)
         llm = None
-        if settings.RAG_SELF_QUERY == "llm" or settings.RAG_EXPANSION_COUNT > 0:
+        if settings.rag.self_query == "llm" or settings.rag.expansion_count > 0:
             llm = openai_backend_from_settings(
-                settings, timeout=settings.RAG_LLM_TIMEOUT, retries=1, missing=_NO_RETRIEVAL_LLM
+                settings, timeout=settings.rag.llm_timeout, retries=1, missing=_NO_RETRIEVAL_LLM
             )
         self_query: FilterExtractor | None = None
-        if settings.RAG_SELF_QUERY == "rules":
+        if settings.rag.self_query == "rules":
             self_query = RuleSelfQuery(directory)
-        elif settings.RAG_SELF_QUERY == "llm":
+        elif settings.rag.self_query == "llm":
             self_query = LLMSelfQuery(llm, directory)  # type: ignore[arg-type]
         reranker = build_reranker(
-            settings.RAG_RERANKER,
-            settings.RAG_RERANKER_MODEL,
-            settings.EMBEDDING_DEVICE,
-            doc_weight=settings.RAG_EVIDENCE_DOC_WEIGHT,
-            title_weight=settings.RAG_EVIDENCE_TITLE_WEIGHT,
+            settings.rag.reranker,
+            settings.rag.reranker_model,
+            settings.rag.embedding_device,
+            doc_weight=settings.rag.evidence_doc_weight,
+            title_weight=settings.rag.evidence_title_weight,
         )
         owns_store = store is None
         store = store if store is not None else open_vector_store(settings)
         retriever = cls(
             store,
-            get_embedder(settings.EMBEDDING_MODEL_ID, settings.EMBEDDING_DEVICE),
+            get_embedder(settings.rag.embedding_model_id, settings.rag.embedding_device),
             Bm25SparseEncoder(),
             directory,
             self_query=self_query,
             reranker=reranker,
             expander=LLMQueryExpander(llm)
-            if llm is not None and settings.RAG_EXPANSION_COUNT
+            if llm is not None and settings.rag.expansion_count
             else None,
             options=RetrievalOptions.from_settings(settings),
             owns_store=owns_store,

@@ -84,7 +84,7 @@ def create_app(
             loaded_retriever,
             loaded_llm,
             TraceStore(settings.traces_dir, _opik_project(settings)),
-            ResponseCache(settings.API_CACHE_TTL),
+            ResponseCache(settings.api.cache_ttl),
         )
         app.state.started_at = time.time()
         logger.info(
@@ -105,7 +105,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.rate_limiter = RateLimiter(settings.API_RATE_LIMIT_PER_MINUTE)
+    app.state.rate_limiter = RateLimiter(settings.api.rate_limit_per_minute)
     install_error_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
@@ -190,10 +190,10 @@ def _opik_project(settings: Settings) -> str | None:
     environment already has them."""
     import os
 
-    if settings.OPIK_API_KEY is None and not settings.OPIK_URL:
+    if settings.api.opik_api_key is None and not settings.api.opik_url:
         return None
-    if settings.OPIK_URL:
-        os.environ.setdefault("OPIK_URL_OVERRIDE", settings.OPIK_URL)
-    if settings.OPIK_API_KEY is not None:
-        os.environ.setdefault("OPIK_API_KEY", settings.OPIK_API_KEY.get_secret_value())
-    return settings.OPIK_PROJECT
+    if settings.api.opik_url:
+        os.environ.setdefault("OPIK_URL_OVERRIDE", settings.api.opik_url)
+    if settings.api.opik_api_key is not None:
+        os.environ.setdefault("OPIK_API_KEY", settings.api.opik_api_key.get_secret_value())
+    return settings.api.opik_project

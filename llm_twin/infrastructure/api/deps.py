@@ -34,10 +34,10 @@ def started_at(request: Request) -> float:
 def require_client(request: Request, settings: Annotated[Settings, Depends(app_settings)]) -> str:
     """Authenticate (when ``API_KEY`` is set) and rate-limit the caller; returns its key."""
     client = request.client.host if request.client else "unknown"
-    if settings.API_KEY is not None:
+    if settings.api.key is not None:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        expected = settings.API_KEY.get_secret_value()
+        expected = settings.api.key.get_secret_value()
         if scheme.lower() != "bearer" or not secrets.compare_digest(
             token.strip().encode(), expected.encode()
         ):
@@ -51,7 +51,7 @@ def require_client(request: Request, settings: Annotated[Settings, Depends(app_s
     if wait:
         raise StarletteHTTPException(
             429,
-            f"rate limit of {settings.API_RATE_LIMIT_PER_MINUTE} requests per minute exceeded",
+            f"rate limit of {settings.api.rate_limit_per_minute} requests per minute exceeded",
             headers={"Retry-After": str(int(wait) + 1)},
         )
     return client

@@ -144,8 +144,8 @@ class EndpointSpec:
         missing = [
             name
             for name, value in (
-                ("SAGEMAKER_ROLE_ARN", settings.SAGEMAKER_ROLE_ARN),
-                ("SAGEMAKER_BUCKET", settings.SAGEMAKER_BUCKET),
+                ("SAGEMAKER_ROLE_ARN", settings.aws.sagemaker_role_arn),
+                ("SAGEMAKER_BUCKET", settings.aws.sagemaker_bucket),
             )
             if not (value or "").strip()
         ]
@@ -155,20 +155,20 @@ class EndpointSpec:
                 "creates the role and prints its ARN)"
             )
         return cls(
-            endpoint_name=endpoint_name or settings.SAGEMAKER_ENDPOINT_NAME or "llm-twin",
-            role_arn=settings.SAGEMAKER_ROLE_ARN.strip(),  # type: ignore[union-attr]
-            bucket=settings.SAGEMAKER_BUCKET.strip(),  # type: ignore[union-attr]
-            container=settings.SAGEMAKER_CONTAINER,
-            image_uri=settings.SAGEMAKER_INFERENCE_IMAGE,
-            instance_type=settings.SAGEMAKER_INSTANCE_TYPE,
-            num_gpus=settings.SAGEMAKER_NUM_GPUS,
-            initial_instances=settings.SAGEMAKER_INITIAL_INSTANCES,
-            min_instances=settings.SAGEMAKER_MIN_INSTANCES,
-            max_instances=settings.SAGEMAKER_MAX_INSTANCES,
-            target_invocations=settings.SAGEMAKER_TARGET_INVOCATIONS,
-            startup_timeout_s=settings.SAGEMAKER_STARTUP_TIMEOUT_S,
-            max_input_tokens=settings.SAGEMAKER_MAX_INPUT_TOKENS,
-            max_total_tokens=settings.SAGEMAKER_MAX_TOTAL_TOKENS,
+            endpoint_name=endpoint_name or settings.aws.sagemaker_endpoint_name or "llm-twin",
+            role_arn=settings.aws.sagemaker_role_arn.strip(),  # type: ignore[union-attr]
+            bucket=settings.aws.sagemaker_bucket.strip(),  # type: ignore[union-attr]
+            container=settings.aws.sagemaker_container,
+            image_uri=settings.aws.sagemaker_inference_image,
+            instance_type=settings.aws.sagemaker_instance_type,
+            num_gpus=settings.aws.sagemaker_num_gpus,
+            initial_instances=settings.aws.sagemaker_initial_instances,
+            min_instances=settings.aws.sagemaker_min_instances,
+            max_instances=settings.aws.sagemaker_max_instances,
+            target_invocations=settings.aws.sagemaker_target_invocations,
+            startup_timeout_s=settings.aws.sagemaker_startup_timeout_s,
+            max_input_tokens=settings.aws.sagemaker_max_input_tokens,
+            max_total_tokens=settings.aws.sagemaker_max_total_tokens,
         )
 
     def image(self, region: str) -> str:

@@ -191,7 +191,10 @@ class SageMakerTrainingJobs(SageMakerService[TrainingJobSpec]):
                 "S3Uri": f"s3://{bucket}/{prefix}/checkpoints",
                 "LocalPath": "/opt/ml/checkpoints",
             },
-            "Environment": {"OFFLINE": "false", "COMET_PROJECT": self.settings.COMET_PROJECT},
+            "Environment": {
+                "OFFLINE": "false",
+                "COMET_PROJECT": self.settings.training.comet_project,
+            },
             "Tags": [{"Key": "project", "Value": "llm-twin"}],
         }
 

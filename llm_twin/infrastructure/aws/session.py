@@ -20,12 +20,12 @@ def aws_session(settings: Settings) -> "boto3.Session":
     import boto3
 
     credentials = {}
-    if settings.AWS_ACCESS_KEY and settings.AWS_SECRET_KEY:
+    if settings.aws.access_key and settings.aws.secret_key:
         credentials = {
-            "aws_access_key_id": settings.AWS_ACCESS_KEY.get_secret_value(),
-            "aws_secret_access_key": settings.AWS_SECRET_KEY.get_secret_value(),
+            "aws_access_key_id": settings.aws.access_key.get_secret_value(),
+            "aws_secret_access_key": settings.aws.secret_key.get_secret_value(),
         }
-    return boto3.Session(region_name=settings.AWS_REGION, **credentials)
+    return boto3.Session(region_name=settings.aws.region, **credentials)
 
 
 class SageMakerService(Generic[SpecT]):
@@ -44,6 +44,6 @@ class SageMakerService(Generic[SpecT]):
         self.spec = spec
         self.settings = settings or get_settings()
         self.session = session or aws_session(self.settings)
-        self.region = self.session.region_name or self.settings.AWS_REGION
+        self.region = self.session.region_name or self.settings.aws.region
         self.s3 = self.session.client("s3")
         self.sagemaker = self.session.client("sagemaker")

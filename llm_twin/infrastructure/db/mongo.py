@@ -11,10 +11,12 @@ from llm_twin.settings import Settings, get_settings, mask_uri
 def mongo_uri(settings: Settings) -> str:
     """The URI to connect to: ``DATABASE_HOST``, or the embedded server (started if needed)."""
     if not settings.uses_embedded_mongo:
-        return settings.DATABASE_HOST.get_secret_value()  # type: ignore[union-attr]
+        return settings.storage.database_host.get_secret_value()  # type: ignore[union-attr]
     from llm_twin.infrastructure.db.embedded_mongo import EmbeddedMongo
 
-    server = EmbeddedMongo(settings.warehouse_dir, settings.EMBEDDED_MONGO_PORT).ensure_running()
+    server = EmbeddedMongo(
+        settings.warehouse_dir, settings.storage.embedded_mongo_port
+    ).ensure_running()
     return server.uri
 
 
@@ -43,13 +45,13 @@ class WarehouseConnection:
 
     Args:
         settings: Where to connect; defaults to :func:`get_settings`.
-        database: Database name; defaults to ``settings.DATABASE_NAME``.
+        database: Database name; defaults to ``settings.storage.database_name``.
     """
 
     def __init__(self, settings: Settings | None = None, database: str | None = None) -> None:
         settings = settings or get_settings()
         self.client = connect(mongo_uri(settings))
-        self.warehouse = Warehouse(self.client[database or settings.DATABASE_NAME])
+        self.warehouse = Warehouse(self.client[database or settings.storage.database_name])
 
     def close(self) -> None:
         self.client.close()

@@ -335,7 +335,7 @@ def open_vector_store(settings: Settings | None = None) -> VectorStore:
     """
     settings = settings or get_settings()
     if settings.uses_embedded_qdrant:
-        if settings.VECTOR_STORE_BACKEND == "edge":
+        if settings.storage.vector_store_backend == "edge":
             from llm_twin.infrastructure.db.edge_vector_store import open_edge_vector_store
 
             return open_edge_vector_store(settings.edge_store_path)
@@ -344,5 +344,9 @@ def open_vector_store(settings: Settings | None = None) -> VectorStore:
         return open_local_vector_store(settings.qdrant_path)
     from llm_twin.infrastructure.db.qdrant_client_store import open_server_vector_store
 
-    api_key = settings.QDRANT_API_KEY.get_secret_value() if settings.QDRANT_API_KEY else None
-    return open_server_vector_store(settings.QDRANT_URL, api_key)  # type: ignore[arg-type]
+    api_key = (
+        settings.storage.qdrant_api_key.get_secret_value()
+        if settings.storage.qdrant_api_key
+        else None
+    )
+    return open_server_vector_store(settings.storage.qdrant_url, api_key)  # type: ignore[arg-type]

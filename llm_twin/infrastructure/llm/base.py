@@ -37,10 +37,10 @@ class GenerationParams:
     ) -> "GenerationParams":
         """The ``LLM_*`` generation settings, with ``overrides`` (``None`` values ignored)."""
         values = {
-            "max_new_tokens": settings.LLM_MAX_NEW_TOKENS,
-            "temperature": settings.LLM_TEMPERATURE,
-            "top_p": settings.LLM_TOP_P,
-            "repetition_penalty": settings.LLM_REPETITION_PENALTY,
+            "max_new_tokens": settings.llm.max_new_tokens,
+            "temperature": settings.llm.temperature,
+            "top_p": settings.llm.top_p,
+            "repetition_penalty": settings.llm.repetition_penalty,
         }
         values |= {name: value for name, value in overrides.items() if value is not None}
         return cls(**values)

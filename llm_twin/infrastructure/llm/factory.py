@@ -53,7 +53,7 @@ ServedModelResolver = Callable[[Settings], ServedModelLike]
 def configured_model(settings: Settings) -> LocalModel:
     """``LLM_MODEL_PATH`` when set, else the offline base model, named after its folder (the
     resolver used when the caller passes none; the service passes the registry's)."""
-    path = settings.LLM_MODEL_PATH or settings.llm_model_path
+    path = settings.llm.model_path or settings.llm_model_path
     return LocalModel(path, path.name)
 
 
@@ -115,12 +115,12 @@ def openai_backend_from_settings(
     Raises:
         ImproperlyConfigured: neither ``OPENAI_BASE_URL`` nor ``OPENAI_API_KEY`` is set.
     """
-    if not settings.OPENAI_BASE_URL and settings.OPENAI_API_KEY is None:
+    if not settings.llm.openai_base_url and settings.llm.openai_api_key is None:
         raise ImproperlyConfigured(missing)
-    key = settings.OPENAI_API_KEY.get_secret_value() if settings.OPENAI_API_KEY else ""
+    key = settings.llm.openai_api_key.get_secret_value() if settings.llm.openai_api_key else ""
     return openai_backend(
-        settings.OPENAI_BASE_URL or OPENAI_API_URL,
-        settings.OPENAI_MODEL_ID,
+        settings.llm.openai_base_url or OPENAI_API_URL,
+        settings.llm.openai_model_id,
         key,
         timeout=timeout,
         retries=retries,
@@ -183,30 +183,30 @@ def build_backend(
         served = (served_model or configured_model)(settings)
         return local_backend(
             served.path,
-            settings.LLM_DEVICE,
-            timeout=settings.LLM_TIMEOUT,
+            settings.llm.device,
+            timeout=settings.llm.timeout,
             model_id=served.model_id,
-            threads=settings.LLM_THREADS,
+            threads=settings.llm.threads,
         )
     if name == "openai":
         return openai_backend_from_settings(
-            settings, timeout=settings.LLM_TIMEOUT, retries=settings.LLM_RETRIES
+            settings, timeout=settings.llm.timeout, retries=settings.llm.retries
         )
     if name == "sagemaker":
         from llm_twin.infrastructure.llm.sagemaker import SageMakerBackend
 
-        if not settings.SAGEMAKER_ENDPOINT_NAME:
+        if not settings.aws.sagemaker_endpoint_name:
             raise ImproperlyConfigured("LLM backend 'sagemaker' needs SAGEMAKER_ENDPOINT_NAME")
         return SageMakerBackend(
-            settings.SAGEMAKER_ENDPOINT_NAME,
-            settings.AWS_REGION,
-            settings.LLM_TIMEOUT,
-            settings.LLM_RETRIES,
-            access_key=settings.AWS_ACCESS_KEY.get_secret_value()
-            if settings.AWS_ACCESS_KEY
+            settings.aws.sagemaker_endpoint_name,
+            settings.aws.region,
+            settings.llm.timeout,
+            settings.llm.retries,
+            access_key=settings.aws.access_key.get_secret_value()
+            if settings.aws.access_key
             else None,
-            secret_key=settings.AWS_SECRET_KEY.get_secret_value()
-            if settings.AWS_SECRET_KEY
+            secret_key=settings.aws.secret_key.get_secret_value()
+            if settings.aws.secret_key
             else None,
         )
     raise ImproperlyConfigured(f"unknown LLM backend {name!r} in LLM_BACKENDS; use {BACKENDS}")

@@ -34,14 +34,14 @@ def judge_endpoint(settings: Settings) -> JudgeEndpoint | None:
     Args:
         settings: The ``JUDGE_*`` and ``OPENAI_*`` settings.
     """
-    if settings.JUDGE_BASE_URL or settings.JUDGE_API_KEY is not None:
-        url, key = settings.JUDGE_BASE_URL, settings.JUDGE_API_KEY
-    elif settings.OPENAI_BASE_URL or settings.OPENAI_API_KEY is not None:
-        url, key = settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY
+    if settings.llm.judge_base_url or settings.llm.judge_api_key is not None:
+        url, key = settings.llm.judge_base_url, settings.llm.judge_api_key
+    elif settings.llm.openai_base_url or settings.llm.openai_api_key is not None:
+        url, key = settings.llm.openai_base_url, settings.llm.openai_api_key
     else:
         return None
     return JudgeEndpoint(
         base_url=url or OPENAI_API_URL,
-        model=settings.JUDGE_MODEL_ID or settings.OPENAI_MODEL_ID,
+        model=settings.llm.judge_model_id or settings.llm.openai_model_id,
         api_key=key.get_secret_value() if key is not None else "",
     )

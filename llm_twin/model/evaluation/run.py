@@ -88,7 +88,7 @@ def test_rows(dataset: "DatasetDict", max_samples: int, seed: int) -> tuple[list
 def _similarities(answers: list[str], references: list[str], settings: Settings) -> float:
     from llm_twin.application.embeddings import get_embedder
 
-    embedder = get_embedder(settings.EMBEDDING_MODEL_ID, settings.EMBEDDING_DEVICE)
+    embedder = get_embedder(settings.rag.embedding_model_id, settings.rag.embedding_device)
     vectors = embedder.embed([*answers, *references])
     count = len(answers)
     scores = [
@@ -167,7 +167,7 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
             )
             return stored | {"reused": True, "samples_in_report": config.samples_in_report}
 
-    dataset = store.load(settings.DATA_DIR, "instruct", dataset_version)
+    dataset = store.load(settings.storage.data_dir, "instruct", dataset_version)
     instructions, references = test_rows(dataset, config.max_samples, config.seed)
     from llm_twin.model.evaluation.stylometry import StyleProfile
 

@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config_file(args.config)
         datasets_channel = os.environ.get("SM_CHANNEL_DATASETS")
         if datasets_channel:
-            shutil.copytree(datasets_channel, settings.DATA_DIR / "datasets", dirs_exist_ok=True)
+            shutil.copytree(
+                datasets_channel, settings.storage.data_dir / "datasets", dirs_exist_ok=True
+            )
         base_channel = os.environ.get("SM_CHANNEL_BASE_MODEL")
         if base_channel:
             config = config.model_copy(update={"base_model": base_channel})

@@ -102,11 +102,11 @@ def resolve_dataset_versions(config: TrainingConfig, settings: Settings) -> dict
     Raises:
         InvalidInput: a dataset (version) is missing, saying which pipeline makes it.
     """
-    instruct = store.resolve(settings.DATA_DIR, "instruct", config.instruct_dataset_version)
+    instruct = store.resolve(settings.storage.data_dir, "instruct", config.instruct_dataset_version)
     versions = {"instruct": instruct.name, "preference": ""}
     if config.dpo.enabled:
         versions["preference"] = store.resolve(
-            settings.DATA_DIR, "preference", config.preference_dataset_version
+            settings.storage.data_dir, "preference", config.preference_dataset_version
         ).name
     return versions
 
@@ -174,14 +174,14 @@ def _train_stages(
 
     versions = inputs.dataset_versions
     tokenizer = prepare_tokenizer(inputs.base_model)
-    instruct = store.load(settings.DATA_DIR, "instruct", versions["instruct"])
+    instruct = store.load(settings.storage.data_dir, "instruct", versions["instruct"])
     sft_train, sft_test = sft_splits(instruct, config.sft.max_samples, config.seed)
     sft = SFTStage().run(
         inputs.base_model, tokenizer, sft_train, sft_test, config, plan, run_dir / "sft", tracker
     )
     if not config.dpo.enabled:
         return _Stages(sft, None)
-    preference = store.load(settings.DATA_DIR, "preference", versions["preference"])
+    preference = store.load(settings.storage.data_dir, "preference", versions["preference"])
     dpo_train, dpo_test = dpo_splits(preference, config.dpo.max_samples, config.seed)
     dpo = DPOStage().run(
         sft.merged_dir, tokenizer, dpo_train, dpo_test, config, plan, run_dir / "dpo", tracker
@@ -214,7 +214,7 @@ def run_training(
     inputs = inputs or prepare_run(config, settings)
     plan = plan_hardware(config)
     base, versions, fingerprint = inputs.base_model, inputs.dataset_versions, inputs.fingerprint
-    run_dir = settings.DATA_DIR / "training" / "runs" / fingerprint
+    run_dir = settings.storage.data_dir / "training" / "runs" / fingerprint
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(config.model_dump_json(indent=1))
     logger.info("training run {} in {} ({}, {})", fingerprint, run_dir, plan.device, plan.precision)

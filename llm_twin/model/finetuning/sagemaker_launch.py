@@ -57,7 +57,7 @@ def job_inputs(config: TrainingConfig, settings: Settings) -> TrainingJobInputs:
 
     versions = resolve_dataset_versions(config, settings)
     datasets = {
-        f"{kind}/{version}": store.resolve(settings.DATA_DIR, kind, version)
+        f"{kind}/{version}": store.resolve(settings.storage.data_dir, kind, version)
         for kind, version in versions.items()
         if version
     }

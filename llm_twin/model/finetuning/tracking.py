@@ -84,18 +84,18 @@ def start_tracking(mode: str, settings: Settings, run_name: str) -> Tracker:
         return Tracker()
     import comet_ml
 
-    online = settings.COMET_API_KEY is not None
+    online = settings.training.comet_api_key is not None
     offline_dir = None
     if not online:
         offline_dir = Path(
-            os.environ.get("COMET_OFFLINE_DIRECTORY") or settings.DATA_DIR / "comet"
+            os.environ.get("COMET_OFFLINE_DIRECTORY") or settings.storage.data_dir / "comet"
         ).resolve()
         offline_dir.mkdir(parents=True, exist_ok=True)
         os.environ["COMET_OFFLINE_DIRECTORY"] = str(offline_dir)
     experiment = comet_ml.start(
-        api_key=settings.COMET_API_KEY.get_secret_value() if online else None,
-        workspace=settings.COMET_WORKSPACE,
-        project_name=settings.COMET_PROJECT,
+        api_key=settings.training.comet_api_key.get_secret_value() if online else None,
+        workspace=settings.training.comet_workspace,
+        project_name=settings.training.comet_project,
         online=online,
         experiment_config=comet_ml.ExperimentConfig(
             name=run_name,

@@ -111,7 +111,7 @@ def test_from_settings_reads_authors_from_the_warehouse_without_writing(
     store = open_edge_vector_store(indexed_store_dir / "qdrant_edge")
     try:
         with ContextRetriever.from_settings(settings, store=store) as retriever:
-            assert retriever.options.top_k == settings.RAG_TOP_K
+            assert retriever.options.top_k == settings.rag.top_k
             results = retriever.search("What did Maxime Labonne write about graphs?")
             assert results[0].link == "https://m.example/gat"
             assert retriever.search("Who is Grace Hopper?")  # unknown names are no filter

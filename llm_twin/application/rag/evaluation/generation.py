@@ -317,5 +317,5 @@ def build_scorer(
         retries=config.judge_retries,
         max_tokens=config.judge_max_tokens,
         relevance_questions=config.relevance_questions,
-        timeout=settings.LLM_TIMEOUT,
+        timeout=settings.llm.timeout,
     )

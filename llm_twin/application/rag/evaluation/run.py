@@ -65,7 +65,7 @@ def load_labelled_questions(
     origin: dict[str, Any] = {}
     if config.generated:
         generated, version = generated_questions(
-            settings.DATA_DIR,
+            settings.storage.data_dir,
             version=config.dataset_version,
             limit=config.max_generated,
             seed=config.seed,
@@ -163,7 +163,7 @@ def _answer_one(
         use_cache=False,
     )
     result = service.answer(prepared)
-    passages = context_passages(chunks, service.settings.LLM_CONTEXT_CHARS)
+    passages = context_passages(chunks, service.settings.llm.context_chars)
     scored = scorer.score(question.question, result.answer, passages)
     retrieved = unique_links([c.link for c in chunks])
     return {
@@ -236,7 +236,7 @@ def answer_questions(
     count = min(config.n_generation, len(questions))
     chosen = sorted(random.Random(config.seed).sample(range(len(questions)), count))
     scorer = build_scorer(settings, config, retriever.embedder)
-    k = config.k or settings.RAG_TOP_K
+    k = config.k or settings.rag.top_k
     params = GenerationParams.from_settings(
         settings, max_new_tokens=config.max_tokens, temperature=config.temperature
     )
@@ -245,7 +245,7 @@ def answer_questions(
     examples: list[dict[str, Any]] = []
     try:
         # The API's answering path; its traces go to their own folder, not the service's.
-        traces = TraceStore(settings.DATA_DIR / "evaluation" / "rag" / "traces")
+        traces = TraceStore(settings.storage.data_dir / "evaluation" / "rag" / "traces")
         service = TwinService(settings, retriever, llm, traces, ResponseCache(0))
         for index in chosen:
             examples.append(
@@ -291,7 +291,7 @@ def evaluate_rag(
     config = parse_config(config)
     started = time.perf_counter()
     questions, origin = load_labelled_questions(settings, config)
-    k = config.k or settings.RAG_TOP_K
+    k = config.k or settings.rag.top_k
     logger.info(
         "RAG evaluation: {} questions ({}), k={}",
         len(questions),
