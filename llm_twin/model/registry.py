@@ -265,7 +265,7 @@ class ModelRegistry:
         """
         import yaml
 
-        from llm_twin.model.prompts import TRAINING_CHAT_TEMPLATE
+        from llm_twin.domain.prompts import TRAINING_CHAT_TEMPLATE
 
         with self._locked():
             number = max((v.version for v in self.versions()), default=0) + 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_twin.model.prompts import SYSTEM_PROMPT
+from llm_twin.domain.prompts import SYSTEM_PROMPT
 
 #: A memorisable instruct set: short, fixed answers.
 FACTS = [
@@ -41,7 +41,7 @@ def build_tiny_model(directory: Path) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    from llm_twin.model.prompts import TRAINING_CHAT_TEMPLATE
+    from llm_twin.domain.prompts import TRAINING_CHAT_TEMPLATE
 
     torch.set_num_threads(1)
     torch.manual_seed(0)

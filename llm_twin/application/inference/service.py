@@ -19,6 +19,7 @@ from llm_twin.application.inference.guardrails import (
 from llm_twin.application.inference.models import Answer, AnswerSource, Latency, Usage
 from llm_twin.application.inference.traces import TraceStore, elapsed_ms, new_trace_id
 from llm_twin.domain.exceptions import LLMTwinError, StoreUnavailable
+from llm_twin.domain.prompts import build_messages
 from llm_twin.infrastructure.llm.base import (
     Completion,
     GenerationParams,
@@ -26,7 +27,6 @@ from llm_twin.infrastructure.llm.base import (
     LLMUnavailable,
     TokenStream,
 )
-from llm_twin.model.prompts import build_messages
 from llm_twin.settings import Settings
 
 if TYPE_CHECKING:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from llm_twin.domain.prompts import render_prompt
 from llm_twin.infrastructure.llm.base import (
     Completion,
     GenerationParams,
@@ -23,7 +24,6 @@ from llm_twin.infrastructure.llm.base import (
     TokenStream,
 )
 from llm_twin.infrastructure.llm.errors import LLMError, LLMTimeout, LLMUnavailable
-from llm_twin.model.prompts import render_prompt
 
 if TYPE_CHECKING:
     import torch

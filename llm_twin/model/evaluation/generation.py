@@ -1,6 +1,6 @@
 """The compared models, loaded one at a time, and their greedy answers to the test prompts.
 
-Prompts are built with :func:`llm_twin.model.prompts.build_messages` and rendered with each
+Prompts are built with :func:`llm_twin.domain.prompts.build_messages` and rendered with each
 model's own chat template, exactly as the inference service does (no retrieved context: the
 format the twin was trained on). Each model is the service's local backend
 (:class:`~llm_twin.infrastructure.llm.local.TransformersBackend`): generation is greedy and
@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from llm_twin.domain.prompts import build_messages, render_prompt
 from llm_twin.infrastructure.llm.base import GenerationParams
 from llm_twin.infrastructure.llm.factory import local_backend
-from llm_twin.model.prompts import build_messages, render_prompt
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

@@ -1,6 +1,6 @@
 """From the dataset store's rows to the conversational formats TRL trains on.
 
-Every example is built with :func:`llm_twin.model.prompts.build_messages` (the twin's system
+Every example is built with :func:`llm_twin.domain.prompts.build_messages` (the twin's system
 prompt + the user turn), exactly what the inference service sends, so the model learns the format
 it is served with. Training examples carry no retrieved context.
 """
@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from llm_twin.domain.exceptions import InvalidInput
-from llm_twin.model.prompts import build_messages
+from llm_twin.domain.prompts import build_messages
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from llm_twin.domain.exceptions import ImproperlyConfigured
+from llm_twin.domain.prompts import TRAINING_CHAT_TEMPLATE
 from llm_twin.model.finetuning.hardware import HardwarePlan, load_model, peak_memory_mb, set_seed
 from llm_twin.model.finetuning.tracking import Tracker, metrics_callback
-from llm_twin.model.prompts import TRAINING_CHAT_TEMPLATE
 
 if TYPE_CHECKING:
     from datasets import Dataset

@@ -110,8 +110,8 @@ def test_resolve_version_by_number_or_production(data_dir: Path) -> None:
 
 
 def test_serving_template_drops_only_the_generation_markers() -> None:
+    from llm_twin.domain.prompts import TRAINING_CHAT_TEMPLATE
     from llm_twin.infrastructure.aws.sagemaker_deploy import serving_chat_template
-    from llm_twin.model.prompts import TRAINING_CHAT_TEMPLATE
 
     served = serving_chat_template(TRAINING_CHAT_TEMPLATE)
     assert "generation %}" not in served

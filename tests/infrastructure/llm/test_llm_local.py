@@ -5,9 +5,9 @@ import time
 
 import pytest
 
+from llm_twin.domain.prompts import SYSTEM_PROMPT, build_messages, render_prompt
 from llm_twin.infrastructure.llm import GenerationParams, LLMUnavailable
 from llm_twin.infrastructure.llm.local import TransformersBackend
-from llm_twin.model.prompts import SYSTEM_PROMPT, build_messages, render_prompt
 
 
 def test_streams_several_deltas_in_a_worker_thread(tiny_backend):

@@ -7,11 +7,11 @@ import socket
 
 import pytest
 
+from llm_twin.domain.prompts import build_messages
 from llm_twin.infrastructure.llm import GenerationParams, LLMError, LLMTimeout, LLMUnavailable
 from llm_twin.infrastructure.llm.fallback import FallbackLLM
 from llm_twin.infrastructure.llm.openai_compat import OpenAICompatibleBackend
 from llm_twin.infrastructure.llm.sagemaker import SageMakerBackend
-from llm_twin.model.prompts import build_messages
 
 PARAMS = GenerationParams(max_new_tokens=16, temperature=0.2, top_p=0.8)
 MESSAGES = build_messages("What is GPTQ?", "[1] GPTQ quantizes weights")

@@ -39,8 +39,8 @@ def test_only_the_answer_and_its_end_token_carry_labels(tiny_base_model: Path, t
 
 
 def test_training_template_renders_like_the_served_prompt(tiny_base_model: Path) -> None:
+    from llm_twin.domain.prompts import build_messages, render_prompt
     from llm_twin.model.finetuning.stage import prepare_tokenizer
-    from llm_twin.model.prompts import build_messages, render_prompt
 
     tokenizer = prepare_tokenizer(tiny_base_model)
     messages = build_messages("Where do I live?")

@@ -52,7 +52,7 @@ def test_dpo_runs_and_logs_reward_margins(trained) -> None:
 def test_merged_model_reloads_and_generates_with_the_chat_template(trained) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from llm_twin.model.prompts import TRAINING_CHAT_TEMPLATE, build_messages, render_prompt
+    from llm_twin.domain.prompts import TRAINING_CHAT_TEMPLATE, build_messages, render_prompt
 
     outcome, _, _ = trained
     model_dir = outcome.model_dir

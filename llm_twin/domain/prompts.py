@@ -1,4 +1,4 @@
-"""The one prompt format of the twin, shared by serving and (later) training.
+"""The one prompt format of the twin, shared by serving, training and evaluation.
 
 Both build the conversation with :func:`build_messages` and render it with the model's own chat
 template (:func:`render_prompt`), so the fine-tuned model sees at inference exactly the format it
