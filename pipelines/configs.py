@@ -9,7 +9,7 @@ pipelines use the library's own models (``TrainingConfig``, ``EvaluationConfig``
 
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -244,15 +244,18 @@ class ExtractSampling(Seeded):
     )
 
 
+def _options(of: str) -> Any:  # a pydantic FieldInfo (typed Any by pydantic itself)
+    """A generator options field: keyword arguments, default none."""
+    return Field(default_factory=dict, description=f"Keyword arguments of {of}.")
+
+
 class InstructGeneration(ExtractSampling):
     """What the instruct generation step takes (its cache key)."""
 
     generator: str = Field(
         default="keyphrase", description="keyphrase (offline, no LLM), local (SmolLM2) or openai."
     )
-    generator_options: dict[str, Any] = Field(
-        default_factory=dict, description="The generator's keyword arguments."
-    )
+    generator_options: dict[str, Any] = _options("the generator")
     mode: str = Field(
         default="backtranslation",
         description="backtranslation (answer = the author's text) or answer (the LLM answers).",
@@ -265,25 +268,15 @@ class PreferenceGeneration(ExtractSampling):
     max_extracts: int = Field(
         default=32, description="At most this many extracts (LLM time grows with it; 0: all)."
     )
-    instruction_generator: str = Field(
-        default="keyphrase", description="Writes the prompts: keyphrase, local or openai."
-    )
-    instruction_generator_options: dict[str, Any] = Field(
-        default_factory=dict, description="Keyword arguments of the prompt writer."
-    )
-    rejected_generator: str = Field(
-        default="local", description="Writes the rejected answers: local or openai."
-    )
-    rejected_generator_options: dict[str, Any] = Field(
-        default_factory=dict, description="Keyword arguments of the rejected-answer writer."
-    )
+    instruction_generator: str = Field("keyphrase", description="Writes the prompts.")
+    instruction_generator_options: dict[str, Any] = _options("the prompt writer")
+    rejected_generator: str = Field("local", description="Writes the rejected answers.")
+    rejected_generator_options: dict[str, Any] = _options("the rejected-answer writer")
     ranking: str = Field(
         default="author",
         description="author (chosen = the author's text) or judge (an LLM picks chosen).",
     )
-    judge_options: dict[str, Any] = Field(
-        default_factory=dict, description="Keyword arguments of the judge (an openai generator)."
-    )
+    judge_options: dict[str, Any] = _options("the judge (an openai generator)")
     max_similarity: float = Field(
         default=0.5,
         description="Drop pairs whose chosen and rejected share this much (word trigrams).",
@@ -317,13 +310,18 @@ class DatasetConfig(DatasetSplit):
         description="Also push to this Hugging Face dataset repo (needs a token; empty: no).",
     )
 
+    #: The parameters listed in the dataset card, in this order.
+    card_fields: ClassVar[tuple[str, ...]] = ()
+
+    def card_parameters(self) -> dict[str, Any]:
+        """The parameters listed in the dataset card (:attr:`card_fields`)."""
+        return {name: getattr(self, name) for name in self.card_fields}
+
 
 class GenerateInstructDatasetsConfig(DatasetConfig, InstructGeneration):
     """``configs/generate_instruct_datasets.yaml``: instruction back-translation."""
 
-    def card_parameters(self) -> dict[str, Any]:
-        """The parameters listed in the dataset card."""
-        return {"generator": self.generator, "mode": self.mode, "max_extracts": self.max_extracts}
+    card_fields = ("generator", "mode", "max_extracts")
 
 
 class GeneratePreferenceDatasetsConfig(DatasetConfig, PreferenceGeneration):
@@ -336,15 +334,7 @@ class GeneratePreferenceDatasetsConfig(DatasetConfig, PreferenceGeneration):
     feedback_dir: str | None = Field(
         default=None, description="Folder of the service's traces (default TRACES_DIR)."
     )
-
-    def card_parameters(self) -> dict[str, Any]:
-        """The parameters listed in the dataset card."""
-        return {
-            "instruction_generator": self.instruction_generator,
-            "rejected_generator": self.rejected_generator,
-            "ranking": self.ranking,
-            "max_extracts": self.max_extracts,
-        }
+    card_fields = ("instruction_generator", "rejected_generator", "ranking", "max_extracts")
 
 
 # ---- end to end -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 from zenml import pipeline
 
 from pipelines.configs import (
+    DatasetConfig,
     DatasetSplit,
     GenerateInstructDatasetsConfig,
     GeneratePreferenceDatasetsConfig,
@@ -22,6 +23,17 @@ from steps.generate_datasets.generate_instruct import generate_instruct_samples
 from steps.generate_datasets.generate_preference import generate_preference_samples
 from steps.generate_datasets.query_documents import query_cleaned_documents
 from steps.generate_datasets.save import save_dataset
+
+
+def _documents(config: DatasetConfig, wait_for: list[Any] | None) -> Any:
+    """The query step for the configured authors and categories (after ``wait_for``)."""
+    return query_cleaned_documents(config.author_full_names, config.categories, after=wait_for)
+
+
+def _split_and_save(kind: str, samples: Any, corrections: Any, config: DatasetConfig) -> Any:
+    """Filter and split ``samples`` (plus ``corrections``), then save the ``kind`` dataset."""
+    splits = filter_and_split(samples, corrections, config.part(DatasetSplit))
+    return save_dataset(kind, splits, config.hub_repo_id, config.card_parameters())
 
 
 @pipeline
@@ -37,10 +49,10 @@ def generate_instruct_datasets(
     Returns:
         The save step's output (the dataset version).
     """
-    documents = query_cleaned_documents(config.author_full_names, config.categories, after=wait_for)
-    samples = generate_instruct_samples(documents, config.part(InstructGeneration))
-    splits = filter_and_split(samples, None, config.part(DatasetSplit))
-    return save_dataset("instruct", splits, config.hub_repo_id, config.card_parameters())
+    samples = generate_instruct_samples(
+        _documents(config, wait_for), config.part(InstructGeneration)
+    )
+    return _split_and_save("instruct", samples, None, config)
 
 
 @pipeline
@@ -52,13 +64,12 @@ def generate_preference_datasets(
 
     Args:
         config: ``configs/generate_preference_datasets.yaml``.
-        wait_for: Steps to wait for when composed into another pipeline (``end_to_end_data``).
+        wait_for: The steps this run waits for, when ``end_to_end_data`` composes it.
 
     Returns:
-        The save step's output (the dataset version).
+        The dataset version that the save step wrote.
     """
-    documents = query_cleaned_documents(config.author_full_names, config.categories, after=wait_for)
+    documents = _documents(config, wait_for)
     samples = generate_preference_samples(documents, config.part(PreferenceGeneration))
     corrections = collect_feedback_pairs(config.include_feedback, config.feedback_dir)
-    splits = filter_and_split(samples, corrections, config.part(DatasetSplit))
-    return save_dataset("preference", splits, config.hub_repo_id, config.card_parameters())
+    return _split_and_save("preference", samples, corrections, config)

@@ -14,10 +14,10 @@ from steps.metadata import record_counts
 def generate_preference_samples(
     documents: list[dict[str, Any]], generation: PreferenceGeneration
 ) -> Annotated[dict[str, Any], "preference_samples"]:
-    """Cut documents into extracts and build one preference row per extract.
+    """One preference row per extract of the documents.
 
     Args:
-        documents: Output of ``query_cleaned_documents``.
+        documents: The cleaned documents (``query_cleaned_documents``).
         generation: The extracts (``max_extracts`` bounds the LLM time), the prompt writer
             (``instruction_generator``), the generic-answer writer (``rejected_generator``),
             the ``ranking`` (``author``, or ``judge``: an OpenAI-compatible judge picks chosen)
