@@ -5,7 +5,7 @@ Both keep the author's voice: the author's text is the answer (instruct) or the 
 (preference); generators only write the instructions and the generic rejected answers.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zenml import pipeline
 
@@ -24,13 +24,21 @@ from steps.generate_datasets.generate_preference import generate_preference_samp
 from steps.generate_datasets.query_documents import query_cleaned_documents
 from steps.generate_datasets.save import save_dataset
 
+if TYPE_CHECKING:
+    from zenml.steps.entrypoint_function_utils import StepArtifact
 
-def _documents(config: DatasetConfig, wait_for: list[Any] | None) -> Any:
+
+def _documents(config: DatasetConfig, wait_for: list[Any] | None) -> "StepArtifact":
     """The query step for the configured authors and categories (after ``wait_for``)."""
     return query_cleaned_documents(config.author_full_names, config.categories, after=wait_for)
 
 
-def _split_and_save(kind: str, samples: Any, corrections: Any, config: DatasetConfig) -> Any:
+def _split_and_save(
+    kind: str,
+    samples: "StepArtifact",
+    corrections: "StepArtifact | None",
+    config: DatasetConfig,
+) -> "StepArtifact":
     """Filter and split ``samples`` (plus ``corrections``), then save the ``kind`` dataset."""
     splits = filter_and_split(samples, corrections, config.part(DatasetSplit))
     return save_dataset(kind, splits, config.hub_repo_id, config.card_parameters())

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from pipelines import PIPELINES
 
 if TYPE_CHECKING:
+    from zenml.models import PipelineRunResponse
     from zenml.pipelines.pipeline_definition import Pipeline
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -61,7 +62,7 @@ def stdout_to_stderr() -> Iterator[Any]:
         os.close(saved)
 
 
-def summarize(pipeline_name: str, run: Any, duration_s: float) -> dict[str, Any]:
+def summarize(pipeline_name: str, run: "PipelineRunResponse", duration_s: float) -> dict[str, Any]:
     """The run's summary: status, duration, the sum of every step's ``counts`` metadata and,
     when steps recorded some, their ``summary_metrics`` merged (top-level keys) as ``metrics``."""
     from zenml.client import Client
