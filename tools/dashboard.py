@@ -12,12 +12,16 @@ on the server, and ``stop`` leaves the ``zenml`` CLI state as it was. Both comma
 idempotent; ``start`` prints the dashboard URL on stdout.
 """
 
+import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tools.run import stdout_to_stderr
+
+if TYPE_CHECKING:
+    from zenml.zen_server.deploy.deployer import LocalServerDeployer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
@@ -88,6 +92,31 @@ def skip_onboarding_survey() -> None:
     )
 
 
+def port_in_use(port: int) -> bool:
+    """Whether something already listens on ``HOST:port``.
+
+    Args:
+        port: TCP port to probe.
+    """
+    with socket.socket() as probe:
+        return probe.connect_ex((HOST, port)) == 0
+
+
+def is_deployed(deployer: "LocalServerDeployer") -> bool:
+    """Whether this ZenML config has a local server deployment (running or not).
+
+    Args:
+        deployer: ZenML's local server deployer.
+    """
+    from zenml.zen_server.deploy.exceptions import ServerDeploymentNotFoundError
+
+    try:
+        deployer.get_server()
+    except ServerDeploymentNotFoundError:
+        return False
+    return True
+
+
 def start_server(port: int) -> str:
     """Start (or keep) the local daemon server on ``HOST:port``; return its URL.
 
@@ -100,19 +129,21 @@ def start_server(port: int) -> str:
     from ipaddress import IPv4Address
 
     from zenml.enums import ServerProviderType
+    from zenml.zen_server.deploy.daemon.daemon_zen_server import DaemonZenServer
     from zenml.zen_server.deploy.deployer import LocalServerDeployer
     from zenml.zen_server.deploy.deployment import LocalServerDeploymentConfig
 
+    deployer = LocalServerDeployer()
+    if not is_deployed(deployer) and port_in_use(port):
+        raise RuntimeError(f"port {port} on {HOST} is taken by another program; pass --port")
     config = LocalServerDeploymentConfig(
         provider=ServerProviderType.DAEMON, ip_address=IPv4Address(HOST), port=port
     )
-    server = LocalServerDeployer().deploy_server(config, timeout=START_TIMEOUT_S)
+    server = deployer.deploy_server(config, timeout=START_TIMEOUT_S)
     if not server.is_running or server.status is None or not server.status.url:
         message = server.status.status_message if server.status else "no status"
-        raise RuntimeError(
-            f"the ZenML server on {HOST}:{port} did not start ({message}); its log is under "
-            "$ZENML_CONFIG_PATH/zen_server/daemon"
-        )
+        log = Path(DaemonZenServer.config_path()) / "service.log"
+        raise RuntimeError(f"the ZenML server on {HOST}:{port} did not start ({message}): {log}")
     return server.status.url
 
 
@@ -120,12 +151,9 @@ def stop_server() -> bool:
     """Stop the local daemon server and remove its files; return whether one was deployed."""
     from zenml.zen_server.deploy.daemon.daemon_zen_server import DaemonZenServer
     from zenml.zen_server.deploy.deployer import LocalServerDeployer
-    from zenml.zen_server.deploy.exceptions import ServerDeploymentNotFoundError
 
     deployer = LocalServerDeployer()
-    try:
-        deployer.get_server()
-    except ServerDeploymentNotFoundError:
+    if not is_deployed(deployer):
         return False
     deployer.remove_server()
     # ZenML removes the daemon's folder but leaves its empty parent: drop it too, so the ZenML

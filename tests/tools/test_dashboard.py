@@ -129,3 +129,15 @@ def test_dashboard_lists_a_pipeline_run_without_onboarding_and_stops_cleanly(
     assert (zenml_dir / "config.yaml").read_text() == config_before
     assert not (zenml_dir / "zen_server").exists()
     assert _run(["tools.dashboard", "stop"], dashboard_env).returncode == 0  # idempotent
+
+
+def test_a_taken_port_is_a_clear_error(dashboard_env):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = _run(["tools.dashboard", "start", "--port", port], dashboard_env)
+    assert result.returncode == 2
+    assert f"port {port} on 127.0.0.1 is taken by another program" in result.stderr
+    assert result.stdout == ""
+    assert not (Path(dashboard_env["ZENML_CONFIG_PATH"]) / "zen_server").exists()
