@@ -36,6 +36,7 @@ STAGES: list[tuple[str, list[str]]] = [
 NEXT_STEPS = [
     ".venv/bin/poe run-inference-ml-service   # then open http://127.0.0.1:8000/",
     ".venv/bin/poe list-models",
+    ".venv/bin/poe dashboard   # the runs and model versions in ZenML's dashboard",
     ".venv/bin/poe call-rag-retrieval-module --query 'How does Maxime merge models?'",
 ]
 
