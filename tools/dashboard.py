@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from tools.cli import fail, setup
 from tools.run import stdout_to_stderr
 
 if TYPE_CHECKING:
@@ -33,19 +34,6 @@ START_TIMEOUT_S = 180
 #: User metadata key the dashboard reads to skip its onboarding survey (ZenML's
 #: ``FINISHED_ONBOARDING_SURVEY_KEY``).
 SURVEY_DONE_KEY = "finished_onboarding_survey"
-
-
-def _setup() -> None:
-    from llm_twin.logs import configure_logging
-    from llm_twin.settings import apply_offline_defaults
-
-    apply_offline_defaults()
-    configure_logging()
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(2)
 
 
 def pipelines_url(server_url: str) -> str:
@@ -65,7 +53,7 @@ def require_local_store() -> None:
 
     store = GlobalConfiguration().store_configuration
     if store.type == StoreType.REST:
-        _fail(
+        fail(
             f"the ZenML client is connected to the server {store.url} (its dashboard shows the "
             "runs); run `zenml logout` first to use the local store"
         )
@@ -169,7 +157,7 @@ def start(
     port: Annotated[int, typer.Option(help="Port of the dashboard on 127.0.0.1")] = DEFAULT_PORT,
 ) -> None:
     """Start the dashboard (reuses a running one) and print its URL."""
-    _setup()
+    setup()
     from zenml.zen_server.deploy.exceptions import ServerDeploymentError
 
     # ZenML logs to stdout: keep stdout for the one URL line.
@@ -179,7 +167,7 @@ def start(
             skip_onboarding_survey()
             url = start_server(port)
         except (ServerDeploymentError, RuntimeError) as error:
-            _fail(str(error))
+            fail(str(error))
         typer.echo(f"ZenML dashboard: {url} (stop it with `poe dashboard-stop`)", err=True)
         print(pipelines_url(url), file=stdout, flush=True)
 
@@ -187,14 +175,14 @@ def start(
 @app.command()
 def stop() -> None:
     """Stop the dashboard (nothing to do when it is not running)."""
-    _setup()
+    setup()
     from zenml.zen_server.deploy.exceptions import ServerDeploymentError
 
     with stdout_to_stderr():
         try:
             stopped = stop_server()
         except ServerDeploymentError as error:
-            _fail(str(error))
+            fail(str(error))
     message = "ZenML dashboard stopped" if stopped else "ZenML dashboard was not running"
     typer.echo(message, err=True)
 

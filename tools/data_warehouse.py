@@ -13,21 +13,9 @@ from typing import Annotated
 import typer
 
 from llm_twin.application.warehouse_json import SAMPLE_DIR
+from tools.cli import fail, setup
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
-
-
-def _setup() -> None:
-    from llm_twin.logs import configure_logging
-    from llm_twin.settings import apply_offline_defaults
-
-    apply_offline_defaults()
-    configure_logging()
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(2)
 
 
 @app.command("import-json")
@@ -42,13 +30,13 @@ def import_json(
     from llm_twin.domain.exceptions import LLMTwinError
     from llm_twin.infrastructure.db.mongo import open_warehouse
 
-    _setup()
+    setup()
     try:
         with open_warehouse() as warehouse:
             results = import_directory(warehouse, directory)
             counts = warehouse.counts()
     except LLMTwinError as error:
-        _fail(str(error))
+        fail(str(error))
     summary = {
         "imported_from": str(directory),
         "results": {name: vars(result) for name, result in results.items()},
@@ -66,12 +54,12 @@ def export_json(
     from llm_twin.domain.exceptions import LLMTwinError
     from llm_twin.infrastructure.db.mongo import open_warehouse
 
-    _setup()
+    setup()
     try:
         with open_warehouse() as warehouse:
             written = export_directory(warehouse, directory)
     except LLMTwinError as error:
-        _fail(str(error))
+        fail(str(error))
     print(json.dumps({"exported_to": str(directory), "records": written}))
 
 
@@ -81,10 +69,10 @@ def start() -> None:
     from llm_twin.infrastructure.db.embedded_mongo import EmbeddedMongo
     from llm_twin.settings import get_settings
 
-    _setup()
+    setup()
     settings = get_settings()
     if not settings.uses_embedded_mongo:
-        _fail(f"DATABASE_HOST is set ({settings.masked_database_host()}): nothing to start")
+        fail(f"DATABASE_HOST is set ({settings.masked_database_host()}): nothing to start")
     server = EmbeddedMongo(
         settings.warehouse_dir, settings.storage.embedded_mongo_port
     ).ensure_running()
@@ -97,7 +85,7 @@ def stop() -> None:
     from llm_twin.infrastructure.db.embedded_mongo import EmbeddedMongo
     from llm_twin.settings import get_settings
 
-    _setup()
+    setup()
     settings = get_settings()
     stopped = EmbeddedMongo(settings.warehouse_dir).stop()
     print(json.dumps({"stopped": stopped}))
@@ -110,13 +98,13 @@ def status() -> None:
     from llm_twin.infrastructure.db.mongo import open_warehouse
     from llm_twin.settings import get_settings
 
-    _setup()
+    setup()
     settings = get_settings()
     try:
         with open_warehouse() as warehouse:
             counts = warehouse.counts()
     except LLMTwinError as error:
-        _fail(str(error))
+        fail(str(error))
     print(
         json.dumps(
             {

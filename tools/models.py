@@ -13,18 +13,12 @@ from typing import Annotated
 
 import typer
 
+from tools.cli import setup
+
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 NAME_OPTION = typer.Option("--name", help="Model name in the registry")
 SHOWN_METRICS = ("sft_loss_end", "dpo_reward_margin_end", "sft_steps", "dpo_steps")
-
-
-def _setup() -> None:
-    from llm_twin.logs import configure_logging
-    from llm_twin.settings import apply_offline_defaults
-
-    apply_offline_defaults()
-    configure_logging()
 
 
 @app.command("list")
@@ -33,7 +27,7 @@ def list_models(
     name: Annotated[str, NAME_OPTION] = "llm-twin",
 ) -> None:
     """List the versions of model NAME, oldest first."""
-    _setup()
+    setup()
     from llm_twin.model.registry import ModelRegistry, registry_root
 
     versions = ModelRegistry(registry_root(), name, zenml=False).versions()
@@ -73,7 +67,7 @@ def promote(
     name: Annotated[str, NAME_OPTION] = "llm-twin",
 ) -> None:
     """Move VERSION of model NAME to STAGE (here and in ZenML's Model Control Plane)."""
-    _setup()
+    setup()
     from llm_twin.domain.exceptions import LLMTwinError
     from llm_twin.model.registry import ModelRegistry, registry_root
 
