@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from llm_twin.application.inference import ResponseCache, TraceStore, TwinService
 from llm_twin.domain.exceptions import LLMTwinError
 from llm_twin.infrastructure.api.errors import install_error_handlers
+from llm_twin.infrastructure.api.limits import BodySizeLimit
 from llm_twin.infrastructure.api.ratelimit import RateLimiter
 from llm_twin.infrastructure.api.routes import ROUTERS
 from llm_twin.infrastructure.llm.base import LLMBackend
@@ -83,7 +84,13 @@ def create_app(
             settings,
             loaded_retriever,
             loaded_llm,
-            TraceStore(settings.traces_dir, _opik_project(settings)),
+            TraceStore(
+                settings.traces_dir,
+                _opik_project(settings),
+                max_bytes=settings.api.traces_max_bytes,
+                retention_days=settings.api.traces_retention_days,
+                max_files=settings.api.traces_max_files,
+            ),
             ResponseCache(settings.api.cache_ttl),
         )
         app.state.started_at = time.time()
@@ -95,6 +102,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.service.traces.close()
             for component in reversed(owned):
                 component.close()
 
@@ -107,6 +115,7 @@ def create_app(
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.api.rate_limit_per_minute)
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     for router in ROUTERS:
         app.include_router(router)
     return app
