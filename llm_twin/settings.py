@@ -707,6 +707,15 @@ class APISettings(SettingsGroup):
         alias="TRACES_DIR",
         description="Folder of the request traces (JSONL); defaults to ``DATA_DIR/traces``.",
     )
+    store_retry_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        alias="API_STORE_RETRY_SECONDS",
+        description=(
+            "When the stores cannot be opened at start-up (locked, missing), the service retries "
+            "in the background, at most this many seconds apart, and becomes ready when it can."
+        ),
+    )
     max_body_bytes: int = Field(
         default=1_000_000,
         ge=1024,
