@@ -152,7 +152,7 @@ class HttpFetcher:
                         .split(";")[0]
                         .strip()
                         .lower(),
-                        encoding=response.encoding or response.apparent_encoding,
+                        encoding=response.encoding or _detected_encoding(content),
                     )
             except requests.Timeout:
                 logger.debug("timeout fetching {}", current)
@@ -202,6 +202,16 @@ class HttpFetcher:
         else:
             parser.parse(page.text.splitlines())
         return parser
+
+
+def _detected_encoding(content: bytes) -> str | None:
+    """The charset of a body served without one (no ``Content-Type``, or a type such as
+    ``application/xhtml+xml`` that requests gives no default), guessed from the bytes:
+    ``response.apparent_encoding`` would re-read the already streamed body."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(content[:65536]).best()
+    return best.encoding if best is not None else None
 
 
 def _read_limited(response: "requests.Response") -> bytes:
