@@ -505,6 +505,15 @@ class LLMSettings(SettingsGroup):
         alias="LLM_CONTEXT_CHARS",
         description="Most characters of retrieved context put into the prompt.",
     )
+    history_chars: int = Field(
+        default=2000,
+        ge=0,
+        alias="LLM_HISTORY_CHARS",
+        description=(
+            "Most characters of earlier chat turns put into the prompt (the newest turns are "
+            "kept), so a long conversation never pushes the system prompt out of the context."
+        ),
+    )
 
 
 class AWSSettings(SettingsGroup):

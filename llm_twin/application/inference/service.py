@@ -226,7 +226,9 @@ class TwinService:
         from llm_twin.application.rag import to_context
 
         context = to_context(chunks, max_chars=self.settings.llm.context_chars)
-        messages = build_messages(query, context, history)
+        messages = build_messages(
+            query, context, recent_turns(history, self.settings.llm.history_chars)
+        )
         sources = _sources(chunks)
         trace |= {"sources": _records(sources), "prompt": messages, "params": vars(params)}
         return Prepared(trace, messages, sources, params, cache_key, started, retrieval_ms)
@@ -469,6 +471,25 @@ class AnswerStream:
             ttft_ms=self.ttft_ms,
             error=error,
         )
+
+
+def recent_turns(history: Sequence[Mapping[str, str]], max_chars: int) -> list[Mapping[str, str]]:
+    """The newest turns of ``history`` whose contents fit in ``max_chars`` (oldest first): the
+    budget that keeps a long conversation from pushing the system prompt and the question out
+    of the model's context (the local backend cuts prompts from the start).
+
+    Args:
+        history: Earlier turns, oldest first.
+        max_chars: Most characters of turn contents kept (0: none).
+    """
+    kept: list[Mapping[str, str]] = []
+    used = 0
+    for turn in reversed(history):
+        used += len(str(turn.get("content", "")))
+        if used > max_chars:
+            break
+        kept.append(turn)
+    return kept[::-1]
 
 
 def _error_record(error: Exception | None) -> dict[str, str] | None:
