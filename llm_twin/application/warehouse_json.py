@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from llm_twin.application.crawlers.links import strip_credentials
 from llm_twin.domain.base import Entity
 from llm_twin.domain.documents import (
     ArticleDocument,
@@ -71,6 +72,9 @@ def parse_file(path: Path, entity_type: type[Entity]) -> ParsedFile:
     for position, record in enumerate(raw):
         if not isinstance(record, dict):
             raise InvalidInput(f"{path}: record {position} is not a JSON object")
+        if isinstance(record.get("link"), str):
+            # Exports from before links were cleaned may carry user:password@ in them.
+            record = {**record, "link": strip_credentials(record["link"])}
         try:
             entities.append(entity_type.from_mongo(record))
         except ValidationError as error:

@@ -2,6 +2,7 @@
 not reach (loopback, private, link-local and other non-public addresses)."""
 
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit, urlunsplit
 
@@ -11,15 +12,31 @@ from llm_twin.application.crawlers.base import CrawlError
 ALLOWED_SCHEMES = frozenset({"http", "https", "git"})
 
 
+#: ``scheme://user:password@`` at the start of a link (the user info, even when the rest of the
+#: link does not parse).
+_USER_INFO = re.compile(r"^(\s*[A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def strip_credentials(link: str) -> str:
+    """``link`` without its ``user:password@`` part: a link is logged, stored, put in step
+    metadata and returned in answers' sources, so credentials never stay in it.
+
+    Args:
+        link: Any link, valid or not.
+    """
+    return _USER_INFO.sub(r"\1", link)
+
+
 def normalize_link(link: str) -> str:
-    """``link`` stripped of surrounding space and of its ``#fragment``; scheme and host
-    lower-cased. This is the key documents are stored and skipped under.
+    """``link`` stripped of surrounding space, of credentials (``user:password@``) and of its
+    ``#fragment``; scheme and host lower-cased. This is the key documents are stored and
+    skipped under.
 
     Raises:
         CrawlError: ``invalid_link`` when it has no scheme or host, ``unsupported_scheme`` when
             the scheme is not http, https or git.
     """
-    text = link.strip()
+    text = strip_credentials(link.strip())
     try:
         parts = urlsplit(text)
     except ValueError as error:
