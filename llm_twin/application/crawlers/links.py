@@ -61,28 +61,31 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check_host_allowed(url: str, allow_private: bool) -> None:
-    """Refuse ``url`` when its host resolves to a non-public address, unless ``allow_private``.
+def check_host_allowed(url: str, allow_private: bool) -> str:
+    """Resolve ``url``'s host once and refuse it when it resolves to a non-public address,
+    unless ``allow_private``; returns the address to connect to.
 
-    Every address the host resolves to must be public, so a name that also points inside the
-    network is refused too.
+    This is the crawler's one egress policy: the HTTP fetcher and git connect to the returned
+    address (no second resolution, so a name that changes its answer between the check and
+    the connection, DNS rebinding, cannot reach a private host). Every address the host
+    resolves to must be public, so a name that also points inside the network is refused too.
 
     Raises:
         CrawlError: ``private_network`` when refused, ``connection_error`` when the name does
             not resolve.
     """
-    if allow_private:
-        return
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
         infos = socket.getaddrinfo(host, parts.port or None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as error:
         raise CrawlError("connection_error", f"cannot resolve host {host!r}: {error}") from None
-    private = sorted({info[4][0] for info in infos if not is_public_address(info[4][0])})
-    if private:
+    addresses = [str(info[4][0]) for info in infos]
+    private = sorted({address for address in addresses if not is_public_address(address)})
+    if private and not allow_private:
         raise CrawlError(
             "private_network",
             f"{host} resolves to a non-public address ({', '.join(private)}); set "
             "CRAWL_ALLOW_PRIVATE_NETWORKS=true to crawl local or private hosts",
         )
+    return addresses[0]
