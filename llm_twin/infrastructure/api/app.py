@@ -73,8 +73,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned: list[ContextRetriever | LLMBackend] = []
-        app.state.load_errors = {}
-        errors = app.state.load_errors
+        errors = app.state.load_errors = {}
         loaded_retriever = retriever
         build_retriever = partial(retriever_factory or _default_retriever, settings)
         if loaded_retriever is None:
@@ -83,26 +82,22 @@ def create_app(
         if loaded_llm is None:
             build = partial(_loaded_llm, llm_factory or _default_llm, settings)
             loaded_llm = await _load("llm", build, owned, errors)
-        await run_in_threadpool(_warm_up, loaded_retriever, loaded_llm, app.state.load_errors)
+        await run_in_threadpool(_warm_up, loaded_retriever, loaded_llm, errors)
         app.state.service = TwinService(
             settings,
             loaded_retriever,
             loaded_llm,
-            TraceStore(
-                settings.traces_dir,
-                _opik_project(settings),
-                max_bytes=settings.api.traces_max_bytes,
-                retention_days=settings.api.traces_retention_days,
-                max_files=settings.api.traces_max_files,
-            ),
+            _trace_store(settings),
             ResponseCache(settings.api.cache_ttl),
         )
         app.state.started_at = time.time()
-        recovery = None
-        if loaded_retriever is None:
-            recovery = asyncio.create_task(
+        recovery = (
+            None
+            if loaded_retriever is not None
+            else asyncio.create_task(
                 _recover_retriever(app, build_retriever, owned, settings.api.store_retry_seconds)
             )
+        )
         logger.info(
             "inference service ready to serve (model {}, traces in {})",
             app.state.service.model_id,
@@ -241,6 +236,17 @@ def _default_llm(settings: Settings) -> LLMBackend:
     from llm_twin.model.registry import served_model
 
     return build_llm(settings, served_model)
+
+
+def _trace_store(settings: Settings) -> TraceStore:
+    """The trace files, rotated and kept as the ``TRACES_*`` settings say."""
+    return TraceStore(
+        settings.traces_dir,
+        _opik_project(settings),
+        max_bytes=settings.api.traces_max_bytes,
+        retention_days=settings.api.traces_retention_days,
+        max_files=settings.api.traces_max_files,
+    )
 
 
 def _opik_project(settings: Settings) -> str | None:
