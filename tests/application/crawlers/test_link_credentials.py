@@ -6,12 +6,13 @@ import json
 from loguru import logger
 
 from llm_twin.application.crawlers import build_dispatcher, crawl_links
-from llm_twin.application.crawlers.links import normalize_link, strip_credentials
 
 SECRET = "hunter2"
 
 
 def test_strip_credentials_keeps_everything_else() -> None:
+    from llm_twin.application.crawlers.links import normalize_link, strip_credentials
+
     assert strip_credentials(f"http://user:{SECRET}@host.example/a@b?q=c@d") == (
         "http://host.example/a@b?q=c@d"
     )
