@@ -7,6 +7,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 
 
+class _Borrowed:
+    """The shared test retriever, lent to an app that closes what its factory built."""
+
+    def __init__(self, retriever) -> None:
+        self._retriever = retriever
+
+    def __getattr__(self, name):
+        return getattr(self._retriever, name)
+
+    def close(self) -> None:
+        """The fixture owns it."""
+
+
 def test_service_becomes_ready_once_the_store_opens(
     tmp_path, retriever, tiny_backend, settings_for
 ):
@@ -21,7 +34,7 @@ def test_service_becomes_ready_once_the_store_opens(
         attempts.append(time.monotonic())
         if len(attempts) <= 2:
             raise StoreUnavailable(f"vector store folder is locked by pid {1000 + len(attempts)}")
-        return retriever
+        return _Borrowed(retriever)
 
     settings = settings_for(tmp_path, API_STORE_RETRY_SECONDS=0.5)
     app = create_app(settings, llm=tiny_backend, retriever_factory=locked_twice)
