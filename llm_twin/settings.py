@@ -456,6 +456,16 @@ class LLMSettings(SettingsGroup):
         alias="LLM_MAX_NEW_TOKENS",
         description="Most tokens one answer may have.",
     )
+    max_tokens_limit: int = Field(
+        default=512,
+        ge=1,
+        le=8192,
+        alias="LLM_MAX_TOKENS_LIMIT",
+        description=(
+            "Most tokens a request may ask for (``max_tokens``); a request asking for more is "
+            "refused with 422 naming the field."
+        ),
+    )
     temperature: float = Field(
         default=0.3,
         ge=0,
@@ -494,6 +504,15 @@ class LLMSettings(SettingsGroup):
         ge=100,
         alias="LLM_CONTEXT_CHARS",
         description="Most characters of retrieved context put into the prompt.",
+    )
+    history_chars: int = Field(
+        default=2000,
+        ge=0,
+        alias="LLM_HISTORY_CHARS",
+        description=(
+            "Most characters of earlier chat turns put into the prompt (the newest turns are "
+            "kept), so a long conversation never pushes the system prompt out of the context."
+        ),
     )
 
 
@@ -661,10 +680,74 @@ class APISettings(SettingsGroup):
     max_query_chars: int = Field(
         default=2000, ge=1, alias="API_MAX_QUERY_CHARS", description="Longest accepted question."
     )
+    generation_slots: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        alias="API_GENERATION_SLOTS",
+        description="Answers the model generates at once (the local model: 1).",
+    )
+    generation_queue_depth: int = Field(
+        default=8,
+        ge=0,
+        alias="API_GENERATION_QUEUE_DEPTH",
+        description=(
+            "Generation requests that may wait for the model; more are refused at once with 429 "
+            "and ``Retry-After``."
+        ),
+    )
+    generation_queue_wait: float = Field(
+        default=30.0,
+        gt=0,
+        alias="API_GENERATION_QUEUE_WAIT",
+        description=(
+            "Longest wait for the model (s): a request whose estimated wait is longer is refused "
+            "at once with 429, one that waited that long is refused then."
+        ),
+    )
+    generation_deadline: float = Field(
+        default=120.0,
+        gt=0,
+        alias="API_GENERATION_DEADLINE",
+        description="Seconds a generation request may take in all; then it is cancelled (504).",
+    )
     traces_dir: Path | None = Field(
         default=None,
         alias="TRACES_DIR",
         description="Folder of the request traces (JSONL); defaults to ``DATA_DIR/traces``.",
+    )
+    store_retry_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        alias="API_STORE_RETRY_SECONDS",
+        description=(
+            "When the stores cannot be opened at start-up (locked, missing), the service retries "
+            "in the background, at most this many seconds apart, and becomes ready when it can."
+        ),
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        alias="API_MAX_BODY_BYTES",
+        description="Largest accepted request body; a larger one is refused with 413 unread.",
+    )
+    traces_max_bytes: int = Field(
+        default=50_000_000,
+        ge=0,
+        alias="TRACES_MAX_BYTES",
+        description="The traces file is rotated past this size (0: never).",
+    )
+    traces_retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        alias="TRACES_RETENTION_DAYS",
+        description="Rotated traces files older than this are deleted (0: kept).",
+    )
+    traces_max_files: int = Field(
+        default=20,
+        ge=0,
+        alias="TRACES_MAX_FILES",
+        description="Most rotated traces files kept (0: no limit).",
     )
 
 

@@ -26,6 +26,8 @@ def import_json(
     ] = SAMPLE_DIR,
 ) -> None:
     """Import JSON files into the warehouse (idempotent) and print the counts as JSON."""
+    import pymongo
+
     from llm_twin.application.warehouse_json import import_directory
     from llm_twin.domain.exceptions import LLMTwinError
     from llm_twin.infrastructure.db.mongo import open_warehouse
@@ -37,6 +39,12 @@ def import_json(
             counts = warehouse.counts()
     except LLMTwinError as error:
         fail(str(error))
+    except pymongo.errors.PyMongoError as error:
+        # The server went away mid-import: upserts are idempotent, so a re-run completes it.
+        fail(
+            f"the warehouse failed during the import ({type(error).__name__}); records written "
+            "so far are kept, run the import again once the warehouse is back"
+        )
     summary = {
         "imported_from": str(directory),
         "results": {name: vars(result) for name, result in results.items()},

@@ -17,6 +17,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -89,6 +90,37 @@ def summarize(pipeline_name: str, run: "PipelineRunResponse", duration_s: float)
     if metrics:
         summary["metrics"] = metrics
     return summary
+
+
+#: A qualified exception name at the start of a traceback's last line.
+DOTTED_NAME = re.compile(r"^(?:\w+\.)+(\w+:)")
+
+
+def failure_reason(name: str, error: Exception) -> str | None:
+    """The one-line reason a pipeline run failed, when it is a known failure: the project's own
+    error, or the errors of the failed steps (ZenML only says "failure in step(s): ..."; the
+    steps' exceptions are in the run's records). ``None`` for anything else (a bug: the caller
+    shows its traceback)."""
+    from llm_twin.domain.exceptions import LLMTwinError
+
+    if isinstance(error, LLMTwinError):
+        return f"{type(error).__name__}: {error}"
+    if "failure in step(s)" not in str(error):
+        return None
+    from zenml.client import Client
+
+    reasons = []
+    try:
+        run = Client().get_pipeline(name).last_run
+        for step_name, step in run.steps.items():
+            info = step.exception_info
+            if str(getattr(step.status, "value", step.status)) == "failed" and info is not None:
+                last = info.traceback.strip().splitlines()[-1]
+                # "llm_twin.domain.exceptions.StoreLocked: ..." -> "StoreLocked: ..."
+                reasons.append(step_name + ": " + DOTTED_NAME.sub(r"\1", last))
+    except Exception as lookup_error:  # the reason is a nicety; the run's own error is kept
+        return f"{error} (step errors unavailable: {type(lookup_error).__name__})"
+    return "; ".join(reasons) or str(error)
 
 
 def parse_overrides(pipeline: "Pipeline", assignments: list[str]) -> dict[str, Any]:
@@ -233,8 +265,15 @@ def main(
             typer.secho(f"error: {error}", fg="red", err=True)
             raise typer.Exit(1) from None
         except Exception as error:
-            print(json.dumps(_failed_summary(pipeline, error)), file=stdout, flush=True)
-            raise
+            reason = failure_reason(pipeline, error)
+            summary = _failed_summary(pipeline, error)
+            if reason is not None:
+                summary["error"] = reason
+            print(json.dumps(summary), file=stdout, flush=True)
+            if reason is None:
+                raise
+            typer.secho(f"error: {reason}", fg="red", err=True)
+            raise typer.Exit(1) from None
         print(json.dumps(summary), file=stdout, flush=True)
     if summary["status"] != "completed":
         raise typer.Exit(1)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from llm_twin.application.crawlers.links import strip_credentials
 from llm_twin.domain.base import Entity
 from llm_twin.domain.documents import (
     ArticleDocument,
@@ -56,6 +57,11 @@ def parse_file(path: Path, entity_type: type[Entity]) -> ParsedFile:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise InvalidInput(f"{path}: cannot read file ({error.strerror})") from None
+    except UnicodeDecodeError as error:
+        raise InvalidInput(
+            f"{path}: not UTF-8 text (invalid byte 0x{error.object[error.start]:02x} at offset "
+            f"{error.start}); save the file as UTF-8"
+        ) from None
     except json.JSONDecodeError as error:
         raise InvalidInput(
             f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
@@ -66,6 +72,9 @@ def parse_file(path: Path, entity_type: type[Entity]) -> ParsedFile:
     for position, record in enumerate(raw):
         if not isinstance(record, dict):
             raise InvalidInput(f"{path}: record {position} is not a JSON object")
+        if isinstance(record.get("link"), str):
+            # Exports from before links were cleaned may carry user:password@ in them.
+            record = {**record, "link": strip_credentials(record["link"])}
         try:
             entities.append(entity_type.from_mongo(record))
         except ValidationError as error:
@@ -83,7 +92,7 @@ def parse_file(path: Path, entity_type: type[Entity]) -> ParsedFile:
 
 def read_directory(directory: Path) -> list[ParsedFile]:
     """Validate every known JSON file in ``directory`` (missing files are skipped, but at least
-    one must exist)."""
+    one must exist), including unique links per collection, before anything is written."""
     if not directory.is_dir():
         raise InvalidInput(f"{directory}: not a directory")
     parsed = [
@@ -93,6 +102,9 @@ def read_directory(directory: Path) -> list[ParsedFile]:
     ]
     if not parsed:
         raise InvalidInput(f"{directory}: none of {', '.join(JSON_FILES)} found")
+    for file in parsed:
+        if JSON_FILES[file.path.name] is not UserDocument:
+            _check_unique_links(file)
     return parsed
 
 
@@ -110,7 +122,6 @@ def import_directory(warehouse: Warehouse, directory: Path) -> dict[str, UpsertR
         else:
             assert issubclass(entity_type, ContentDocument)
             repository = warehouse.documents(entity_type.category)
-            _check_unique_links(parsed)
             results[entity_type.collection] = repository.upsert_many(parsed.entities)
     return results
 

@@ -77,3 +77,26 @@ def test_duplicate_links_in_a_file_are_reported(warehouse, sample_warehouse_dir,
     with pytest.raises(InvalidInput, match="records 0 and 1 share the link"):
         import_directory(warehouse, directory)
     assert warehouse.articles.count() == 0
+
+
+def test_duplicate_link_is_found_before_any_file_is_written(
+    warehouse, sample_warehouse_dir, tmp_path
+):
+    """Issue 18, finding 7: users are not written when the articles file has a duplicate."""
+    articles = _load(sample_warehouse_dir / "ArticleDocument.json")[:2]
+    articles[1]["link"] = articles[0]["link"]
+    directory = _write(tmp_path / "in", "ArticleDocument.json", json.dumps(articles))
+    users = (sample_warehouse_dir / "UserDocument.json").read_text()
+    (directory / "UserDocument.json").write_text(users)
+    with pytest.raises(InvalidInput, match="share the link"):
+        import_directory(warehouse, directory)
+    assert warehouse.users.count() == 0
+
+
+def test_non_utf8_file_is_one_clear_error(warehouse, tmp_path):
+    directory = tmp_path / "in"
+    directory.mkdir()
+    (directory / "UserDocument.json").write_bytes('[{"first_name": "Andr\xe9"}]'.encode("latin-1"))
+    expected = r"UserDocument.json: not UTF-8 text \(invalid byte 0xe9"
+    with pytest.raises(InvalidInput, match=expected):
+        import_directory(warehouse, directory)

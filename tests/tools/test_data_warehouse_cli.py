@@ -65,3 +65,45 @@ def test_secrets_never_reach_the_output(settings_env, tmp_path):
     assert result.returncode == 2
     assert "hunter2" not in result.stderr + result.stdout
     assert "admin:***@127.0.0.1:9" in result.stderr
+
+
+def test_malformed_database_host_is_one_line(settings_env):
+    """Issue 18, finding 7: a malformed DATABASE_HOST gives one ``error:`` line, no traceback."""
+    env = dict(os.environ) | {"DATABASE_HOST": "mongodb://admin:hunter2@127.0.0.1:notaport/"}
+    result = _cli("tools.data_warehouse", "import-json", env=env)
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip().splitlines()
+        == [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]
+        != []
+    )
+    assert "DATABASE_HOST is not a valid MongoDB URI" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_warehouse_dying_mid_import_is_one_line(monkeypatch, tmp_path):
+    """Issue 18, finding 7: the server going away during the upserts gives one ``error:`` line
+    (exit 2), not a pymongo traceback."""
+    import contextlib
+
+    import pymongo
+    from typer.testing import CliRunner
+
+    import llm_twin.infrastructure.db.mongo as mongo
+    from tools.data_warehouse import app
+
+    class _Dying:
+        def upsert_many(self, entities):
+            raise pymongo.errors.AutoReconnect("connection closed")
+
+    class _Warehouse:
+        users = _Dying()
+
+        def documents(self, category):
+            return _Dying()
+
+    monkeypatch.setattr(mongo, "open_warehouse", lambda: contextlib.nullcontext(_Warehouse()))
+    result = CliRunner().invoke(app, ["import-json"])
+    assert result.exit_code == 2, result.output
+    assert "the warehouse failed during the import (AutoReconnect)" in result.output
+    assert "Traceback" not in result.output

@@ -104,3 +104,20 @@ def test_bad_config_value_is_one_error_line_naming_the_key(env, tmp_path):
     for key in ("user_full_name: Field required", "user_full_nam: Extra inputs", "force: "):
         assert key in errors[0]
     assert "Traceback" not in result.stderr
+
+
+def test_store_locked_in_a_step_is_the_summary_error(env, tmp_path):
+    """Issue 18, finding 7: a step failing with StoreLocked gives a one-line error naming it,
+    in the JSON summary's ``error`` and on stderr, without the traceback of the run."""
+    from llm_twin.infrastructure.db.vector_store import open_vector_store
+    from llm_twin.settings import get_settings
+
+    get_settings.cache_clear()
+    with open_vector_store():  # this process holds the embedded store
+        run = _run(["feature_engineering", "--no-cache"], env)
+    assert run.returncode == 1
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "StoreLocked: the embedded vector store" in summary["error"]
+    assert "is in use by" in summary["error"]
+    assert run.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "tools/run.py" not in run.stderr  # no traceback of the runner itself

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from llm_twin.application.crawlers.base import Author, CrawlError
 from llm_twin.application.crawlers.dispatcher import CrawlerDispatcher, Route
-from llm_twin.application.crawlers.links import normalize_link
+from llm_twin.application.crawlers.links import normalize_link, strip_credentials
 from llm_twin.domain.documents import ContentDocument, document_type_for
 
 LinkStatus = Literal["crawled", "skipped", "failed"]
@@ -107,7 +107,8 @@ def _route_links(
     reports: list[LinkReport | None] = [None] * len(links)
     jobs: list[_Job] = []
     seen: set[str] = set()
-    for index, link in enumerate(links):
+    for index, given in enumerate(links):
+        link = strip_credentials(given)  # reports and logs never show credentials
         try:
             normalized = normalize_link(link)
             route = dispatcher.route(normalized)

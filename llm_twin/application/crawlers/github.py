@@ -9,6 +9,7 @@ images and files over ``GITHUB_MAX_FILE_BYTES`` are skipped; kept files are stor
 import os
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
@@ -71,10 +72,13 @@ class GithubCrawler(Crawler):
 
     def crawl(self, link: str, author: Author) -> list[RepositoryDocument]:
         clone_url, name = repository_location(link)
-        check_host_allowed(clone_url, self.settings.crawl.allow_private_networks)
+        address = check_host_allowed(clone_url, self.settings.crawl.allow_private_networks)
+        pins = _resolve_pin(clone_url, address)
         with tempfile.TemporaryDirectory(prefix="llm-twin-repo-") as tmp:
             checkout = Path(tmp) / "repo"
-            self._git("clone", "--depth", "1", "--no-tags", "--", clone_url, str(checkout))
+            self._git(
+                "clone", "--depth", "1", "--no-tags", "--", clone_url, str(checkout), pins=pins
+            )
             commit = self._git("rev-parse", "HEAD", cwd=checkout).strip()
             files, skipped = read_tree(
                 checkout,
@@ -98,7 +102,7 @@ class GithubCrawler(Crawler):
             )
         ]
 
-    def _git(self, *args: str, cwd: Path | None = None) -> str:
+    def _git(self, *args: str, cwd: Path | None = None, pins: Sequence[str] = ()) -> str:
         env = {
             **os.environ,
             "GIT_TERMINAL_PROMPT": "0",  # never wait for a password on a private repo
@@ -112,6 +116,9 @@ class GithubCrawler(Crawler):
             for scheme in sorted(_GIT_SCHEMES)
             for item in ("-c", f"protocol.{scheme}.allow=always")
         ]
+        # The egress policy checked one host and address: no redirect may lead elsewhere, and
+        # curl connects to that address (no second DNS answer).
+        protocols += ["-c", "http.followRedirects=false", *pins]
         try:
             result = subprocess.run(
                 ["git", *protocols, *args],
@@ -133,6 +140,16 @@ class GithubCrawler(Crawler):
             message = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise CrawlError("clone_failed", f"git {args[0]} failed: {message}")
         return result.stdout
+
+
+def _resolve_pin(url: str, address: str) -> list[str]:
+    """git options that make curl connect to the checked ``address`` for ``url``'s host."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return []
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    literal = f"[{address}]" if ":" in address else address
+    return ["-c", f"http.curloptResolve={parts.hostname}:{port}:{literal}"]
 
 
 def repository_location(link: str) -> tuple[str, str]:

@@ -5,7 +5,7 @@ import threading
 import urllib.robotparser
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from loguru import logger
 from tenacity import (
@@ -21,6 +21,7 @@ from llm_twin.application.crawlers.links import check_host_allowed
 
 if TYPE_CHECKING:
     import requests
+    import requests.adapters
 from llm_twin.settings import Settings
 
 MAX_REDIRECTS = 5
@@ -79,6 +80,8 @@ class HttpFetcher:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            for prefix in ("http://", "https://"):
+                session.mount(prefix, _pinned_adapter())
             session.headers.update(
                 {
                     "User-Agent": self.settings.crawl.user_agent,
@@ -126,10 +129,12 @@ class HttpFetcher:
 
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            check_host_allowed(current, self.settings.crawl.allow_private_networks)
+            address = check_host_allowed(current, self.settings.crawl.allow_private_networks)
+            pinned_url, host = _pinned(current, address)
             try:
                 response = self._session().get(
-                    current,
+                    pinned_url,
+                    headers={"Host": host},
                     timeout=self.settings.crawl.timeout_s,
                     allow_redirects=False,
                     stream=True,
@@ -152,7 +157,7 @@ class HttpFetcher:
                         .split(";")[0]
                         .strip()
                         .lower(),
-                        encoding=response.encoding or response.apparent_encoding,
+                        encoding=response.encoding or _detected_encoding(content),
                     )
             except requests.Timeout:
                 logger.debug("timeout fetching {}", current)
@@ -202,6 +207,50 @@ class HttpFetcher:
         else:
             parser.parse(page.text.splitlines())
         return parser
+
+
+def _pinned(url: str, address: str) -> tuple[str, str]:
+    """``url`` with its host replaced by the checked ``address``, and the ``Host`` header value
+    (the original host, with its port when not the default)."""
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), host
+
+
+def _pinned_adapter() -> "requests.adapters.HTTPAdapter":
+    """A requests adapter for URLs whose host is the checked IP address (see :func:`_pinned`):
+    TLS still sends and verifies the original host name (SNI and certificate), taken from the
+    request's ``Host`` header."""
+    from requests.adapters import HTTPAdapter
+
+    class PinnedAdapter(HTTPAdapter):
+        def build_connection_pool_key_attributes(
+            self,
+            request: "requests.PreparedRequest",
+            verify: bool | str,
+            cert: str | tuple[str, str] | None = None,
+        ) -> tuple[dict[str, object], dict[str, object]]:
+            host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+                request, verify, cert
+            )
+            server = urlsplit(f"//{request.headers.get('Host', '')}").hostname
+            if host_params.get("scheme") == "https" and server:
+                pool_kwargs = {**pool_kwargs, "server_hostname": server, "assert_hostname": server}
+            return host_params, pool_kwargs
+
+    return PinnedAdapter()
+
+
+def _detected_encoding(content: bytes) -> str | None:
+    """The charset of a body served without one (no ``Content-Type``, or a type such as
+    ``application/xhtml+xml`` that requests gives no default), guessed from the bytes:
+    ``response.apparent_encoding`` would re-read the already streamed body."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(content[:65536]).best()
+    return best.encoding if best is not None else None
 
 
 def _read_limited(response: "requests.Response") -> bytes:

@@ -2,6 +2,7 @@
 not reach (loopback, private, link-local and other non-public addresses)."""
 
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit, urlunsplit
 
@@ -11,15 +12,31 @@ from llm_twin.application.crawlers.base import CrawlError
 ALLOWED_SCHEMES = frozenset({"http", "https", "git"})
 
 
+#: ``scheme://user:password@`` at the start of a link (the user info, even when the rest of the
+#: link does not parse).
+_USER_INFO = re.compile(r"^(\s*[A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
+def strip_credentials(link: str) -> str:
+    """``link`` without its ``user:password@`` part: a link is logged, stored, put in step
+    metadata and returned in answers' sources, so credentials never stay in it.
+
+    Args:
+        link: Any link, valid or not.
+    """
+    return _USER_INFO.sub(r"\1", link)
+
+
 def normalize_link(link: str) -> str:
-    """``link`` stripped of surrounding space and of its ``#fragment``; scheme and host
-    lower-cased. This is the key documents are stored and skipped under.
+    """``link`` stripped of surrounding space, of credentials (``user:password@``) and of its
+    ``#fragment``; scheme and host lower-cased. This is the key documents are stored and
+    skipped under.
 
     Raises:
         CrawlError: ``invalid_link`` when it has no scheme or host, ``unsupported_scheme`` when
             the scheme is not http, https or git.
     """
-    text = link.strip()
+    text = strip_credentials(link.strip())
     try:
         parts = urlsplit(text)
     except ValueError as error:
@@ -44,28 +61,31 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check_host_allowed(url: str, allow_private: bool) -> None:
-    """Refuse ``url`` when its host resolves to a non-public address, unless ``allow_private``.
+def check_host_allowed(url: str, allow_private: bool) -> str:
+    """Resolve ``url``'s host once and refuse it when it resolves to a non-public address,
+    unless ``allow_private``; returns the address to connect to.
 
-    Every address the host resolves to must be public, so a name that also points inside the
-    network is refused too.
+    This is the crawler's one egress policy: the HTTP fetcher and git connect to the returned
+    address (no second resolution, so a name that changes its answer between the check and
+    the connection, DNS rebinding, cannot reach a private host). Every address the host
+    resolves to must be public, so a name that also points inside the network is refused too.
 
     Raises:
         CrawlError: ``private_network`` when refused, ``connection_error`` when the name does
             not resolve.
     """
-    if allow_private:
-        return
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
         infos = socket.getaddrinfo(host, parts.port or None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as error:
         raise CrawlError("connection_error", f"cannot resolve host {host!r}: {error}") from None
-    private = sorted({info[4][0] for info in infos if not is_public_address(info[4][0])})
-    if private:
+    addresses = [str(info[4][0]) for info in infos]
+    private = sorted({address for address in addresses if not is_public_address(address)})
+    if private and not allow_private:
         raise CrawlError(
             "private_network",
             f"{host} resolves to a non-public address ({', '.join(private)}); set "
             "CRAWL_ALLOW_PRIVATE_NETWORKS=true to crawl local or private hosts",
         )
+    return addresses[0]

@@ -5,10 +5,11 @@ thread pool. Failures are the project's own errors (``InvalidInput``, ``StoreUna
 
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llm_twin.application.inference.admission import Cancellation, GenerationGate
 from llm_twin.application.inference.cache import ResponseCache
 from llm_twin.application.inference.guardrails import (
     check_query,
@@ -110,6 +111,20 @@ class TwinService:
     cache: ResponseCache
     # One search at a time: the embedded store and the embedder are shared by all requests.
     _retrieval_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    gate: GenerationGate = field(init=False)
+
+    def __post_init__(self) -> None:
+        api = self.settings.api
+        self.gate = GenerationGate(
+            self.model_id,
+            slots=api.generation_slots,
+            depth=api.generation_queue_depth,
+            max_wait=api.generation_queue_wait,
+        )
+
+    def cancellation(self) -> Cancellation:
+        """A new request's cancellation, with the ``API_GENERATION_DEADLINE`` deadline."""
+        return Cancellation(self.settings.api.generation_deadline)
 
     @property
     def model_id(self) -> str:
@@ -151,7 +166,8 @@ class TwinService:
         trace: dict[str, Any] = {
             "trace_id": new_trace_id(),
             "endpoint": endpoint,
-            "query": query,
+            # Bounded: a rejected oversized question must not fill the disk.
+            "query": query[: self.settings.api.max_query_chars],
             "filters": {"k": k, "author": author, "categories": categories},
         }
         params = params or GenerationParams.from_settings(self.settings)
@@ -210,7 +226,9 @@ class TwinService:
         from llm_twin.application.rag import to_context
 
         context = to_context(chunks, max_chars=self.settings.llm.context_chars)
-        messages = build_messages(query, context, history)
+        messages = build_messages(
+            query, context, recent_turns(history, self.settings.llm.history_chars)
+        )
         sources = _sources(chunks)
         trace |= {"sources": _records(sources), "prompt": messages, "params": vars(params)}
         return Prepared(trace, messages, sources, params, cache_key, started, retrieval_ms)
@@ -254,38 +272,79 @@ class TwinService:
             raise LLMUnavailable("no LLM backend is loaded (see GET /ready)")
         return self.llm
 
-    def answer(self, prepared: Prepared) -> Answer:
+    def answer(self, prepared: Prepared, cancellation: Cancellation | None = None) -> Answer:
         """The whole answer (from the cache when possible), traced.
 
+        Generation waits for a slot of the model's queue and stops as soon as ``cancellation``
+        fires (client gone, deadline passed); a request refused or cancelled while queued
+        generates nothing.
+
+        Args:
+            prepared: The request.
+            cancellation: Cancels the request (default: one with the configured deadline).
+
         Raises:
+            Overloaded: the model's queue is full (nothing generated).
+            RequestCancelled: cancelled before the answer was complete.
             LLMUnavailable, LLMTimeout, LLMError: generation failed (traced too).
         """
         cached = self.cached(prepared)
         if cached is not None:
             return cached
+        cancellation = cancellation or self.cancellation()
         generation_started = time.perf_counter()
         try:
-            completion = self._llm().complete(prepared.messages, prepared.params)
+            with self.gate.slot(cancellation):
+                stream = self._llm().stream(prepared.messages, prepared.params)
+                cancellation.on_cancel(stream.close)
+                try:
+                    text = "".join(stream)
+                finally:
+                    stream.close()
+            cancellation.check()
         except LLMTwinError as error:
             self.finish_error(prepared.trace, prepared.started, error)
             raise
+        finally:
+            cancellation.done()
         generation_ms = elapsed_ms(generation_started)
-        return self._finish(prepared, mask_pii(completion.text), completion, generation_ms)
+        return self._finish(prepared, mask_pii(text), stream, generation_ms)
 
     def sources_only(self, prepared: Prepared) -> Answer:
         """The sources without an answer (no generation, not cached), traced."""
         return self._finish(prepared, "", NOTHING_GENERATED, 0.0, cache=False)
 
-    def open_stream(self, prepared: Prepared) -> "AnswerStream":
-        """Start a streamed answer; failing to start raises here (traced), before any event."""
+    def open_stream(
+        self, prepared: Prepared, cancellation: Cancellation | None = None
+    ) -> "AnswerStream":
+        """Start a streamed answer; failing to start raises here (traced), before any event.
+
+        The stream holds a slot of the model's queue until :meth:`AnswerStream.finish`.
+
+        Args:
+            prepared: The request.
+            cancellation: Cancels the request (default: one with the configured deadline).
+
+        Raises:
+            Overloaded: the model's queue is full (nothing generated).
+            RequestCancelled, LLMUnavailable, LLMTimeout, LLMError: it could not start.
+        """
         started = time.perf_counter()
+        cancellation = cancellation or self.cancellation()
+        release = None
         try:
+            release = self.gate.enter(cancellation)
             stream = self._llm().stream(prepared.messages, prepared.params)
+            cancellation.on_cancel(stream.close)
             stream.prime()
+            cancellation.check()
         except LLMTwinError as error:
+            if release is not None:
+                release()
+            cancellation.done()
             self.finish_error(prepared.trace, prepared.started, error)
             raise
-        return AnswerStream(self, prepared, stream, started)
+        return AnswerStream(self, prepared, stream, started, (cancellation, release))
 
     def _finish(
         self,
@@ -367,15 +426,22 @@ class AnswerStream:
         prepared: The request.
         stream: The LLM's token stream (already primed).
         started: When generation started (``perf_counter``).
+        admission: The request's cancellation and the function that frees its queue slot.
     """
 
     def __init__(
-        self, service: TwinService, prepared: Prepared, stream: TokenStream, started: float
+        self,
+        service: TwinService,
+        prepared: Prepared,
+        stream: TokenStream,
+        started: float,
+        admission: tuple[Cancellation, Callable[[], None]],
     ) -> None:
         self.service = service
         self.prepared = prepared
         self.stream = stream
         self.started = started
+        self.cancellation, self._release = admission
         self.ttft_ms: float | None = None
         self.parts: list[str] = []
 
@@ -386,6 +452,7 @@ class AnswerStream:
                 self.ttft_ms = elapsed_ms(self.prepared.started)
             self.parts.append(delta)
             yield delta
+        self.cancellation.check()
 
     def finish(self, error: Exception | None = None) -> Answer:
         """Stop generation, record the trace and return the final answer.
@@ -394,6 +461,8 @@ class AnswerStream:
             error: Why the stream ended early (a failure, or the client leaving), if it did.
         """
         self.stream.close()
+        self._release()
+        self.cancellation.done()
         return self.service._finish(
             self.prepared,
             "".join(self.parts),
@@ -402,6 +471,25 @@ class AnswerStream:
             ttft_ms=self.ttft_ms,
             error=error,
         )
+
+
+def recent_turns(history: Sequence[Mapping[str, str]], max_chars: int) -> list[Mapping[str, str]]:
+    """The newest turns of ``history`` whose contents fit in ``max_chars`` (oldest first): the
+    budget that keeps a long conversation from pushing the system prompt and the question out
+    of the model's context (the local backend cuts prompts from the start).
+
+    Args:
+        history: Earlier turns, oldest first.
+        max_chars: Most characters of turn contents kept (0: none).
+    """
+    kept: list[Mapping[str, str]] = []
+    used = 0
+    for turn in reversed(history):
+        used += len(str(turn.get("content", "")))
+        if used > max_chars:
+            break
+        kept.append(turn)
+    return kept[::-1]
 
 
 def _error_record(error: Exception | None) -> dict[str, str] | None:

@@ -5,9 +5,15 @@ trace sent to Opik through ``opik.track``.
 JSONL was chosen over a warehouse collection: an append costs microseconds, needs no server, and
 the files stay readable by ``tools/traces.py`` while the service runs (the embedded stores are
 single-process).
+
+The traces file is rotated when it grows past ``max_bytes`` (to ``traces-<UTC time>.jsonl``);
+rotated files older than ``retention_days``, or beyond the newest ``max_files``, are deleted. A
+SQLite index beside the files (``traces.index.sqlite``: trace id -> file and byte offset) finds a
+trace without reading the files.
 """
 
 import json
+import sqlite3
 import threading
 import time
 import uuid
@@ -20,6 +26,8 @@ from loguru import logger
 
 TRACES_FILE = "traces.jsonl"
 FEEDBACK_FILE = "feedback.jsonl"
+INDEX_FILE = "traces.index.sqlite"
+ROTATED_GLOB = "traces-*.jsonl"
 
 
 def new_trace_id() -> str:
@@ -34,13 +42,28 @@ class TraceStore:
         directory: Folder of the files (created on first write).
         opik_project: When set, traces are also sent to this Opik project (Opik must be
             configured: ``OPIK_API_KEY`` or ``OPIK_URL``).
+        max_bytes: The traces file is rotated past this size (0: never).
+        retention_days: Rotated files older than this are deleted (0: kept).
+        max_files: At most this many rotated files are kept (0: no limit).
     """
 
-    def __init__(self, directory: Path, opik_project: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        opik_project: str | None = None,
+        *,
+        max_bytes: int = 0,
+        retention_days: float = 0,
+        max_files: int = 0,
+    ) -> None:
         self.directory = Path(directory)
         self._lock = threading.Lock()
         self._opik_project = opik_project
-        self._opik_log: Any = None
+        self._opik_log: Any = None  # opik's tracked function, untyped (built on first use)
+        self.max_bytes = max_bytes
+        self.retention_days = retention_days
+        self.max_files = max_files
+        self._index: sqlite3.Connection | None = None
 
     @property
     def traces_file(self) -> Path:
@@ -50,17 +73,28 @@ class TraceStore:
     def feedback_file(self) -> Path:
         return self.directory / FEEDBACK_FILE
 
-    def _append(self, path: Path, record: dict[str, Any]) -> None:
+    def _append(self, path: Path, record: dict[str, Any]) -> int:
+        """Append ``record`` as one line (the caller holds the lock); returns its offset."""
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
-        with self._lock:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as handle:
-                handle.write(line)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as handle:
+            offset = handle.tell()
+            handle.write(line.encode("utf-8"))
+        return offset
 
     def record(self, trace: dict[str, Any]) -> None:
         """Store one trace (it must have a ``trace_id``); also send it to Opik if configured."""
         trace.setdefault("timestamp", datetime.now(UTC).isoformat())
-        self._append(self.traces_file, trace)
+        with self._lock:
+            index = self._opened_index()
+            offset = self._append(self.traces_file, trace)
+            with index:
+                index.execute(
+                    "INSERT OR REPLACE INTO traces VALUES (?, ?, ?)",
+                    (trace["trace_id"], TRACES_FILE, offset),
+                )
+            if self.max_bytes and offset > self.max_bytes:
+                self._rotate(index)
         if self._opik_project:
             self._send_to_opik(trace)
 
@@ -100,7 +134,7 @@ class TraceStore:
         Raises:
             KeyError: no trace has ``trace_id``.
         """
-        if self.get(trace_id) is None:
+        if self._locate(trace_id) is None:
             raise KeyError(trace_id)
         record = {
             "trace_id": trace_id,
@@ -108,13 +142,78 @@ class TraceStore:
             "correction": correction,
             "timestamp": datetime.now(UTC).isoformat(),
         }
-        self._append(self.feedback_file, record)
+        with self._lock:
+            self._append(self.feedback_file, record)
         return record
+
+    # -- index and rotation ------------------------------------------------------------------
+    def _opened_index(self) -> sqlite3.Connection:
+        """The index (the caller holds the lock); built from the files when it is new."""
+        if self._index is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            path = self.directory / INDEX_FILE
+            fresh = not path.exists()
+            index = sqlite3.connect(path, check_same_thread=False)
+            index.execute(
+                "CREATE TABLE IF NOT EXISTS traces "
+                "(trace_id TEXT PRIMARY KEY, file TEXT NOT NULL, offset INTEGER NOT NULL)"
+            )
+            if fresh:
+                with index:
+                    index.executemany(
+                        "INSERT OR REPLACE INTO traces VALUES (?, ?, ?)", self._scan()
+                    )
+            self._index = index
+        return self._index
+
+    def _scan(self) -> Iterator[tuple[str, str, int]]:
+        """``(trace_id, file, offset)`` of every trace in the files (building the index)."""
+        for path in self._files():
+            with path.open("rb") as handle:
+                offset = 0
+                for line in handle:
+                    trace_id = _trace_id(line)
+                    if trace_id is not None:
+                        yield trace_id, path.name, offset
+                    offset += len(line)
+
+    def _locate(self, trace_id: str) -> tuple[str, int] | None:
+        """The file and offset of ``trace_id``'s trace, from the index."""
+        with self._lock:
+            row = (
+                self._opened_index()
+                .execute("SELECT file, offset FROM traces WHERE trace_id = ?", (trace_id,))
+                .fetchone()
+            )
+        return (row[0], row[1]) if row else None
+
+    def _files(self) -> list[Path]:
+        """The rotated traces files, oldest first, then the current one."""
+        rotated = sorted(self.directory.glob(ROTATED_GLOB))
+        return rotated + ([self.traces_file] if self.traces_file.is_file() else [])
+
+    def _rotate(self, index: sqlite3.Connection) -> None:
+        """Rename the traces file to a dated one, then apply the retention (lock held)."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        rotated = self.directory / f"traces-{stamp}.jsonl"
+        self.traces_file.rename(rotated)
+        with index:
+            index.execute("UPDATE traces SET file = ? WHERE file = ?", (rotated.name, TRACES_FILE))
+        old = sorted(self.directory.glob(ROTATED_GLOB))
+        keep = old[-self.max_files :] if self.max_files else old
+        cutoff = time.time() - self.retention_days * 86400
+        for path in old:
+            if path not in keep or (self.retention_days and path.stat().st_mtime < cutoff):
+                path.unlink()
+                with index:
+                    index.execute("DELETE FROM traces WHERE file = ?", (path.name,))
+                logger.info("trace file {} removed (retention)", path.name)
 
     # -- reading -----------------------------------------------------------------------------
     def traces(self) -> Iterator[dict[str, Any]]:
         """Every trace, oldest first (lines that are not valid JSON are reported and skipped)."""
-        yield from _read(self.traces_file)
+        for path in self._files():
+            yield from _read(path)
 
     def feedback(self) -> dict[str, list[dict[str, Any]]]:
         """Feedback records by trace id."""
@@ -125,11 +224,25 @@ class TraceStore:
 
     def get(self, trace_id: str) -> dict[str, Any] | None:
         """The trace with ``trace_id`` (with its ``feedback`` list), or ``None``."""
-        for trace in self.traces():
-            if trace.get("trace_id") == trace_id:
-                trace["feedback"] = self.feedback().get(trace_id, [])
-                return trace
-        return None
+        found = self._locate(trace_id)
+        if found is None:
+            return None
+        name, offset = found
+        try:
+            with (self.directory / name).open("rb") as handle:
+                handle.seek(offset)
+                trace = json.loads(handle.readline())
+        except (OSError, ValueError):
+            return None  # removed by the retention since the lookup, or not a trace line
+        trace["feedback"] = self.feedback().get(trace_id, [])
+        return trace
+
+    def close(self) -> None:
+        """Close the index."""
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
 
     def query(
         self,
@@ -175,6 +288,17 @@ class TraceStore:
                         }
                     )
         return pairs
+
+
+def _trace_id(line: bytes) -> str | None:
+    """The ``trace_id`` of a trace line; ``None`` for a line that is not a trace (reported when
+    the file is read)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    trace_id = record.get("trace_id") if isinstance(record, dict) else None
+    return trace_id if isinstance(trace_id, str) else None
 
 
 def _read(path: Path) -> Iterator[dict[str, Any]]:

@@ -7,6 +7,8 @@ thread pool, never on the event loop. The routes are in :mod:`llm_twin.infrastru
 the answering itself in :mod:`llm_twin.application.inference`.
 """
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,12 +22,15 @@ from starlette.concurrency import run_in_threadpool
 from llm_twin.application.inference import ResponseCache, TraceStore, TwinService
 from llm_twin.domain.exceptions import LLMTwinError
 from llm_twin.infrastructure.api.errors import install_error_handlers
+from llm_twin.infrastructure.api.limits import BodySizeLimit
 from llm_twin.infrastructure.api.ratelimit import RateLimiter
 from llm_twin.infrastructure.api.routes import ROUTERS
 from llm_twin.infrastructure.llm.base import LLMBackend
 from llm_twin.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
     from llm_twin.application.rag import ContextRetriever
 
 RetrieverFactory = Callable[[Settings], "ContextRetriever"]
@@ -68,25 +73,31 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned: list[ContextRetriever | LLMBackend] = []
-        app.state.load_errors = {}
-        errors = app.state.load_errors
+        errors = app.state.load_errors = {}
         loaded_retriever = retriever
+        build_retriever = partial(retriever_factory or _default_retriever, settings)
         if loaded_retriever is None:
-            factory = retriever_factory or _default_retriever
-            loaded_retriever = await _load("retriever", partial(factory, settings), owned, errors)
+            loaded_retriever = await _load("retriever", build_retriever, owned, errors)
         loaded_llm = llm
         if loaded_llm is None:
             build = partial(_loaded_llm, llm_factory or _default_llm, settings)
             loaded_llm = await _load("llm", build, owned, errors)
-        await run_in_threadpool(_warm_up, loaded_retriever, loaded_llm, app.state.load_errors)
+        await run_in_threadpool(_warm_up, loaded_retriever, loaded_llm, errors)
         app.state.service = TwinService(
             settings,
             loaded_retriever,
             loaded_llm,
-            TraceStore(settings.traces_dir, _opik_project(settings)),
+            _trace_store(settings),
             ResponseCache(settings.api.cache_ttl),
         )
         app.state.started_at = time.time()
+        recovery = (
+            None
+            if loaded_retriever is not None
+            else asyncio.create_task(
+                _recover_retriever(app, build_retriever, owned, settings.api.store_retry_seconds)
+            )
+        )
         logger.info(
             "inference service ready to serve (model {}, traces in {})",
             app.state.service.model_id,
@@ -95,6 +106,11 @@ def create_app(
         try:
             yield
         finally:
+            if recovery is not None:
+                recovery.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await recovery
+            app.state.service.traces.close()
             for component in reversed(owned):
                 component.close()
 
@@ -107,6 +123,7 @@ def create_app(
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.api.rate_limit_per_minute)
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     for router in ROUTERS:
         app.include_router(router)
     return app
@@ -135,6 +152,44 @@ async def _load(
         return None
     owned.append(built)
     return built
+
+
+async def _recover_retriever(
+    app: FastAPI,
+    build: Callable[[], "ContextRetriever"],
+    owned: list["ContextRetriever | LLMBackend"],
+    max_interval: float,
+) -> None:
+    """Retry opening the stores until it works (a lock held at start-up is released, the
+    folder appears), then serve with them: ``/ready`` turns 200 without a restart. Each failure
+    replaces the reason ``/ready`` shows.
+
+    Args:
+        app: The app (its service and loading errors are updated).
+        build: Builds the retriever.
+        owned: Components the app closes at shutdown (the retriever is added).
+        max_interval: Longest pause between two attempts (s).
+    """
+    from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+    def note(state: "RetryCallState") -> None:
+        error = state.outcome.exception() if state.outcome else None
+        app.state.load_errors["retriever"] = str(error)
+        logger.info("stores still unavailable ({}); retrying", error)
+
+    retrying = AsyncRetrying(
+        wait=wait_exponential(multiplier=0.5, max=max_interval),
+        retry=retry_if_exception_type(LLMTwinError),
+        before_sleep=note,
+    )
+    async for attempt in retrying:
+        with attempt:
+            built = await run_in_threadpool(build)
+    owned.append(built)
+    app.state.load_errors.pop("retriever", None)
+    await run_in_threadpool(_warm_up, built, None, app.state.load_errors)
+    app.state.service.retriever = built
+    logger.info("stores opened after start-up: the service is ready")
 
 
 def _loaded_llm(factory: LLMFactory, settings: Settings) -> LLMBackend:
@@ -181,6 +236,17 @@ def _default_llm(settings: Settings) -> LLMBackend:
     from llm_twin.model.registry import served_model
 
     return build_llm(settings, served_model)
+
+
+def _trace_store(settings: Settings) -> TraceStore:
+    """The trace files, rotated and kept as the ``TRACES_*`` settings say."""
+    return TraceStore(
+        settings.traces_dir,
+        _opik_project(settings),
+        max_bytes=settings.api.traces_max_bytes,
+        retention_days=settings.api.traces_retention_days,
+        max_files=settings.api.traces_max_files,
+    )
 
 
 def _opik_project(settings: Settings) -> str | None:

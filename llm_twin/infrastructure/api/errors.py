@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from loguru import logger
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from llm_twin.application.inference.admission import Overloaded, RequestCancelled
 from llm_twin.domain.exceptions import (
     ImproperlyConfigured,
     InvalidInput,
@@ -27,7 +28,9 @@ def status_of(error: Exception) -> int:
     """The HTTP status of a failure of the use case."""
     if isinstance(error, InvalidInput):
         return 422
-    if isinstance(error, LLMTimeout):
+    if isinstance(error, Overloaded):
+        return 429
+    if isinstance(error, LLMTimeout | RequestCancelled):
         return 504
     if isinstance(error, LLMUnavailable | StoreUnavailable | ImproperlyConfigured):
         return 503
@@ -62,7 +65,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(LLMTwinError)
     async def twin_error(request: Request, error: LLMTwinError) -> JSONResponse:
-        return _error_response(status_of(error), str(error), type(error).__name__)
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Overloaded) else {}
+        return _error_response(status_of(error), str(error), type(error).__name__, **headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -4,14 +4,17 @@ here once; each endpoint only says how its events look (:class:`AnswerEvents`)."
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Iterator
+from typing import Protocol, cast
 
+import anyio.to_thread
+from fastapi import Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
 from llm_twin.application.inference import Answer, AnswerStream, Prepared, TwinService
 from llm_twin.domain.exceptions import LLMTwinError
+from llm_twin.infrastructure.api.cancel import run_cancellable
 
 
 def sse_event(data: object, event: str | None = None) -> str:
@@ -50,7 +53,7 @@ class AnswerEvents(Protocol):
 
 
 async def stream_answer(
-    service: TwinService, prepared: Prepared, events: AnswerEvents
+    service: TwinService, prepared: Prepared, events: AnswerEvents, request: Request
 ) -> StreamingResponse:
     """Stream the answer to ``prepared`` as ``events``: the cached one when there is one, else
     generated. A generation that fails to start raises here, before any event (so the client
@@ -60,11 +63,17 @@ async def stream_answer(
         service: The answering service.
         prepared: The prepared request.
         events: The endpoint's event format.
+        request: The HTTP request (a client leaving while queued cancels it).
     """
     cached = await run_in_threadpool(service.cached, prepared)
-    source = (
-        cached if cached is not None else await run_in_threadpool(service.open_stream, prepared)
-    )
+    source: Answer | AnswerStream
+    if cached is not None:
+        source = cached
+    else:
+        cancellation = service.cancellation()
+        source = await run_cancellable(
+            request, cancellation, lambda: service.open_stream(prepared, cancellation)
+        )
     return StreamingResponse(_events(prepared, source, events), media_type="text/event-stream")
 
 
@@ -79,7 +88,7 @@ async def _events(
     else:
         error: LLMTwinError | None = None
         try:
-            async for delta in iterate_in_threadpool(source.deltas()):
+            async for delta in _abandonable(source.deltas()):
                 yield events.delta(delta)
         except LLMTwinError as failure:
             error = failure
@@ -92,3 +101,15 @@ async def _events(
     closing = events.closing()
     if closing:
         yield closing
+
+
+async def _abandonable(deltas: Iterator[str]) -> AsyncIterator[str]:
+    """``deltas``, each waited for in a worker thread that a client disconnect abandons at once
+    (the caller then closes the stream, which ends the thread); a plain threadpool wait could
+    only be cancelled after the next token, so a stalled generation would run on."""
+    end = object()
+    while True:
+        delta = await anyio.to_thread.run_sync(next, deltas, end, abandon_on_cancel=True)
+        if delta is end:
+            return
+        yield cast(str, delta)

@@ -4,6 +4,10 @@ Chosen over SecantusDB because it is MIT-licensed (SecantusDB is GPL-2.0 and bet
 well under a second and passed every pymongo check we rely on (upserts, unique indexes,
 aggregation, change streams, surviving SIGKILL). The project starts it on demand on 127.0.0.1,
 keeps its data, PID/port state and log under ``DATA_DIR/warehouse``, and reuses a running one.
+
+A server is bound to its data folder: the state file names it, and a server is reused or stopped
+only when the state names this folder and the process itself was started on it (a copied
+``DATA_DIR`` carries the original's state file; its server is never used or stopped by the copy).
 """
 
 import contextlib
@@ -58,16 +62,36 @@ class EmbeddedMongo:
     def log_file(self) -> Path:
         return self.root / "server.log"
 
-    def status(self) -> EmbeddedServer | None:
-        """The running server, or None (stale state from a dead process is removed)."""
+    @property
+    def data_dir(self) -> Path:
+        return (self.root / "db").resolve()
+
+    def _recorded(self) -> EmbeddedServer | None:
+        """The server the state file records, if it is this folder's own and still runs; stale
+        or foreign state (a dead process, another folder's server) is removed."""
         try:
             server = EmbeddedServer(**json.loads(self.state_file.read_text()))
         except (OSError, ValueError, TypeError):
             return None
-        if _alive(server.pid) and _answers(server.port):
+        if _alive(server.pid) and self._owns(server):
             return server
-        if not _alive(server.pid):
-            self.state_file.unlink(missing_ok=True)
+        self.state_file.unlink(missing_ok=True)
+        return None
+
+    def _owns(self, server: EmbeddedServer) -> bool:
+        """True if ``server`` serves this folder: recorded so, and its process was started on
+        it (so a reused PID or a copied state file does not count)."""
+        if Path(server.data_dir).resolve() != self.data_dir:
+            return False
+        arguments = _command_line(server.pid)
+        # Empty for a process that is exiting: the record decides then.
+        return not arguments or str(self.data_dir) in arguments
+
+    def status(self) -> EmbeddedServer | None:
+        """This folder's running server, or None (stale or foreign state is removed)."""
+        server = self._recorded()
+        if server is not None and _answers(server.port):
+            return server
         return None
 
     def ensure_running(self) -> EmbeddedServer:
@@ -79,19 +103,22 @@ class EmbeddedMongo:
             return self._start()
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Stop the server if it runs; return True if one was stopped."""
+        """Stop this folder's server if it runs (never another folder's); return True if one
+        was stopped."""
         with self._lock():
-            try:
-                server = EmbeddedServer(**json.loads(self.state_file.read_text()))
-            except (OSError, ValueError, TypeError):
+            server = self._recorded()
+            if server is None:
                 return False
             stopped = _terminate(server.pid, timeout)
             self.state_file.unlink(missing_ok=True)
             return stopped
 
     def _start(self) -> EmbeddedServer:
-        data_dir = self.root / "db"
+        data_dir = self.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
+        # No server of this folder runs (checked under the lock): a PID file left here is a
+        # dead server's or, in a copied folder, the original's, which nx-27017 would obey.
+        (self.root / "nx-27017.pid").unlink(missing_ok=True)
         port = self.port or _free_port()
         command = [
             sys.executable,
@@ -164,6 +191,16 @@ def _alive(pid: int) -> bool:
         return finished == 0
     except ChildProcessError:
         return True
+
+
+def _command_line(pid: int) -> str | None:
+    """The process's command line (arguments joined by spaces), or ``None`` where ``/proc``
+    cannot tell (then the state file's record alone decides)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return raw.replace(b"\0", b" ").decode(errors="replace")
 
 
 def _answers(port: int) -> bool:

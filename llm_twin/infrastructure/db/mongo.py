@@ -3,7 +3,7 @@
 import pymongo
 from loguru import logger
 
-from llm_twin.domain.exceptions import StoreUnavailable
+from llm_twin.domain.exceptions import ImproperlyConfigured, StoreUnavailable
 from llm_twin.infrastructure.db.warehouse import Warehouse
 from llm_twin.settings import Settings, get_settings, mask_uri
 
@@ -25,10 +25,18 @@ def connect(uri: str, timeout_ms: int = 5000) -> pymongo.MongoClient:
 
     Raises:
         StoreUnavailable: the server did not answer within ``timeout_ms``.
+        ImproperlyConfigured: ``uri`` is not a valid MongoDB URI (``DATABASE_HOST``).
     """
-    client: pymongo.MongoClient = pymongo.MongoClient(
-        uri, serverSelectionTimeoutMS=timeout_ms, uuidRepresentation="standard", tz_aware=False
-    )
+    try:
+        client: pymongo.MongoClient = pymongo.MongoClient(
+            uri, serverSelectionTimeoutMS=timeout_ms, uuidRepresentation="standard", tz_aware=False
+        )
+    except (pymongo.errors.ConfigurationError, ValueError) as error:
+        # pymongo's message may quote the URI with its password: only the kind is shown.
+        raise ImproperlyConfigured(
+            f"DATABASE_HOST is not a valid MongoDB URI ({type(error).__name__}); expected "
+            "mongodb://[user:password@]host[:port]/"
+        ) from None
     try:
         client.admin.command("ping")
     except pymongo.errors.PyMongoError as error:

@@ -61,3 +61,31 @@ def test_unreachable_mongodb_gives_a_clear_error_without_password():
         connect("mongodb://admin:hunter2@127.0.0.1:9/?directConnection=true", timeout_ms=300)
     assert "hunter2" not in str(error.value)
     assert "admin:***@127.0.0.1:9" in str(error.value)
+
+
+def test_a_copied_data_dir_never_uses_or_stops_the_original_server(tmp_path):
+    """Issue 18, finding 4: the copy's state file names the original's server; the copy starts
+    its own, writes go to its own data, and stopping the copy leaves the original running."""
+    import shutil
+
+    original_root = tmp_path / "original" / "warehouse"
+    copy_root = tmp_path / "copy" / "warehouse"
+    original = EmbeddedMongo(original_root)
+    copy = EmbeddedMongo(copy_root)
+    try:
+        first = original.ensure_running()
+        shutil.copytree(original_root, copy_root)
+        assert copy.status() is None
+        assert not copy.stop()
+        assert original.status() == first
+        mine = copy.ensure_running()
+        assert mine.pid != first.pid and mine.port != first.port
+        with pymongo.MongoClient(mine.uri, serverSelectionTimeoutMS=2000) as client:
+            client.twin.probe.insert_one({"written": "to the copy"})
+        with pymongo.MongoClient(first.uri, serverSelectionTimeoutMS=2000) as client:
+            assert client.twin.probe.count_documents({}) == 0
+        assert copy.stop()
+        assert original.status() == first
+    finally:
+        copy.stop()
+        original.stop()

@@ -6,12 +6,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from llm_twin.application.inference import Answer, Prepared, Usage
+from llm_twin.application.inference.admission import check_max_tokens
 from llm_twin.domain.exceptions import InvalidInput
+from llm_twin.infrastructure.api.cancel import run_cancellable
 from llm_twin.infrastructure.api.deps import AppSettings, Client, Service, StartedAt
 from llm_twin.infrastructure.api.errors import ERRORS, error_event_body
 from llm_twin.infrastructure.api.schemas import (
@@ -111,11 +113,18 @@ def _history(body: ChatCompletionRequest) -> list[dict[str, str]]:
     summary="OpenAI-compatible chat completion (retrieval-augmented)",
 )
 async def chat_completions(
-    body: ChatCompletionRequest, service: Service, settings: AppSettings, client: Client
+    body: ChatCompletionRequest,
+    service: Service,
+    settings: AppSettings,
+    client: Client,
+    request: Request,
 ) -> ChatCompletionResponse | StreamingResponse:
     last = body.messages[-1]
     if last.role != "user":
         raise InvalidInput("the last message must have role 'user'")
+    limit = settings.llm.max_tokens_limit
+    check_max_tokens(body.max_tokens, limit, "max_tokens")
+    check_max_tokens(body.max_completion_tokens, limit, "max_completion_tokens")
     params = GenerationParams.from_settings(
         settings,
         max_new_tokens=body.max_completion_tokens or body.max_tokens,
@@ -136,8 +145,11 @@ async def chat_completions(
         f"chatcmpl-{prepared.trace_id}", int(time.time()), body.model or SERVED_MODEL
     )
     if body.stream:
-        return await stream_answer(service, prepared, events)
-    answer = await run_in_threadpool(service.answer, prepared)
+        return await stream_answer(service, prepared, events, request)
+    cancellation = service.cancellation()
+    answer = await run_cancellable(
+        request, cancellation, lambda: service.answer(prepared, cancellation)
+    )
     return ChatCompletionResponse(
         id=events.completion_id,
         created=events.created,

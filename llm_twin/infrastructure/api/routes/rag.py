@@ -1,11 +1,13 @@
 """``POST /rag``: ask the twin; the whole answer as JSON, or streamed as server-sent events
 (``sources``, then ``token`` events, then ``done`` or ``error``)."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from llm_twin.application.inference import Answer, Prepared
+from llm_twin.application.inference.admission import check_max_tokens
+from llm_twin.infrastructure.api.cancel import run_cancellable
 from llm_twin.infrastructure.api.deps import AppSettings, Client, Service
 from llm_twin.infrastructure.api.errors import ERRORS, error_event_body
 from llm_twin.infrastructure.api.schemas import RagRequest, RagResponse
@@ -45,8 +47,9 @@ class RagEvents:
 
 @router.post("/rag", response_model=RagResponse, responses=ERRORS, summary="Ask the twin")
 async def rag(
-    body: RagRequest, service: Service, settings: AppSettings, client: Client
+    body: RagRequest, service: Service, settings: AppSettings, client: Client, request: Request
 ) -> Answer | StreamingResponse:
+    check_max_tokens(body.max_tokens, settings.llm.max_tokens_limit, "max_tokens")
     params = GenerationParams.from_settings(
         settings, max_new_tokens=body.max_tokens, temperature=body.temperature
     )
@@ -64,5 +67,8 @@ async def rag(
     if body.retrieval_only:
         return await run_in_threadpool(service.sources_only, prepared)
     if not body.stream:
-        return await run_in_threadpool(service.answer, prepared)
-    return await stream_answer(service, prepared, RagEvents())
+        cancellation = service.cancellation()
+        return await run_cancellable(
+            request, cancellation, lambda: service.answer(prepared, cancellation)
+        )
+    return await stream_answer(service, prepared, RagEvents(), request)

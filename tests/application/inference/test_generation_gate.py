@@ -1,0 +1,86 @@
+"""The generation queue and request cancellation, without HTTP (issue 18, finding 1)."""
+
+import threading
+import time
+
+import pytest
+
+from llm_twin.application.inference.admission import (
+    Cancellation,
+    GenerationGate,
+    Overloaded,
+    RequestCancelled,
+    check_max_tokens,
+)
+from llm_twin.domain.exceptions import InvalidInput
+
+
+def test_gate_refuses_beyond_depth_at_once_and_admits_in_turn():
+    gate = GenerationGate("m", slots=1, depth=1, max_wait=5)
+    first = gate.enter(Cancellation())
+    admitted = threading.Event()
+
+    def queued() -> None:
+        gate.enter(Cancellation())()
+        admitted.set()
+
+    waiter = threading.Thread(target=queued)
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while gate.waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    with pytest.raises(Overloaded) as refused:
+        gate.enter(Cancellation())
+    assert time.monotonic() - started < 0.5 and refused.value.retry_after >= 1
+    first()
+    first()  # idempotent: frees one slot only
+    assert admitted.wait(5)
+    waiter.join()
+    assert gate.active == 0 and gate.waiting == 0
+
+
+def test_gate_refuses_when_the_estimated_wait_is_too_long():
+    gate = GenerationGate("m", slots=1, depth=10, max_wait=1)
+    gate.service_time = 2.0
+    release = gate.enter(Cancellation())
+    with pytest.raises(Overloaded, match="estimated wait"):
+        gate.enter(Cancellation())
+    release()
+
+
+def test_cancelling_a_queued_request_wakes_it_and_it_never_runs():
+    gate = GenerationGate("m", slots=1, depth=4, max_wait=30)
+    release = gate.enter(Cancellation())
+    cancellation = Cancellation()
+    outcome: list[BaseException] = []
+
+    def queued() -> None:
+        try:
+            gate.enter(cancellation)
+        except RequestCancelled as error:
+            outcome.append(error)
+
+    waiter = threading.Thread(target=queued)
+    waiter.start()
+    time.sleep(0.1)
+    cancellation.cancel()
+    waiter.join(timeout=2)
+    assert outcome and gate.active == 1 and gate.waiting == 0
+    release()
+
+
+def test_deadline_cancels_and_runs_callbacks():
+    closed = threading.Event()
+    cancellation = Cancellation(deadline_s=0.1)
+    cancellation.on_cancel(closed.set)
+    assert closed.wait(2)
+    with pytest.raises(RequestCancelled, match="deadline passed"):
+        cancellation.check()
+
+
+def test_max_tokens_cap():
+    check_max_tokens(None, 512, "max_tokens")
+    check_max_tokens(512, 512, "max_tokens")
+    with pytest.raises(InvalidInput, match=r"^max_tokens: at most 512"):
+        check_max_tokens(4096, 512, "max_tokens")
