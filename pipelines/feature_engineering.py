@@ -8,31 +8,21 @@ from typing import Any
 
 from zenml import pipeline
 
+from pipelines.configs import FeatureEngineeringConfig
 from steps.feature_engineering.apply_sync import apply_feature_sync
 from steps.feature_engineering.plan_sync import plan_feature_sync
 
 
 @pipeline
-def feature_engineering(
-    author_full_names: list[str] | None = None,
-    categories: list[str] | None = None,
-    chunking: dict[str, dict[str, Any]] | None = None,
-    batch_documents: int = 32,
-    reindex: bool = False,
-    wait_for: list[Any] | None = None,
-) -> Any:
+def feature_engineering(config: FeatureEngineeringConfig, wait_for: list[Any] | None = None) -> Any:
     """Sync the warehouse into the cleaned-documents and embedded-chunks collections.
 
     Args:
-        author_full_names: Only these authors' documents (empty: all authors).
-        categories: Only these categories (empty: all).
-        chunking: Per category ``{chunk_tokens, overlap_tokens, min_chunk_tokens}``.
-        batch_documents: Documents per encoder batch.
-        reindex: Re-process unchanged documents too (after changing chunking or embedder).
+        config: What to sync and how to cut it (``configs/feature_engineering.yaml``).
         wait_for: Steps to wait for when composed into another pipeline (``end_to_end_data``).
 
     Returns:
         The sync step's report (what a composing pipeline waits for).
     """
-    plan = plan_feature_sync(author_full_names, categories, reindex, after=wait_for)
-    return apply_feature_sync(plan, chunking, batch_documents)
+    plan = plan_feature_sync(config, after=wait_for)
+    return apply_feature_sync(plan, config)

@@ -30,20 +30,13 @@ def load_config(path: Path) -> tuple[Any, list[tuple[str, list[str]]]]:
     Raises:
         InvalidInput: missing file, bad YAML, unknown keys, unknown pipeline.
     """
-    import yaml
-
     from llm_twin.application.change_detection import Threshold
     from llm_twin.domain.exceptions import InvalidInput
     from llm_twin.settings import PROJECT_ROOT
     from pipelines import PIPELINES
+    from pipelines.configs import read_yaml_mapping
 
-    file = PROJECT_ROOT / path
-    if not file.is_file():
-        raise InvalidInput(f"CT config {path} not found")
-    try:
-        document = yaml.safe_load(file.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise InvalidInput(f"CT config {path} is not valid YAML: {error}") from None
+    document = read_yaml_mapping(PROJECT_ROOT / path, f"CT config {path}")
     unknown = set(document) - {"threshold", "stages"}
     if unknown:
         raise InvalidInput(f"CT config {path}: unknown key(s) {sorted(unknown)}")

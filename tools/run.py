@@ -6,29 +6,44 @@
 Everything the pipeline logs goes to stderr; stdout carries exactly one line:
 ``{"pipeline", "run_id", "status", "duration_s", "counts"}``, plus ``"metrics"`` when a step
 recorded ``summary_metrics`` metadata (e.g. the evaluation pipeline's per-model metrics).
+
+The config file's ``parameters:`` (with the ``--set`` overrides) are validated once into the
+pipeline's config model (``pipelines/configs.py``) before anything runs: a wrong key or value
+prints a failed summary and one ``error:`` line naming it, and exits 1.
 """
 
 import contextlib
 import importlib
+import inspect
 import json
 import os
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import BaseModel
 
 from pipelines import PIPELINES
+
+if TYPE_CHECKING:
+    from zenml.models import PipelineRunResponse
+    from zenml.pipelines.pipeline_definition import Pipeline
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 
-def load_pipeline(name: str) -> Any:
+def load_pipeline(name: str) -> "Pipeline":
     """Import the pipeline registered as ``name``."""
     module_name, function_name = PIPELINES[name].split(":")
     return getattr(importlib.import_module(module_name), function_name)
+
+
+def config_model(pipeline: "Pipeline") -> type[BaseModel]:
+    """The pydantic model of ``pipeline``'s one ``config`` argument."""
+    return inspect.signature(pipeline.entrypoint).parameters["config"].annotation
 
 
 @contextlib.contextmanager
@@ -47,7 +62,7 @@ def stdout_to_stderr() -> Iterator[Any]:
         os.close(saved)
 
 
-def summarize(pipeline_name: str, run: Any, duration_s: float) -> dict[str, Any]:
+def summarize(pipeline_name: str, run: "PipelineRunResponse", duration_s: float) -> dict[str, Any]:
     """The run's summary: status, duration, the sum of every step's ``counts`` metadata and,
     when steps recorded some, their ``summary_metrics`` merged (top-level keys) as ``metrics``."""
     from zenml.client import Client
@@ -76,20 +91,18 @@ def summarize(pipeline_name: str, run: Any, duration_s: float) -> dict[str, Any]
     return summary
 
 
-def parse_overrides(pipeline: Any, assignments: list[str]) -> dict[str, Any]:
+def parse_overrides(pipeline: "Pipeline", assignments: list[str]) -> dict[str, Any]:
     """``["key=value", ...]`` as parameters of ``pipeline`` (values read as YAML, so
     ``n=3``, ``flag=true``, ``names=[a, b]`` work; ``key=`` is the empty string).
 
     Raises:
-        InvalidInput: an assignment without ``=``, or a key the pipeline does not take.
+        InvalidInput: an assignment without ``=``, or a key the pipeline's config does not have.
     """
-    import inspect
-
     import yaml
 
     from llm_twin.domain.exceptions import InvalidInput
 
-    known = inspect.signature(pipeline.entrypoint).parameters
+    known = config_model(pipeline).model_fields
     overrides: dict[str, Any] = {}
     for assignment in assignments:
         key, separator, value = assignment.partition("=")
@@ -103,26 +116,51 @@ def parse_overrides(pipeline: Any, assignments: list[str]) -> dict[str, Any]:
     return overrides
 
 
-def merged_config(config: Path | None, overrides: dict[str, Any], folder: Path) -> Path | None:
-    """``config`` with ``overrides`` applied to its ``parameters`` (a new file in ``folder``)."""
-    if not overrides:
-        return config
-    import yaml
+def read_config_file(config: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the ``parameters`` block, the rest: ZenML's own settings) of the YAML file ``config``.
 
-    document = yaml.safe_load(config.read_text()) if config is not None else {}
-    document = document or {}
-    document["parameters"] = {**(document.get("parameters") or {}), **overrides}
-    merged = folder / (config.name if config is not None else "parameters.yaml")
-    merged.write_text(yaml.safe_dump(document, sort_keys=False))
-    return merged
+    Raises:
+        InvalidConfig: the file is not YAML, or its ``parameters`` is not a mapping.
+    """
+    from pipelines.configs import InvalidConfig, read_yaml_mapping
+
+    if config is None:
+        return {}, {}
+    document = dict(read_yaml_mapping(config, f"pipeline config {config}"))
+    parameters = document.pop("parameters", None) or {}
+    if not isinstance(parameters, dict):
+        raise InvalidConfig(f"pipeline config {config}: 'parameters:' must be a mapping")
+    return parameters, document
+
+
+def load_config(
+    pipeline: "Pipeline", config: Path | None, overrides: dict[str, Any] | None = None
+) -> tuple[BaseModel, dict[str, Any]]:
+    """Read ``config`` once: its ``parameters`` with ``overrides`` applied, validated into the
+    pipeline's config model (the file itself is left alone), and the file's other keys.
+
+    Raises:
+        InvalidConfig: the file is unusable or a value is wrong (the message names the key).
+    """
+    from pipelines.configs import validate_config
+
+    parameters, zenml_settings = read_config_file(config)
+    merged = {**parameters, **(overrides or {})}
+    return validate_config(config_model(pipeline), merged, pipeline.name), zenml_settings
 
 
 def run_pipeline(
     name: str, config: Path | None, no_cache: bool, overrides: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Run pipeline ``name`` with ``config`` (``overrides`` replace some of its parameters, see
-    :func:`parse_overrides`); return its summary."""
+    :func:`parse_overrides`); return its summary.
+
+    Raises:
+        InvalidConfig: the config is unusable or invalid (nothing ran).
+    """
     import tempfile
+
+    import yaml
 
     from llm_twin.logs import configure_logging
     from llm_twin.settings import apply_offline_defaults
@@ -130,14 +168,27 @@ def run_pipeline(
     apply_offline_defaults()
     configure_logging()
     pipeline = load_pipeline(name)
+    validated, zenml_settings = load_config(pipeline, config, overrides)
     options: dict[str, Any] = {"enable_cache": not no_cache}
     with tempfile.TemporaryDirectory(prefix="llm-twin-run-") as folder:
-        config = merged_config(config, overrides or {}, Path(folder))
-        if config is not None:
-            options["config_path"] = str(config)
+        if zenml_settings:  # the file's other keys (settings:, steps:...) are ZenML's
+            path = Path(folder) / "zenml.yaml"
+            path.write_text(yaml.safe_dump(zenml_settings, sort_keys=False))
+            options["config_path"] = str(path)
         started = time.perf_counter()
-        run = pipeline.with_options(**options)()
+        run = pipeline.with_options(**options)(config=validated)
     return summarize(name, run, time.perf_counter() - started)
+
+
+def _failed_summary(pipeline: str, error: Exception) -> dict[str, Any]:
+    return {
+        "pipeline": pipeline,
+        "run_id": None,
+        "status": "failed",
+        "duration_s": None,
+        "counts": {},
+        "error": f"{type(error).__name__}: {error}",
+    }
 
 
 def _usage_error(message: str) -> None:
@@ -172,19 +223,17 @@ def main(
             parameters = parse_overrides(load_pipeline(pipeline), overrides)
         except InvalidInput as error:
             _usage_error(str(error))
+    from pipelines.configs import InvalidConfig
+
     with stdout_to_stderr() as stdout:
         try:
             summary = run_pipeline(pipeline, config, no_cache, parameters)
+        except InvalidConfig as error:
+            print(json.dumps(_failed_summary(pipeline, error)), file=stdout, flush=True)
+            typer.secho(f"error: {error}", fg="red", err=True)
+            raise typer.Exit(1) from None
         except Exception as error:
-            summary = {
-                "pipeline": pipeline,
-                "run_id": None,
-                "status": "failed",
-                "duration_s": None,
-                "counts": {},
-                "error": f"{type(error).__name__}: {error}",
-            }
-            print(json.dumps(summary), file=stdout, flush=True)
+            print(json.dumps(_failed_summary(pipeline, error)), file=stdout, flush=True)
             raise
         print(json.dumps(summary), file=stdout, flush=True)
     if summary["status"] != "completed":

@@ -10,7 +10,7 @@ from typing import Any
 from llm_twin.settings import PROJECT_ROOT
 
 
-def pipeline_arguments(name: str, config: str | None = None, **overrides: Any) -> list[str]:
+def pipeline_arguments(name: str, config: str | None = None, **overrides: object) -> list[str]:
     """Interpreter arguments that run pipeline ``name`` with ``config`` (default
     ``configs/<name>.yaml``) and ``overrides`` of its parameters (``tools.run --set``)."""
     arguments = ["-m", "tools.run", name, "--config", config or f"configs/{name}.yaml"]

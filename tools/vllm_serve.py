@@ -34,17 +34,11 @@ def vllm_plan(model_dir: Path, config_path: Path) -> dict[str, Any]:
     Raises:
         InvalidInput: the config is missing, unreadable or lacks a served-model-name.
     """
-    import yaml
-
     from llm_twin.domain.exceptions import InvalidInput
+    from pipelines.configs import read_yaml_mapping
 
-    if not config_path.is_file():
-        raise InvalidInput(f"vLLM config {config_path} does not exist")
-    try:
-        config = yaml.safe_load(config_path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise InvalidInput(f"vLLM config {config_path} is not valid YAML: {error}") from None
-    if not isinstance(config, dict) or not config.get("served-model-name"):
+    config = read_yaml_mapping(config_path, f"vLLM config {config_path}")
+    if not config.get("served-model-name"):
         raise InvalidInput(f"vLLM config {config_path} must set served-model-name")
     host = str(config.get("host", "0.0.0.0"))
     port = int(config.get("port", 8000))

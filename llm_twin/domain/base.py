@@ -42,7 +42,7 @@ class Entity(BaseModel):
         return cls.model_validate(payload)
 
 
-def _stringify_uuids(value: Any) -> Any:
+def _stringify_uuids(value: Any) -> Any:  # any JSON-like value, nested
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, dict):

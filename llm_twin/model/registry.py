@@ -29,12 +29,16 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.settings import PROJECT_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:
+    from llm_twin.model.finetuning.config import TrainingConfig
+    from llm_twin.model.finetuning.run import TrainingOutcome
 
 #: The default model name (configs' ``model_name``).
 DEFAULT_MODEL_NAME = "llm-twin"
@@ -250,8 +254,8 @@ class ModelRegistry:
 
     def register(
         self,
-        outcome: Any,
-        config: Any,
+        outcome: "TrainingOutcome",
+        config: "TrainingConfig",
         *,
         move_model: bool = True,
     ) -> ModelVersion:

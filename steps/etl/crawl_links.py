@@ -12,6 +12,7 @@ from llm_twin.domain.exceptions import LLMTwinError
 from llm_twin.domain.types import DataCategory
 from llm_twin.infrastructure.db.mongo import open_warehouse
 from llm_twin.settings import get_settings
+from pipelines.configs import DigitalDataEtlConfig
 from steps.metadata import record_counts
 
 
@@ -22,21 +23,15 @@ class AllLinksFailed(LLMTwinError):
 # Never cached: the result depends on the web and on what the warehouse already holds.
 @step(enable_cache=False)
 def crawl_links(
-    user: UserDocument,
-    links: list[str],
-    force: bool = False,
-    platforms: dict[str, str] | None = None,
-    concurrency: int | None = None,
+    user: UserDocument, config: DigitalDataEtlConfig
 ) -> Annotated[CrawlBatch, "crawled"]:
-    """Crawl ``links`` for ``user``; one bad link is recorded and the others continue.
+    """Crawl ``config.links`` for ``user``; one bad link is recorded and the others continue.
 
     Args:
         user: The warehouse user the documents belong to.
-        links: URLs (http, https or git) of articles, a LinkedIn profile, repositories.
-        force: Re-crawl links that are already in the warehouse.
-        platforms: ``{URL prefix: platform}`` for sites on their own domain that a platform
-            crawler must handle (``{"https://pub.towardsai.net/": "medium"}``).
-        concurrency: Links crawled at once; default ``CRAWL_CONCURRENCY``.
+        config: The links, ``force``, the ``platforms`` routing (sites on their own domain that
+            a platform crawler must handle) and the ``concurrency`` (default
+            ``CRAWL_CONCURRENCY``).
 
     Raises:
         AllLinksFailed: there were links and every one failed (the run then exits non-zero).
@@ -45,15 +40,15 @@ def crawl_links(
     with open_warehouse(settings) as warehouse:
         known = set().union(*(warehouse.documents(c).links() for c in DataCategory))
     with build_dispatcher(settings) as dispatcher:
-        for prefix, platform in (platforms or {}).items():
+        for prefix, platform in config.platforms.items():
             dispatcher.override(prefix, platform)
         batch = crawl_batch(
-            links,
+            config.links,
             Author(id=user.id, full_name=user.full_name),
             dispatcher,
             known_links=known,
-            force=force,
-            concurrency=concurrency or settings.crawl.concurrency,
+            force=config.force,
+            concurrency=config.concurrency or settings.crawl.concurrency,
         )
         browsers = dispatcher.browsers.started if dispatcher.browsers else 0
     counts = batch.counts()

@@ -5,8 +5,8 @@ from typing import Annotated, Any
 
 from zenml import log_metadata, step
 
-from llm_twin.application.rag.evaluation.config import parse_config
-from llm_twin.settings import get_settings
+from llm_twin.application.rag.evaluation.config import RagEvaluationConfig
+from llm_twin.settings import Settings, get_settings
 from steps.metadata import record_counts
 
 #: The metrics attached to the step as metadata (``rag_metrics``), per section.
@@ -16,13 +16,13 @@ GENERATION_METRICS = ("faithfulness", "answer_relevance", "questions", "scored",
 
 @step(enable_cache=False)
 def evaluate_rag(
-    config: dict[str, Any], twin: dict[str, Any] | None = None
+    config: RagEvaluationConfig, twin: dict[str, Any] | None = None
 ) -> Annotated[dict[str, Any], "rag_metrics"]:
     """Evaluate the RAG service (never cached: the index and model change).
 
     Args:
-        config: A ``RagEvaluationConfig`` as plain data (validated here; a bad field fails
-            with a message naming it, before any store or model is opened).
+        config: What the RAG evaluation measures and how (ZenML validates plain data into it
+            before the step runs).
         twin: The twin evaluation's output (evaluation pipeline): the local backend then
             answers with that model version, not with whatever serves now, and the generated
             questions come from the test split of the instruct dataset it was trained on.
@@ -32,11 +32,10 @@ def evaluate_rag(
     """
     from llm_twin.application.rag.evaluation.run import evaluate_rag as run_evaluation
 
-    parsed = parse_config(config)
     settings = get_settings()
     if twin is not None:
-        settings, parsed = _for_version(settings, parsed, twin)
-    result = run_evaluation(settings, parsed)
+        settings, config = _for_version(settings, config, twin)
+    result = run_evaluation(settings, config)
     retrieval, generation = result["retrieval"], result["generation"]
     log_metadata(
         metadata={
@@ -67,7 +66,9 @@ def evaluate_rag(
     return result
 
 
-def _for_version(settings: Any, config: Any, twin: dict[str, Any]) -> tuple[Any, Any]:
+def _for_version(
+    settings: Settings, config: RagEvaluationConfig, twin: dict[str, Any]
+) -> tuple[Settings, RagEvaluationConfig]:
     """Settings whose local model is the evaluated version's, and the config reading that
     version's instruct dataset when it says ``latest``."""
     from llm_twin.model.registry import ModelRegistry, registry_root

@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from zenml import step
 
-from llm_twin.model.evaluation.config import parse_config
+from llm_twin.model.evaluation.config import EvaluationConfig
 from llm_twin.settings import get_settings
 from steps.metadata import record_counts
 
@@ -12,16 +12,15 @@ from steps.metadata import record_counts
 # Never cached by ZenML: "latest"/"production" and the registry change between runs; the
 # evaluation's own fingerprint (stored with the version) is what makes a re-run cheap.
 @step(enable_cache=False)
-def evaluate_twin(config: dict[str, Any]) -> Annotated[dict[str, Any], "twin_evaluation"]:
+def evaluate_twin(config: EvaluationConfig) -> Annotated[dict[str, Any], "twin_evaluation"]:
     """Evaluate the configured model version (or reuse its identical stored evaluation).
 
     Args:
-        config: An ``EvaluationConfig`` as plain data (validated again here).
+        config: What to evaluate and how.
     """
     from llm_twin.model.evaluation.run import evaluate
 
-    evaluation = parse_config(config)
-    result = evaluate(evaluation, get_settings())
+    result = evaluate(config, get_settings())
     # ZenML metadata values cannot be None: unset details (no judge) are left out.
     details = {key: value for key, value in result["details"].items() if value is not None}
     record_counts(

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from zenml import log_metadata, step
 
-from llm_twin.model.evaluation.config import parse_config
+from llm_twin.model.evaluation.config import EvaluationConfig
 from llm_twin.model.registry import (
     ModelRegistry,
     registry_root,
@@ -42,21 +42,20 @@ def summary_metrics(published: dict[str, Any], rag: dict[str, Any] | None) -> di
 
 @step(enable_cache=False)
 def publish_evaluation(
-    twin: dict[str, Any], config: dict[str, Any], rag: dict[str, Any] | None = None
+    twin: dict[str, Any], config: EvaluationConfig, rag: dict[str, Any] | None = None
 ) -> Annotated[dict[str, Any], "evaluation_summary"]:
     """Publish ``twin`` (and ``rag``) for the evaluated version.
 
     Args:
         twin: Output of ``evaluate_twin``.
-        config: The ``EvaluationConfig`` as plain data.
+        config: The evaluation's config (promotion target, tracking...).
         rag: Output of the RAG evaluation step, when the pipeline runs one.
     """
     from llm_twin.model.evaluation.run import publish
 
     settings = get_settings()
-    evaluation = parse_config(config)
     # The registry is mirrored into ZenML once, below, with the stage the gate left.
-    published = publish(twin, evaluation, settings, rag, zenml=False)
+    published = publish(twin, config, settings, rag, zenml=False)
     metrics = summary_metrics(published, rag)
     version = ModelRegistry(registry_root(settings), published["model_name"]).get(
         int(published["version"])

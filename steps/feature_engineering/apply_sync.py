@@ -6,11 +6,12 @@ store and read back between steps; the plan (ids only) is the one artifact worth
 Per-stage seconds are still recorded as this step's metadata.
 """
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from zenml import step
 
 from llm_twin.application.preprocessing.sync import SyncPlan, SyncReport
+from pipelines.configs import FeatureEngineeringConfig
 from steps.feature_engineering.context import feature_sync
 from steps.metadata import record_counts
 
@@ -18,18 +19,15 @@ from steps.metadata import record_counts
 # Never cached: the same plan parameters can meet a different warehouse and store.
 @step(enable_cache=False)
 def apply_feature_sync(
-    plan: SyncPlan,
-    chunking: dict[str, dict[str, Any]] | None = None,
-    batch_documents: int = 32,
+    plan: SyncPlan, config: FeatureEngineeringConfig
 ) -> Annotated[SyncReport, "sync_report"]:
     """Delete gone documents, then clean, chunk, embed and load the changed ones.
 
     Args:
         plan: Output of ``plan_feature_sync``.
-        chunking: ``{category: {chunk_tokens, overlap_tokens, min_chunk_tokens}}``.
-        batch_documents: Documents per encoder batch.
+        config: The pipeline's config (its ``chunking`` and ``batch_documents`` apply here).
     """
-    with feature_sync(chunking=chunking, batch_documents=batch_documents) as sync:
+    with feature_sync(config) as sync:
         report = sync.apply(plan)
     counts = report.counts()
     counts.pop("documents_skipped")  # counted by the planning step

@@ -6,27 +6,22 @@ from typing import Annotated
 from zenml import step
 
 from llm_twin.application.preprocessing.sync import SyncPlan
+from pipelines.configs import FeatureEngineeringConfig
 from steps.feature_engineering.context import feature_sync
 from steps.metadata import record_counts
 
 
 # Never cached: the warehouse can change between runs with identical parameters.
 @step(enable_cache=False)
-def plan_feature_sync(
-    author_full_names: list[str] | None = None,
-    categories: list[str] | None = None,
-    reindex: bool = False,
-) -> Annotated[SyncPlan, "sync_plan"]:
+def plan_feature_sync(config: FeatureEngineeringConfig) -> Annotated[SyncPlan, "sync_plan"]:
     """Compare each document's content hash with the stored copy's.
 
     Args:
-        author_full_names: Only these authors (empty or None: all).
-        categories: Only these categories (``articles``, ``posts``, ``repositories``; empty:
-            all).
-        reindex: Process every document even if unchanged.
+        config: The pipeline's config (its ``author_full_names``, ``categories`` and
+            ``reindex`` apply here).
     """
     started = time.perf_counter()
-    with feature_sync(author_full_names, categories, reindex=reindex) as sync:
+    with feature_sync(config) as sync:
         plan = sync.plan()
     record_counts(
         {

@@ -4,16 +4,15 @@ from typing import Annotated, Any
 
 from zenml import step
 
+from pipelines.configs import DatasetSplit
 from steps.metadata import record_counts
 
 
 @step
 def filter_and_split(
     samples: dict[str, Any],
-    feedback_pairs: list[dict[str, Any]] | None = None,
-    filters: dict[str, Any] | None = None,
-    test_size: float = 0.1,
-    seed: int = 42,
+    feedback_pairs: list[dict[str, Any]] | None,
+    split: DatasetSplit,
 ) -> Annotated[dict[str, Any], "dataset_splits"]:
     """Filter the generated rows, split them by document (stratified by category) and remove
     train rows that overlap the test split.
@@ -21,9 +20,9 @@ def filter_and_split(
     Args:
         samples: Output of a generation step (``{"rows", "generators", "counts"}``).
         feedback_pairs: Preference rows from user corrections (train only).
-        filters: ``FilterConfig`` settings (length, languages, boilerplate, near_dup…).
-        test_size: Fraction of documents per category in test.
-        seed: Split seed.
+        split: The ``filters`` (``FilterConfig`` settings: length, languages, boilerplate,
+            near_dup…), ``test_size`` (fraction of documents per category in test) and
+            ``seed``. Its fields are this cached step's parameters.
 
     Returns:
         ``{"train", "test", "generators", "counts", "filters"}``.
@@ -33,11 +32,11 @@ def filter_and_split(
     from llm_twin.application.dataset.assembly import assemble
     from llm_twin.application.dataset.filters import FilterConfig
 
-    config = FilterConfig.from_dict(filters)
+    config = FilterConfig.from_dict(split.filters)
     rows = list(samples["rows"]) + list(feedback_pairs or [])
-    train, test, report = assemble(rows, config, test_size, seed)
+    train, test, report = assemble(rows, config, split.test_size, split.seed)
     counts = {**report.counts(), "train_samples": len(train), "test_samples": len(test)}
-    record_counts({"seed": seed, "test_size": test_size}, **counts)
+    record_counts({"seed": split.seed, "test_size": split.test_size}, **counts)
     generators = list(samples["generators"])
     if feedback_pairs:
         generators.append("user-correction")
@@ -47,6 +46,6 @@ def filter_and_split(
         "generators": generators,
         "counts": {**samples["counts"], **counts, "feedback_pairs": len(feedback_pairs or [])},
         "filters": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
-        "seed": seed,
-        "test_size": test_size,
+        "seed": split.seed,
+        "test_size": split.test_size,
     }

@@ -5,30 +5,22 @@ from typing import Annotated, Any
 
 from zenml import step
 
+from pipelines.configs import InstructGeneration
 from steps.generate_datasets.common import extracts_for
 from steps.metadata import record_counts
 
 
 @step
 def generate_instruct_samples(
-    documents: list[dict[str, Any]],
-    extracts: dict[str, Any] | None = None,
-    max_extracts: int = 0,
-    generator: str = "keyphrase",
-    generator_options: dict[str, Any] | None = None,
-    mode: str = "backtranslation",
-    seed: int = 42,
+    documents: list[dict[str, Any]], generation: InstructGeneration
 ) -> Annotated[dict[str, Any], "instruct_samples"]:
     """Cut documents into extracts and generate one instruct row per extract.
 
     Args:
         documents: Output of ``query_cleaned_documents``.
-        extracts: ``{min_chars, max_chars, max_per_document}`` (see ``ExtractConfig``).
-        max_extracts: Use at most this many extracts (seeded sample; 0: all).
-        generator: ``keyphrase`` (no LLM), ``local`` (SmolLM2) or ``openai``.
-        generator_options: Keyword arguments of the generator (batch_size, concurrency…).
-        mode: ``backtranslation`` (answer = the author's extract) or ``answer`` (LLM answer).
-        seed: Seed of the extract sample.
+        generation: The extracts, the ``generator`` (``keyphrase``, ``local``, ``openai``) with
+            its options, and the ``mode`` (``backtranslation``: answer = the author's extract;
+            ``answer``: the LLM answers). Its fields are this cached step's parameters.
 
     Returns:
         ``{"rows", "generators", "counts"}``.
@@ -37,10 +29,10 @@ def generate_instruct_samples(
     from llm_twin.application.dataset.instruct import instruct_rows
 
     started = time.perf_counter()
-    chosen, total = extracts_for(documents, extracts, max_extracts, seed)
-    model = build_generator(generator, generator_options)
+    chosen, total = extracts_for(documents, generation)
+    model = build_generator(generation.generator, generation.generator_options)
     try:
-        rows = instruct_rows(chosen, model, mode)
+        rows = instruct_rows(chosen, model, generation.mode)
     finally:
         model.close()
     counts = {
@@ -50,8 +42,6 @@ def generate_instruct_samples(
         "dropped_generation_failed": len(chosen) - len(rows),
         **model.usage.counts("llm"),
     }
-    record_counts(
-        {"generator": model.name, "mode": mode, "seconds": round(time.perf_counter() - started, 2)},
-        **counts,
-    )
+    seconds = round(time.perf_counter() - started, 2)
+    record_counts({"generator": model.name, "mode": generation.mode, "seconds": seconds}, **counts)
     return {"rows": rows, "generators": [model.name], "counts": counts}

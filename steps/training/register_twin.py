@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from zenml import step
 
-from llm_twin.model.finetuning.config import parse_config
+from llm_twin.model.finetuning.config import TrainingConfig
 from llm_twin.model.registry import ModelRegistry, push_to_hub, registry_root
 from llm_twin.settings import get_settings
 from steps.metadata import record_counts
@@ -25,19 +25,18 @@ def _should_promote(current: str, target: str, *, reused: bool) -> bool:
 
 @step(enable_cache=False)
 def register_twin(
-    training_run: dict[str, Any], config: dict[str, Any]
+    training_run: dict[str, Any], config: TrainingConfig
 ) -> Annotated[dict[str, Any], "model_version"]:
     """Register ``training_run`` (or take the reused version) and apply ``promote_to``.
 
     Args:
         training_run: Output of ``train_twin``.
-        config: The run's ``TrainingConfig`` as plain data.
+        config: The run's training config.
     """
     from llm_twin.model.finetuning.run import TrainingOutcome
 
     settings = get_settings()
-    training = parse_config(config)
-    registry = ModelRegistry(registry_root(settings), training.model_name)
+    registry = ModelRegistry(registry_root(settings), config.model_name)
     reused = training_run.get("reused_version")
     if reused is not None:
         version = registry.get(int(reused))
@@ -45,15 +44,15 @@ def register_twin(
         outcome = TrainingOutcome.from_dict(
             {k: v for k, v in training_run.items() if k != "reused_version"}
         )
-        version = registry.register(outcome, training)
+        version = registry.register(outcome, config)
         # The SFT model merged for DPO is a full copy of the weights: not needed any more (a
         # forced re-run merges it again from the adapter).
         shutil.rmtree(outcome.run_dir / "sft" / "merged", ignore_errors=True)
-    if _should_promote(version.stage, training.promote_to, reused=reused is not None):
-        version = registry.promote(version.version, training.promote_to)
+    if _should_promote(version.stage, config.promote_to, reused=reused is not None):
+        version = registry.promote(version.version, config.promote_to)
     pushed = 0
-    if training.push_to_hub and reused is None:
-        push_to_hub(version, training.push_to_hub, settings)
+    if config.push_to_hub and reused is None:
+        push_to_hub(version, config.push_to_hub, settings)
         pushed = 1
     record_counts(
         {"model_name": version.name, "stage": version.stage, "path": str(version.model_dir)},

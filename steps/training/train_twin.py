@@ -6,9 +6,9 @@ from loguru import logger
 from zenml import step
 
 from llm_twin.domain.exceptions import ImproperlyConfigured
-from llm_twin.model.finetuning.config import parse_config
+from llm_twin.model.finetuning.config import TrainingConfig
 from llm_twin.model.registry import ModelRegistry, registry_root
-from llm_twin.settings import get_settings
+from llm_twin.settings import Settings, get_settings
 from steps.metadata import record_counts
 
 #: Summary metrics reported in the run's JSON ``counts`` (as numbers).
@@ -31,7 +31,7 @@ REPORTED_METRICS = (
 )
 
 
-def check_hub_push(config: Any, settings: Any) -> None:
+def check_hub_push(config: TrainingConfig, settings: Settings) -> None:
     """Fail before training when a Hub push is configured but cannot happen."""
     if not config.push_to_hub:
         return
@@ -44,22 +44,21 @@ def check_hub_push(config: Any, settings: Any) -> None:
 # Never cached: the datasets behind "latest" and the registry change between runs; the
 # fingerprint check below is what makes a re-run cheap.
 @step(enable_cache=False)
-def train_twin(config: dict[str, Any]) -> Annotated[dict[str, Any], "training_run"]:
+def train_twin(config: TrainingConfig) -> Annotated[dict[str, Any], "training_run"]:
     """Train the twin as ``config`` says; return the outcome (``reused_version`` set when the
     registry already holds a version trained on exactly this config, data and base model).
 
     Args:
-        config: A ``TrainingConfig`` as plain data (validated again here).
+        config: The run's training config.
     """
     from llm_twin.model.finetuning.run import prepare_run, run_training
 
     settings = get_settings()
-    training = parse_config(config)
-    check_hub_push(training, settings)
-    inputs = prepare_run(training, settings)
-    registry = ModelRegistry(registry_root(settings), training.model_name)
+    check_hub_push(config, settings)
+    inputs = prepare_run(config, settings)
+    registry = ModelRegistry(registry_root(settings), config.model_name)
     existing = registry.find_fingerprint(inputs.fingerprint)
-    if existing is not None and not training.force:
+    if existing is not None and not config.force:
         logger.info(
             "version {} was trained on this exact config and data: reusing it (force: true "
             "trains again)",
@@ -67,7 +66,7 @@ def train_twin(config: dict[str, Any]) -> Annotated[dict[str, Any], "training_ru
         )
         record_counts({"fingerprint": inputs.fingerprint}, reused=1)
         return {"reused_version": existing.version, "fingerprint": inputs.fingerprint}
-    outcome = run_training(training, settings, inputs)
+    outcome = run_training(config, settings, inputs)
     numbers = {key: outcome.metrics[key] for key in REPORTED_METRICS if key in outcome.metrics}
     record_counts(
         {

@@ -157,12 +157,10 @@ def test_run_where_every_link_fails_exits_non_zero(env, site, tmp_path) -> None:
     "config", sorted((ROOT / "configs").glob("digital_data_etl_*.yaml")), ids=lambda p: p.name
 )
 def test_shipped_configs_are_valid_pipeline_parameters(config: Path) -> None:
-    import inspect
-
-    from pipelines.digital_data_etl import digital_data_etl
+    from pipelines.configs import DigitalDataEtlConfig
 
     parameters = yaml.safe_load(config.read_text())["parameters"]
-    accepted = inspect.signature(digital_data_etl.entrypoint).parameters
+    accepted = DigitalDataEtlConfig.model_fields
     assert set(parameters) <= set(accepted), config.name
     assert parameters["user_full_name"].strip()
     for link in parameters.get("links", []):

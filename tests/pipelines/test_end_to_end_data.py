@@ -104,7 +104,7 @@ def test_end_to_end_data_chains_the_stages_and_is_idempotent(
 
 def test_stage_config_errors_name_the_file(tmp_path):
     from llm_twin.domain.exceptions import InvalidInput
-    from pipelines.parameters import load_parameters
+    from pipelines.configs import load_parameters
 
     with pytest.raises(InvalidInput, match="not found"):
         load_parameters(str(tmp_path / "missing.yaml"))

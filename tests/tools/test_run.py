@@ -64,7 +64,7 @@ def test_unknown_pipeline_and_missing_config_are_clear_errors(env, tmp_path):
 
 
 def test_set_overrides_parameters_and_rejects_unknown_ones(env, tmp_path):
-    from tools.run import load_pipeline, merged_config, parse_overrides
+    from tools.run import load_config, load_pipeline, parse_overrides
 
     pipeline = load_pipeline("end_to_end_data")
     overrides = parse_overrides(
@@ -77,15 +77,30 @@ def test_set_overrides_parameters_and_rejects_unknown_ones(env, tmp_path):
     }
     config = tmp_path / "c.yaml"
     config.write_text("parameters:\n  import_dir: sample\n  preference_datasets: true\n")
-    (tmp_path / "out").mkdir()
-    merged = merged_config(config, overrides, tmp_path / "out")
-    assert merged.parent == tmp_path / "out"
-    assert yaml.safe_load(merged.read_text())["parameters"] == overrides
+    merged, zenml_settings = load_config(pipeline, config, overrides)
+    assert merged.model_dump(include=set(overrides)) == overrides
+    assert zenml_settings == {}
     assert "import_dir: sample" in config.read_text()  # the user's file is left alone
-    assert merged_config(config, {}, tmp_path) == config
+    unchanged, _ = load_config(pipeline, config, {})
+    assert unchanged.import_dir == "sample" and unchanged.preference_datasets is True
 
     bad = _run(["end_to_end_data", "--set", "importdir=x"], env)
     assert bad.returncode == 2
     assert "--set importdir: the pipeline has no such parameter" in bad.stderr
     malformed = _run(["end_to_end_data", "--set", "import_dir"], env)
     assert malformed.returncode == 2 and "expected KEY=VALUE" in malformed.stderr
+
+
+def test_bad_config_value_is_one_error_line_naming_the_key(env, tmp_path):
+    config = tmp_path / "etl.yaml"
+    config.write_text(yaml.safe_dump({"parameters": {"user_full_nam": "Ada Lovelace"}}))
+    result = _run(["digital_data_etl", "--config", str(config), "--set", "force=maybe"], env)
+    assert result.returncode == 1
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "failed" and "user_full_nam" in summary["error"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert errors[0].startswith("error: invalid digital_data_etl config: ")
+    for key in ("user_full_name: Field required", "user_full_nam: Extra inputs", "force: "):
+        assert key in errors[0]
+    assert "Traceback" not in result.stderr

@@ -8,7 +8,7 @@ the split (see :func:`decontaminate`).
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +106,9 @@ def normalized(text: str) -> str:
     return " ".join(_WORDS.findall(text.lower()))
 
 
-def _keep(rows: list[Row], name: str, keep: Any, report: FilterReport) -> list[Row]:
+def _keep(
+    rows: list[Row], name: str, keep: Callable[[Row], bool], report: FilterReport
+) -> list[Row]:
     kept = [row for row in rows if keep(row)]
     report.add(name, len(rows) - len(kept))
     return kept

@@ -11,10 +11,14 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm_twin.application.dataset.generation import Generated, Generator
 from llm_twin.application.dataset.samples import Extract
+from llm_twin.domain.vectors import Embedder
+
+if TYPE_CHECKING:
+    import numpy as np
 
 TEMPLATE_VERSION = 1
 
@@ -88,8 +92,8 @@ def candidate_phrases(text: str, stop_words: frozenset[str], limit: int = 30) ->
 
 
 def mmr(
-    document: Any, candidates: Any, top_n: int, diversity: float
-) -> list[int]:  # numpy arrays, normalised
+    document: "np.ndarray", candidates: "np.ndarray", top_n: int, diversity: float
+) -> list[int]:  # normalised vectors
     """Indices of ``top_n`` candidates by maximal marginal relevance to ``document``."""
     import numpy as np
 
@@ -124,7 +128,11 @@ class KeyphraseGenerator(Generator):
     kind = "keyphrase"
 
     def __init__(
-        self, embedder: Any = None, top_n: int = 3, diversity: float = 0.5, candidates: int = 20
+        self,
+        embedder: Embedder = None,
+        top_n: int = 3,
+        diversity: float = 0.5,
+        candidates: int = 20,
     ) -> None:
         super().__init__()
         self._embedder = embedder

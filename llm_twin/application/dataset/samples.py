@@ -68,7 +68,7 @@ class Extract:
         """The author's text, exactly as in the document."""
         return self.document.content[self.start : self.end]
 
-    def row(self, **columns: Any) -> dict[str, Any]:
+    def row(self, **columns: object) -> dict[str, Any]:
         """A sample row: the document's metadata columns plus ``columns``."""
         return {
             "document_id": self.document.document_id,

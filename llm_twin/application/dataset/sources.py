@@ -1,14 +1,17 @@
 """Reading the cleaned documents (the feature store) that datasets are generated from."""
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm_twin.application.dataset.samples import SourceDocument
 from llm_twin.domain.features import CLEANED_DOCUMENTS_COLLECTION
 
+if TYPE_CHECKING:
+    from llm_twin.infrastructure.db.vector_store import VectorStore
+
 
 def read_cleaned_documents(
-    store: Any,
+    store: "VectorStore",
     author_full_names: Sequence[str] = (),
     categories: Sequence[str] = (),
     collection: str = CLEANED_DOCUMENTS_COLLECTION,

@@ -36,7 +36,7 @@ class SageMakerBackend(LLMBackend):
         region: str,
         timeout: float = 60.0,
         retries: int = 1,
-        client: Any = None,
+        client: Any = None,  # a boto3 sagemaker-runtime client (boto3 clients are untyped)
         access_key: str | None = None,
         secret_key: str | None = None,
     ) -> None:

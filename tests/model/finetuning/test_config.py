@@ -40,7 +40,7 @@ def test_shipped_configs_are_valid() -> None:
     # The smoke version waits in staging for the evaluation gate, which promotes it.
     assert smoke.promote_to == "staging"
     from llm_twin.model.evaluation.config import parse_config
-    from pipelines.parameters import load_parameters
+    from pipelines.configs import load_parameters
 
     evaluation = load_parameters("configs/evaluating.yaml")
     evaluation.pop("rag_evaluation"), evaluation.pop("rag")

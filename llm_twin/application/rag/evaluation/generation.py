@@ -23,6 +23,7 @@ from loguru import logger
 from pydantic import BaseModel, Field
 
 from llm_twin.domain.exceptions import ImproperlyConfigured
+from llm_twin.domain.vectors import Embedder
 from llm_twin.infrastructure.llm.base import Completion, GenerationParams
 from llm_twin.infrastructure.llm.factory import judge_backend
 from llm_twin.infrastructure.llm.judge_endpoint import JudgeEndpoint, judge_endpoint
@@ -83,7 +84,7 @@ def sentences(text: str, min_words: int = 1) -> list[str]:
     return [sentence for sentence in found if len(sentence.split()) >= min_words]
 
 
-def _cosine_rows(embedder: Any, left: Sequence[str], right: Sequence[str]) -> Any:
+def _cosine_rows(embedder: Embedder, left: Sequence[str], right: Sequence[str]) -> Any:
     """Cosine similarity matrix ``len(left) x len(right)`` (the embedder normalises)."""
     import numpy as np
 
@@ -102,7 +103,7 @@ class OfflineScorer:
 
     mode = "offline"
 
-    def __init__(self, embedder: Any, threshold: float = 0.6) -> None:
+    def __init__(self, embedder: Embedder, threshold: float = 0.6) -> None:
         self.embedder = embedder
         self.threshold = threshold
 
@@ -197,7 +198,7 @@ class JudgeScorer:
     def __init__(
         self,
         endpoint: JudgeEndpoint,
-        embedder: Any,
+        embedder: Embedder,
         *,
         retries: int = 2,
         max_tokens: int = 768,
@@ -296,7 +297,7 @@ class JudgeScorer:
 
 
 def build_scorer(
-    settings: Settings, config: "RagEvaluationConfig", embedder: Any
+    settings: Settings, config: "RagEvaluationConfig", embedder: Embedder
 ) -> OfflineScorer | JudgeScorer:
     """The scorer the config asks for (``judge``: auto, on, off).
 
