@@ -220,30 +220,62 @@ def engine_for(model_path: Path, engine: str = "auto", device: str = "cpu") -> s
     return "ct2" if device == "cpu" and exported and installed else "transformers"
 
 
-def local_engine_backend(
-    served: ServedModelLike, settings: Settings
+def engine_backend(
+    model_path: Path,
+    *,
+    engine: str = "auto",
+    device: str = "cpu",
+    timeout: float = 60.0,
+    model_id: str | None = None,
+    threads: int = 0,
+    max_concurrent: int = 1,
 ) -> "CTranslate2Backend | TransformersBackend":
-    """The local backend for ``served`` on the engine ``LLM_ENGINE`` selects (not loaded yet).
+    """The local backend for the model at ``model_path`` on the engine :func:`engine_for`
+    picks (not loaded yet): its CTranslate2 export (or the folder itself when it is one), else
+    transformers.
 
     Args:
-        served: The model folder (Hugging Face, or a CTranslate2 export) and its id.
-        settings: ``LLM_ENGINE``, ``LLM_DEVICE``, ``LLM_THREADS``, ``LLM_TIMEOUT``,
-            ``LLM_MAX_CONCURRENT``.
+        model_path: The Hugging Face folder (or a CTranslate2 export folder).
+        engine: ``auto``, ``ct2`` or ``transformers`` (``LLM_ENGINE``).
+        device: ``cpu``, ``cuda`` or ``auto``.
+        timeout: Seconds to wait for a (first) token.
+        model_id: Id reported for it (default: the folder's name).
+        threads: CPU threads (0: the engine's default).
+        max_concurrent: Generations the ct2 engine runs at once.
     """
     from llm_twin.infrastructure.llm.exports import EXPORT_MARKER, ct2_export_dir
 
-    llm = settings.llm
-    if engine_for(served.path, llm.engine, llm.device) == "ct2":
-        is_export = (served.path / EXPORT_MARKER).is_file()
+    if engine_for(model_path, engine, device) == "ct2":
+        is_export = (model_path / EXPORT_MARKER).is_file()
         return ct2_backend(
-            served.path if is_export else ct2_export_dir(served.path),
-            timeout=llm.timeout,
-            model_id=served.model_id,
-            threads=llm.threads,
-            max_concurrent=llm.max_concurrent,
+            model_path if is_export else ct2_export_dir(model_path),
+            timeout=timeout,
+            model_id=model_id or model_path.name,
+            threads=threads,
+            max_concurrent=max_concurrent,
         )
-    return local_backend(
-        served.path, llm.device, timeout=llm.timeout, model_id=served.model_id, threads=llm.threads
+    return local_backend(model_path, device, timeout=timeout, model_id=model_id, threads=threads)
+
+
+def local_engine_backend(
+    served: ServedModelLike, settings: Settings
+) -> "CTranslate2Backend | TransformersBackend":
+    """The service's local backend for ``served`` (see :func:`engine_backend`), configured by
+    ``LLM_ENGINE``, ``LLM_DEVICE``, ``LLM_THREADS``, ``LLM_TIMEOUT`` and ``LLM_MAX_CONCURRENT``.
+
+    Args:
+        served: The model folder (Hugging Face, or a CTranslate2 export) and its id.
+        settings: Where the engine settings come from.
+    """
+    llm = settings.llm
+    return engine_backend(
+        served.path,
+        engine=llm.engine,
+        device=llm.device,
+        timeout=llm.timeout,
+        model_id=served.model_id,
+        threads=llm.threads,
+        max_concurrent=llm.max_concurrent,
     )
 
 
