@@ -255,6 +255,24 @@ class RagSettings(SettingsGroup):
     embedding_device: Literal["cpu", "cuda", "auto"] = Field(
         default="cpu", alias="EMBEDDING_DEVICE", description="``cpu``, ``cuda`` or ``auto``."
     )
+    embedding_engine: Literal["auto", "ct2", "sentence-transformers"] = Field(
+        default="auto",
+        alias="EMBEDDING_ENGINE",
+        description=(
+            "Engine of the embedder: ``ct2`` (CTranslate2 int8 on the CPU, converted once into "
+            "``DATA_DIR/models``; mean-pooled, normalised models such as all-MiniLM-L6-v2), "
+            "``sentence-transformers`` (PyTorch), ``auto`` (ct2 on the CPU when the model "
+            "supports it). Changing it re-embeds the corpus at the next feature sync."
+        ),
+    )
+    embedding_threads: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        alias="EMBEDDING_THREADS",
+        json_schema_extra={"shown_default": "`0` (one per core)"},
+        description="CPU threads of the ct2 embedder in batch embedding (the feature pipeline).",
+    )
     top_k: int = Field(
         default=5,
         ge=1,
@@ -374,8 +392,8 @@ class RagSettings(SettingsGroup):
         ge=0,
         alias="RAG_QUERY_THREADS",
         description=(
-            "Torch threads used to embed a query (0: torch's default); 1 is fastest for one short "
-            "query, especially on a busy machine."
+            "CPU threads of the ct2 query encoder of the retriever (0: one per core); 1 is "
+            "fastest for one short query, especially on a busy machine."
         ),
     )
 
@@ -420,7 +438,7 @@ class LLMSettings(SettingsGroup):
         alias="LLM_BACKENDS",
         description=(
             "Comma-separated, ordered LLM backends the inference service tries, falling back to the"
-            " next when one is down or times out: ``local`` (in-process transformers), ``openai`` "
+            " next when one is down or times out: ``local`` (in-process; LLM_ENGINE), ``openai`` "
             "(any OpenAI-compatible server: OPENAI_BASE_URL / OPENAI_MODEL_ID / OPENAI_API_KEY), "
             "``sagemaker`` (SAGEMAKER_ENDPOINT_NAME)."
         ),
@@ -445,8 +463,29 @@ class LLMSettings(SettingsGroup):
         alias="LLM_THREADS",
         json_schema_extra={"shown_default": "`0` (torch default)"},
         description=(
-            "Torch CPU threads for the local backend (0: torch's default, one per core); 1 avoids "
-            "threads waiting on each other when the machine is busy."
+            "CPU threads for the local backend (torch's, or per CT2 generation; 0: the "
+            "engine's default, one per core); 1 avoids threads waiting on each other when the "
+            "machine is busy."
+        ),
+    )
+    engine: Literal["auto", "ct2", "transformers"] = Field(
+        default="auto",
+        alias="LLM_ENGINE",
+        description=(
+            "Engine of the local backend: ``ct2`` (CTranslate2 int8 on the CPU, from the model's "
+            "``<folder>-ct2-int8`` export), ``transformers`` (PyTorch; GPU or CPU), ``auto`` "
+            "(ct2 when ``LLM_DEVICE=cpu`` and the served model has a CT2 export, else "
+            "transformers)."
+        ),
+    )
+    max_concurrent: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        alias="LLM_MAX_CONCURRENT",
+        description=(
+            "Generations the ct2 engine runs at once (more wait for a slot up to LLM_TIMEOUT); "
+            "on a small CPU one at a time gives the lowest latency."
         ),
     )
     max_new_tokens: int = Field(

@@ -2,10 +2,12 @@
 
     python -m tools.models list [--json] [--name llm-twin]
     python -m tools.models promote --version 3 --stage production
+    python -m tools.models export --version 3 [--format ct2] [--force]
 
 ``list --json`` prints one JSON object per line (version, stage, base_model, path, created_at,
-metrics, ...); ``promote`` updates the local registry and ZenML's Model Control Plane (a new
-production version archives the previous one).
+metrics, exports, ...); ``export`` writes a version's int8 CTranslate2 folder (versions registered
+before exports existed; new versions get it at registration); ``promote`` updates the local
+registry and ZenML's Model Control Plane (a new production version archives the previous one).
 """
 
 import json
@@ -42,7 +44,8 @@ def list_models(
     from rich.table import Table
 
     table = Table(title=f"model {name}")
-    for column in ("version", "stage", "created_at", "base_model", *SHOWN_METRICS, "path"):
+    columns = ("version", "stage", "created_at", "base_model", *SHOWN_METRICS, "exports", "path")
+    for column in columns:
         table.add_column(column)
     for version in versions:
         metrics = [
@@ -55,6 +58,7 @@ def list_models(
             version.created_at,
             version.base_model,
             *metrics,
+            ", ".join(version.to_json()["exports"]) or "-",
             str(version.model_dir),
         )
     Console(width=200).print(table)
@@ -77,6 +81,31 @@ def promote(
         typer.secho(f"error: {error}", fg="red", err=True)
         raise typer.Exit(2) from None
     typer.echo(json.dumps(moved.to_json()))
+
+
+@app.command("export")
+def export(
+    version: Annotated[int, typer.Option("--version", help="Version number to export")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="ct2 (int8 CTranslate2); gguf: see README")
+    ] = "ct2",
+    force: Annotated[bool, typer.Option("--force", help="Convert again if it exists")] = False,
+    name: Annotated[str, NAME_OPTION] = "llm-twin",
+) -> None:
+    """Write VERSION's export in FORMAT beside its model folder and record it."""
+    _setup()
+    from llm_twin.domain.exceptions import LLMTwinError
+    from llm_twin.model.export import export_version
+    from llm_twin.model.registry import ModelRegistry, registry_root
+
+    try:
+        exported = export_version(
+            ModelRegistry(registry_root(), name, zenml=False), version, fmt, force=force
+        )
+    except LLMTwinError as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(json.dumps(exported.to_json()))
 
 
 if __name__ == "__main__":

@@ -45,10 +45,13 @@ class CleanedDocument(FeatureEntity):
         content: The cleaned text (Markdown structure and code kept).
         source_hash: ``content_hash`` of the raw document it was cleaned from; a different hash
             in the warehouse means this copy is stale.
+        embedder: Identity of the encoder that embedded it and its chunks (``Embedder.
+            identity``); another encoder's queries need it re-embedded, so it is stale too.
     """
 
     content: str
     source_hash: str
+    embedder: str = ""
 
 
 class Chunk(FeatureEntity):

@@ -55,6 +55,10 @@ class ScoredPoint:
 class Embedder(Protocol):
     """A dense text encoder returning L2-normalised vectors (cosine = dot product)."""
 
+    #: Which model and engine make the vectors (``all-MiniLM-L6-v2|ct2-int8``): an index
+    #: built by one identity is re-embedded before another's queries search it.
+    identity: str
+
     @property
     def dimension(self) -> int:
         """Length of the vectors."""

@@ -66,11 +66,13 @@ def prepare_base_model(target: Path | None = None, *, force: bool = False) -> Pa
         force: Convert again even if ``target`` holds a finished conversion.
 
     Returns:
-        The folder, loadable with ``AutoModelForCausalLM.from_pretrained``.
+        The folder, loadable with ``AutoModelForCausalLM.from_pretrained``; its int8
+        CTranslate2 export is written beside it (``<folder>-ct2-int8``, once).
     """
     target = target or base_model_dir()
     if is_prepared(target) and not force:
         logger.info("base model already prepared at {}", target)
+        _export(target)
         return target
     source = gguf_path()
     import torch
@@ -101,4 +103,12 @@ def prepare_base_model(target: Path | None = None, *, force: bool = False) -> Pa
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     logger.info("base model ready at {} in {:.0f} s", target, time.perf_counter() - started)
+    _export(target, force=True)
     return target
+
+
+def _export(target: Path, force: bool = False) -> None:
+    """Write the int8 CTranslate2 export beside the base model (the CPU engine serves it)."""
+    from llm_twin.model.export import try_export
+
+    try_export(target, force=force)

@@ -6,6 +6,7 @@ Layout: ``DATA_DIR/registry/<model name>/<version>/`` holds
 
 - ``model/``: the merged model in Hugging Face format with its tokenizer and chat template
   (what the inference service loads),
+- ``model-ct2-int8/``: its int8 CTranslate2 export (the CPU engine; see :mod:`.export`),
 - ``adapters/sft``, ``adapters/dpo``: the LoRA adapters,
 - ``chat_template.jinja``, ``config.yaml`` (the run's config), ``training_curves.png``,
 - ``README.md``: the model card (base model, dataset versions, config, metrics, git commit,
@@ -103,7 +104,7 @@ class ModelVersion:
 
     def to_json(self) -> dict[str, Any]:
         """The listing record: version, stage, base_model, path (the model folder), created_at,
-        metrics, plus name, dataset versions and fingerprint."""
+        metrics, plus name, dataset versions, fingerprint and exports (kind → folder name)."""
         return {
             "name": self.name,
             "version": self.version,
@@ -115,6 +116,7 @@ class ModelVersion:
             "dataset_versions": self.dataset_versions,
             "fingerprint": self.fingerprint,
             "git_commit": self.git_commit,
+            "exports": self.details.get("exports", {}),
         }
 
     def _record(self) -> dict[str, Any]:
@@ -305,9 +307,12 @@ class ModelRegistry:
                     "run_dir": str(outcome.run_dir),
                 },
             )
+            from llm_twin.model.export import card_with_exports, try_export
             from llm_twin.model.finetuning.model_card import write_model_card
 
-            write_model_card(staging / "README.md", version, config_dump, outcome)
+            version.details["exports"] = try_export(staging / "model")
+            card = write_model_card(staging / "README.md", version, config_dump, outcome)
+            card.write_text(card_with_exports(card.read_text(encoding="utf-8"), version))
             (staging / RECORD_FILE).write_text(json.dumps(version._record(), indent=1) + "\n")
             staging.rename(version.path)
         logger.info("registered {} version {} at {}", self.name, number, version.path)

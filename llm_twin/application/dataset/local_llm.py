@@ -1,9 +1,9 @@
 """Generator on the offline local LLM (SmolLM2 by default) through the local LLM backend.
 
-The :class:`~llm_twin.infrastructure.llm.local.TransformersBackend` loads the model and decodes
-prompts in padded batches (:meth:`~llm_twin.infrastructure.llm.local.TransformersBackend.
-generate_batch`: one ``generate`` call for ``batch_size`` prompts), which on CPU yields several
-times the tokens per second of one-answer-at-a-time streaming. Small models do not follow JSON
+The local backend of the engine ``LLM_ENGINE`` picks (CTranslate2 when the model has an int8
+export, else transformers) loads the model and decodes prompts in batches (``generate_batch``:
+``batch_size`` prompts at a time), which on CPU yields several times the tokens per second of
+one-answer-at-a-time streaming. Small models do not follow JSON
 formats reliably, so prompts ask for plain text, which is cleaned (first line, quotes and labels
 removed) and validated; an empty or unusable reply counts as a failure.
 """
@@ -23,6 +23,7 @@ from llm_twin.domain.exceptions import ImproperlyConfigured
 from llm_twin.infrastructure.llm.base import GenerationParams, Messages
 
 if TYPE_CHECKING:
+    from llm_twin.infrastructure.llm.ct2 import CTranslate2Backend
     from llm_twin.infrastructure.llm.local import TransformersBackend
 
 _LABEL = re.compile(r"^\s*(request|instruction|prompt|task|question)\s*[:\-]\s*", re.IGNORECASE)
@@ -78,13 +79,13 @@ class LocalLLMGenerator(Generator):
         self.repetition_penalty = repetition_penalty
         self.max_prompt_tokens = max_prompt_tokens
         self.seed = seed
-        self._backend: TransformersBackend | None = None
+        self._backend: CTranslate2Backend | TransformersBackend | None = None
 
     @property
     def name(self) -> str:
         return f"local:{self.model_path.name}"
 
-    def _loaded(self) -> "TransformersBackend":
+    def _loaded(self) -> "CTranslate2Backend | TransformersBackend":
         if self._backend is None:
             if not (self.model_path / "config.json").is_file():
                 raise ImproperlyConfigured(
@@ -92,9 +93,11 @@ class LocalLLMGenerator(Generator):
                     f"offline base model (SmolLM2-135M-Instruct) with: {prepare_command()}; or "
                     "set LLM_MODEL_PATH to a Hugging Face model folder"
                 )
-            from llm_twin.infrastructure.llm.factory import local_backend
+            from llm_twin.infrastructure.llm.factory import engine_backend
+            from llm_twin.settings import get_settings
 
-            backend = local_backend(self.model_path, self.device)
+            engine = get_settings().llm.engine
+            backend = engine_backend(self.model_path, engine=engine, device=self.device)
             backend.load()
             self._backend = backend
         return self._backend

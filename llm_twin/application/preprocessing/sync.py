@@ -66,7 +66,7 @@ class FeatureSyncConfig(BaseModel):
         batch_documents: Documents cleaned, chunked and embedded together (one encoder call
             per batch: larger batches keep the encoder busier, smaller ones use less memory).
         reindex: Process every document even when its hash is unchanged (after changing the
-            chunking settings or the embedder).
+            chunking settings; an embedder change is noticed without it).
     """
 
     author_full_names: list[str] = Field(default_factory=list)
@@ -187,14 +187,20 @@ class FeatureSync:
 
     # -- state -----------------------------------------------------------------------------
     def stored_hashes(self, document_ids: Sequence[str] | None = None) -> dict[str, str]:
-        """``{document id: source_hash}`` of the cleaned documents in the store."""
+        """``{document id: source_hash}`` of the cleaned documents in the store; a document
+        embedded by another encoder (its ``embedder`` payload is not this embedder's
+        :attr:`~llm_twin.domain.vectors.Embedder.identity`) maps to ``""``, i.e. stale, so an
+        engine or model change re-embeds the corpus once."""
         where = {"document_id": list(document_ids)} if document_ids is not None else None
         if (document_ids is not None and not document_ids) or not self.store.collection_exists(
             CLEANED_DOCUMENTS_COLLECTION
         ):
             return {}
+        identity = self.embedder.identity
         return {
             str(point.payload["document_id"]): str(point.payload.get("source_hash", ""))
+            if point.payload.get("embedder") == identity
+            else ""
             for point in self.store.scroll(CLEANED_DOCUMENTS_COLLECTION, where=where)
         }
 
@@ -380,8 +386,9 @@ class FeatureSync:
         for doc in cleaned:
             vectors = vectors_by_doc.get(doc.document_id)
             vector = mean_direction(vectors) if vectors else next(fallback)
+            stamped = doc.model_copy(update={"embedder": self.embedder.identity})
             points.append(
-                VectorPoint(id=doc.document_id, vector=vector, payload=cleaned_payload(doc))
+                VectorPoint(id=doc.document_id, vector=vector, payload=cleaned_payload(stamped))
             )
         return points
 

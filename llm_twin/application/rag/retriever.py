@@ -6,7 +6,6 @@ reranking and dedup. The embedder, stores and author list are loaded once and re
 """
 
 import dataclasses
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,7 +74,6 @@ class RetrievalOptions:
         expansion_count: Query reformulations to search as well (needs an expander).
         rerank_depth: Fused candidates handed to the reranker.
         dedup_threshold: Near-duplicate threshold for dedup (0: dedup off).
-        query_threads: Torch threads for embedding the query (0: leave torch's setting).
     """
 
     top_k: int = 5
@@ -87,7 +85,6 @@ class RetrievalOptions:
     expansion_count: int = 0
     rerank_depth: int = 50
     dedup_threshold: float = 0.8
-    query_threads: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetrievalOptions":
@@ -101,7 +98,6 @@ class RetrievalOptions:
             expansion_count=settings.rag.expansion_count,
             rerank_depth=settings.rag.rerank_depth,
             dedup_threshold=settings.rag.dedup_threshold,
-            query_threads=settings.rag.query_threads,
         )
 
 
@@ -196,7 +192,12 @@ class ContextRetriever:
         store = store if store is not None else open_vector_store(settings)
         retriever = cls(
             store,
-            get_embedder(settings.rag.embedding_model_id, settings.rag.embedding_device),
+            get_embedder(
+                settings.rag.embedding_model_id,
+                settings.rag.embedding_device,
+                engine=settings.rag.embedding_engine,
+                threads=settings.rag.query_threads,
+            ),
             Bm25SparseEncoder(),
             directory,
             self_query=self_query,
@@ -212,19 +213,10 @@ class ContextRetriever:
         return retriever
 
     def _embed_queries(self, texts: list[str]) -> list[list[float]]:
-        """Dense vectors of the query texts, computed with ``options.query_threads`` torch
-        threads: one short query gains nothing from more, and on a busy machine extra threads
-        wait on each other (2 threads measured 3-8x slower than 1 under load)."""
-        threads = self.options.query_threads
-        if threads <= 0 or "torch" not in sys.modules:
-            return self.embedder.embed(texts)
-        torch = sys.modules["torch"]
-        previous = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            return self.embedder.embed(texts)
-        finally:
-            torch.set_num_threads(previous)
+        """Dense vectors of the query texts. The thread count is the encoder's own (the ct2
+        encoder is built with ``RAG_QUERY_THREADS``): never torch's process-wide setting, which
+        would also throttle a generation running beside the query."""
+        return self.embedder.embed(texts)
 
     def warm_up(self) -> None:
         """Load the models and open the collection now, so the first ``search`` is not slowed

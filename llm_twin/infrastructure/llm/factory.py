@@ -17,10 +17,13 @@ from llm_twin.infrastructure.llm.judge_endpoint import OPENAI_API_URL, JudgeEndp
 from llm_twin.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from llm_twin.infrastructure.llm.ct2 import CTranslate2Backend
     from llm_twin.infrastructure.llm.local import TransformersBackend
     from llm_twin.infrastructure.llm.openai_compat import OpenAICompatibleBackend
 
 BACKENDS = ("local", "openai", "sagemaker")
+#: Engines of the local backend (``LLM_ENGINE``).
+ENGINES = ("auto", "ct2", "transformers")
 
 
 class ServedModelLike(Protocol):
@@ -165,6 +168,117 @@ def local_backend(
     )
 
 
+def ct2_backend(
+    export_dir: Path | str,
+    *,
+    timeout: float = 60.0,
+    model_id: str | None = None,
+    threads: int = 0,
+    max_concurrent: int = 1,
+) -> "CTranslate2Backend":
+    """A CTranslate2 backend for an export folder (not loaded yet).
+
+    Args:
+        export_dir: The CTranslate2 export (see :func:`~llm_twin.infrastructure.llm.exports.
+            convert_to_ct2`).
+        timeout: Seconds to wait for a generation slot and the first token.
+        model_id: Id reported for it (default: the folder's name).
+        threads: CPU threads per generation (0: CTranslate2's default).
+        max_concurrent: Generations running at once.
+    """
+    from llm_twin.infrastructure.llm.ct2 import CTranslate2Backend
+
+    return CTranslate2Backend(export_dir, timeout, model_id, threads, max_concurrent=max_concurrent)
+
+
+def engine_for(model_path: Path, engine: str = "auto", device: str = "cpu") -> str:
+    """The engine that runs the local model at ``model_path``: ``ct2`` or ``transformers``.
+
+    ``auto`` picks ct2 on the CPU when the folder has a finished CTranslate2 export (or is one)
+    and the ``ctranslate2`` package is installed, else transformers (GPU, or no export).
+
+    Args:
+        model_path: The served Hugging Face folder (or a CTranslate2 export folder).
+        engine: ``auto``, ``ct2`` or ``transformers`` (``LLM_ENGINE``).
+        device: ``LLM_DEVICE``.
+
+    Raises:
+        ImproperlyConfigured: unknown engine, or ct2 asked for on a GPU device.
+    """
+    import importlib.util
+
+    from llm_twin.infrastructure.llm.exports import EXPORT_MARKER, has_ct2_export
+
+    if engine not in ENGINES:
+        raise ImproperlyConfigured(f"unknown LLM_ENGINE {engine!r}; use one of {ENGINES}")
+    if engine == "ct2" and device == "cuda":
+        raise ImproperlyConfigured("LLM_ENGINE=ct2 runs on the CPU: set LLM_DEVICE=cpu")
+    if engine != "auto":
+        return engine
+    exported = (model_path / EXPORT_MARKER).is_file() or has_ct2_export(model_path)
+    installed = importlib.util.find_spec("ctranslate2") is not None
+    return "ct2" if device == "cpu" and exported and installed else "transformers"
+
+
+def engine_backend(
+    model_path: Path,
+    *,
+    engine: str = "auto",
+    device: str = "cpu",
+    timeout: float = 60.0,
+    model_id: str | None = None,
+    threads: int = 0,
+    max_concurrent: int = 1,
+) -> "CTranslate2Backend | TransformersBackend":
+    """The local backend for the model at ``model_path`` on the engine :func:`engine_for`
+    picks (not loaded yet): its CTranslate2 export (or the folder itself when it is one), else
+    transformers.
+
+    Args:
+        model_path: The Hugging Face folder (or a CTranslate2 export folder).
+        engine: ``auto``, ``ct2`` or ``transformers`` (``LLM_ENGINE``).
+        device: ``cpu``, ``cuda`` or ``auto``.
+        timeout: Seconds to wait for a (first) token.
+        model_id: Id reported for it (default: the folder's name).
+        threads: CPU threads (0: the engine's default).
+        max_concurrent: Generations the ct2 engine runs at once.
+    """
+    from llm_twin.infrastructure.llm.exports import EXPORT_MARKER, ct2_export_dir
+
+    if engine_for(model_path, engine, device) == "ct2":
+        is_export = (model_path / EXPORT_MARKER).is_file()
+        return ct2_backend(
+            model_path if is_export else ct2_export_dir(model_path),
+            timeout=timeout,
+            model_id=model_id or model_path.name,
+            threads=threads,
+            max_concurrent=max_concurrent,
+        )
+    return local_backend(model_path, device, timeout=timeout, model_id=model_id, threads=threads)
+
+
+def local_engine_backend(
+    served: ServedModelLike, settings: Settings
+) -> "CTranslate2Backend | TransformersBackend":
+    """The service's local backend for ``served`` (see :func:`engine_backend`), configured by
+    ``LLM_ENGINE``, ``LLM_DEVICE``, ``LLM_THREADS``, ``LLM_TIMEOUT`` and ``LLM_MAX_CONCURRENT``.
+
+    Args:
+        served: The model folder (Hugging Face, or a CTranslate2 export) and its id.
+        settings: Where the engine settings come from.
+    """
+    llm = settings.llm
+    return engine_backend(
+        served.path,
+        engine=llm.engine,
+        device=llm.device,
+        timeout=llm.timeout,
+        model_id=served.model_id,
+        threads=llm.threads,
+        max_concurrent=llm.max_concurrent,
+    )
+
+
 def build_backend(
     name: str, settings: Settings, served_model: ServedModelResolver | None = None
 ) -> LLMBackend:
@@ -180,14 +294,7 @@ def build_backend(
         ImproperlyConfigured: unknown name or a required setting missing.
     """
     if name == "local":
-        served = (served_model or configured_model)(settings)
-        return local_backend(
-            served.path,
-            settings.llm.device,
-            timeout=settings.llm.timeout,
-            model_id=served.model_id,
-            threads=settings.llm.threads,
-        )
+        return local_engine_backend((served_model or configured_model)(settings), settings)
     if name == "openai":
         return openai_backend_from_settings(
             settings, timeout=settings.llm.timeout, retries=settings.llm.retries

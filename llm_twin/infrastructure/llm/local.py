@@ -53,6 +53,7 @@ class TransformersBackend(LLMBackend):
     """
 
     name = "local"
+    engine = "transformers"
 
     def __init__(
         self,

@@ -3,8 +3,9 @@
 Prompts are built with :func:`llm_twin.domain.prompts.build_messages` and rendered with each
 model's own chat template, exactly as the inference service does (no retrieved context: the
 format the twin was trained on). Each model is the service's local backend
-(:class:`~llm_twin.infrastructure.llm.local.TransformersBackend`): generation is greedy and
-batched (left padding) with its ``generate_batch``; with ``use_vllm=auto`` it runs on vLLM when
+(:class:`~llm_twin.infrastructure.llm.local.TransformersBackend`, which also scores perplexity):
+generation is greedy and batched with its ``generate_batch``, on the CTranslate2 export where the
+service would use it (:func:`ct2_export_for`); with ``use_vllm=auto`` it runs on vLLM when
 vLLM is importable and CUDA is available (a GPU-only path: this project's CPU environment cannot
 run it).
 """
@@ -25,6 +26,7 @@ from llm_twin.infrastructure.llm.factory import local_backend
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
+    from llm_twin.infrastructure.llm.ct2 import CTranslate2Backend
     from llm_twin.infrastructure.llm.local import TransformersBackend
 
 
@@ -95,7 +97,7 @@ def prompts_for(tokenizer: "PreTrainedTokenizerBase", instructions: Sequence[str
 
 
 def generate(
-    model: "TransformersBackend",
+    model: "TransformersBackend | CTranslate2Backend",
     instructions: Sequence[str],
     max_new_tokens: int,
     batch_size: int,
@@ -117,6 +119,46 @@ def generate(
     conversations = [build_messages(text) for text in instructions]
     completions = model.generate_batch(conversations, params, batch_size=batch_size)
     return [completion.text.strip() for completion in completions]
+
+
+def ct2_export_for(spec: ModelSpec, device: str, engine: str = "auto") -> Path | None:
+    """The CTranslate2 export that answers for ``spec`` (the engine the service would use), or
+    None: on the CPU, a folder with an export and its own tokenizer, no adapter. The sft model
+    (base + adapter merged in memory) keeps transformers: exporting it would mean saving the
+    merged weights and converting them for one batch of answers.
+
+    Args:
+        spec: The model.
+        device: The resolved device.
+        engine: ``LLM_ENGINE`` (``transformers``: never).
+    """
+    from llm_twin.infrastructure.llm.exports import ct2_export_dir
+    from llm_twin.infrastructure.llm.factory import engine_for
+
+    folder = Path(spec.path)
+    if spec.adapter or spec.tokenizer_path != spec.path or not folder.is_dir():
+        return None
+    if engine_for(folder, "transformers" if engine == "transformers" else "auto", device) != "ct2":
+        return None
+    return ct2_export_dir(folder)
+
+
+def generate_ct2(
+    export: Path,
+    instructions: Sequence[str],
+    max_new_tokens: int,
+    batch_size: int,
+    repetition_penalty: float = 1.0,
+) -> list[str]:
+    """Greedy answers of the CTranslate2 export ``export`` (as :func:`generate`)."""
+    from llm_twin.infrastructure.llm.factory import ct2_backend
+
+    backend = ct2_backend(export, model_id=export.name)
+    backend.load()
+    try:
+        return generate(backend, instructions, max_new_tokens, batch_size, repetition_penalty)
+    finally:
+        backend.close()
 
 
 def vllm_available() -> bool:

@@ -25,7 +25,7 @@ from llm_twin.infrastructure.llm.judge_endpoint import JudgeEndpoint
 from llm_twin.model.evaluation.config import EvaluationConfig
 from llm_twin.model.evaluation.generation import ModelSpec
 from llm_twin.model.registry import ModelRegistry, ModelVersion, registry_root
-from llm_twin.settings import Settings
+from llm_twin.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from datasets import DatasetDict
@@ -258,7 +258,9 @@ def _run_models(
     import torch
 
     from llm_twin.model.evaluation.generation import (
+        ct2_export_for,
         generate,
+        generate_ct2,
         generate_vllm,
         loaded,
         resolve_device,
@@ -271,7 +273,7 @@ def _run_models(
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
     use_vllm = config.use_vllm == "auto" and device == "cuda" and vllm_available()
-    engine = "vllm" if use_vllm else "transformers"
+    engines = {"vllm"} if use_vllm else set()
     answers: dict[str, list[str]] = {}
     metrics: dict[str, dict[str, float]] = {}
     for spec in specs:
@@ -288,13 +290,14 @@ def _run_models(
                 )
             }
             if not use_vllm:
-                answers[spec.name] = generate(
-                    model,
-                    instructions,
-                    config.max_new_tokens,
-                    config.batch_size,
-                    config.repetition_penalty,
+                export = ct2_export_for(spec, device, get_settings().llm.engine)
+                options = (config.max_new_tokens, config.batch_size, config.repetition_penalty)
+                answers[spec.name] = (
+                    generate_ct2(export, instructions, *options)
+                    if export is not None
+                    else generate(model, instructions, *options)
                 )
+                engines.add("ct2" if export is not None else "transformers")
                 continue
             with tempfile.TemporaryDirectory() as scratch:
                 path = spec.path
@@ -307,7 +310,7 @@ def _run_models(
                     config.max_new_tokens,
                     config.repetition_penalty,
                 )
-    return answers, metrics, engine, device
+    return answers, metrics, "+".join(sorted(engines)), device
 
 
 def _judge(

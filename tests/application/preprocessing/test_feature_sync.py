@@ -175,3 +175,23 @@ def test_a_failed_write_is_raised_and_stops_later_writes(store):
         writer.submit(store.upsert, "present", [point])
     assert store.count("present") == 0
     assert report.seconds["load"] > 0
+
+
+def test_an_encoder_change_re_embeds_once(warehouse, store, authors, tmp_path):
+    """The index is built by the encoder its queries use: switching engines re-embeds every
+    document once (the stored encoder identity differs), then syncs are no-ops again."""
+    pytest.importorskip("ctranslate2")
+    from llm_twin.application.embeddings import CTranslate2Embedder, get_embedder
+
+    embedder = get_embedder(engine="sentence-transformers")
+    ada, alan = authors
+    warehouse.articles.upsert_many([article(ada, "a", "compilers"), article(alan, "b", "ciphers")])
+    assert _sync(warehouse, store, embedder).run().documents_processed == 2
+    fast = CTranslate2Embedder(cache_dir=tmp_path / "models", threads=1)
+    assert fast.identity != embedder.identity
+    switched = _sync(warehouse, store, fast).run()
+    assert (switched.documents_processed, switched.documents_skipped) == (2, 0)
+    again = _sync(warehouse, store, fast).run()
+    assert (again.documents_processed, again.documents_skipped) == (0, 2)
+    identities = {p.payload["embedder"] for p in store.scroll(CLEANED_DOCUMENTS_COLLECTION)}
+    assert identities == {fast.identity}
