@@ -93,7 +93,7 @@ def export(
     name: Annotated[str, NAME_OPTION] = "llm-twin",
 ) -> None:
     """Write VERSION's export in FORMAT beside its model folder and record it."""
-    _setup()
+    setup()
     from llm_twin.domain.exceptions import LLMTwinError
     from llm_twin.model.export import export_version
     from llm_twin.model.registry import ModelRegistry, registry_root
