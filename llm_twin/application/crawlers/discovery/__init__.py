@@ -1,0 +1,103 @@
+"""Discovery: expand root URLs (a blog, a Substack, a Medium profile, a GitHub account) into
+the links they stand for, before crawling. See :mod:`.discover` for the order of methods."""
+
+from dataclasses import dataclass, field
+
+from llm_twin.application.crawlers.base import CrawlError
+from llm_twin.application.crawlers.discovery.discover import (
+    DiscoveredLink,
+    DiscoveryOptions,
+    SourceReport,
+    discover,
+    is_discovery_root,
+)
+from llm_twin.application.crawlers.discovery.urls import clean_link, link_key
+from llm_twin.application.crawlers.http import HttpFetcher
+from llm_twin.application.crawlers.links import normalize_link
+
+
+@dataclass
+class Expansion:
+    """Links to crawl after discovery.
+
+    Attributes:
+        links: Links for the crawler, in order: the discovered links of each root in its place,
+            other links as given.
+        sources: One report per root URL.
+        found: The discovered links by URL (dates and tags the listings gave).
+    """
+
+    links: list[str] = field(default_factory=list)
+    sources: list[SourceReport] = field(default_factory=list)
+    found: dict[str, DiscoveredLink] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """``sources_total``/``sources_failed``, ``links_discovered``,
+        ``discovered_already_stored`` and ``discovered_over_budget``."""
+        return {
+            "sources_total": len(self.sources),
+            "sources_failed": sum(1 for source in self.sources if source.error),
+            "links_discovered": sum(source.discovered for source in self.sources),
+            "discovered_already_stored": sum(source.already_stored for source in self.sources),
+            "discovered_over_budget": sum(source.over_budget for source in self.sources),
+        }
+
+
+def expand_links(
+    links: list[str],
+    fetcher: HttpFetcher,
+    options: DiscoveryOptions,
+    known_links: set[str],
+    always: bool = False,
+) -> Expansion:
+    """Replace each root URL of ``links`` by the new links discovery finds under it.
+
+    Args:
+        links: Links as the user gave them.
+        fetcher: The crawler's fetcher (so robots rules, policy and politeness apply).
+        options: Budget, API locations, platform overrides.
+        known_links: Links already in the warehouse (compared by :func:`link_key`, so a stored
+            article reached through another URL form is not fetched again).
+        always: Try discovery on every link, not only those that look like a root (a link
+            under which nothing is listed is then crawled as a page).
+    """
+    known_keys = {link_key(link) for link in known_links}
+    expansion = Expansion()
+    seen: set[str] = set()
+
+    def add(link: str) -> None:
+        key = link_key(link)
+        if key not in seen:
+            seen.add(key)
+            expansion.links.append(link)
+
+    for link in links:
+        try:
+            normalized = normalize_link(link)
+        except CrawlError:
+            expansion.links.append(link)  # the crawler reports the bad link
+            continue
+        if not (always or is_discovery_root(normalized, options)):
+            add(link)
+            continue
+        report, found = discover(normalized, fetcher, options, known_keys)
+        expansion.sources.append(report)
+        if report.error:
+            add(link)  # crawled as a page: the crawl step reports its failure per link
+        for item in found:
+            expansion.found.setdefault(item.url, item)
+            add(item.url)
+    return expansion
+
+
+__all__ = [
+    "DiscoveredLink",
+    "DiscoveryOptions",
+    "Expansion",
+    "SourceReport",
+    "clean_link",
+    "discover",
+    "expand_links",
+    "is_discovery_root",
+    "link_key",
+]
