@@ -2,7 +2,7 @@
 
 get or create the user → crawl the links → save the documents. Configs live in
 ``configs/digital_data_etl_*.yaml`` (``user_full_name``, ``links``, optional ``force``,
-``platforms``, ``concurrency``).
+``platforms``, ``concurrency``, ``discovery``).
 """
 
 from typing import Any
@@ -21,6 +21,7 @@ def digital_data_etl(
     force: bool = False,
     platforms: dict[str, str] | None = None,
     concurrency: int | None = None,
+    discovery: dict[str, Any] | None = None,
     wait_for: list[Any] | None = None,
 ) -> Any:
     """Collect ``links`` written by ``user_full_name`` into the warehouse.
@@ -32,6 +33,9 @@ def digital_data_etl(
         platforms: ``{URL prefix: platform}`` routing a custom domain to a platform crawler
             (``medium``, ``substack``, ``linkedin``, ``github``, ``git``, ``custom``).
         concurrency: Links crawled at once; default the ``CRAWL_CONCURRENCY`` setting.
+        discovery: Root-URL discovery options (``max_pages`` per source, ``delay_s`` between
+            requests to a host, ``github_api_url``/``github_web_url``); a root URL (a blog's
+            home, a Substack, a Medium profile, a GitHub account) stands for all it lists.
         wait_for: Steps to wait for when composed into another pipeline (``end_to_end_data``).
 
     Returns:
@@ -44,5 +48,6 @@ def digital_data_etl(
         force=force,
         platforms=dict(platforms or {}),
         concurrency=concurrency,
+        discovery=dict(discovery or {}),
     )
     return save_documents(batch)

@@ -121,6 +121,7 @@ class FixtureHandler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
+        self.server.requested.append(self.path)  # type: ignore[attr-defined]
         if path.startswith("/slow/"):
             time.sleep(self.slow_seconds)
             self._send(200, b"<html><body><p>Too late.</p></body></html>")
@@ -324,7 +325,14 @@ class FixtureSite:
         )
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
+        #: Every GET path (with query) the site answered, in order (tests count fetches).
+        self.server.requested = []  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
+
+    @property
+    def requested(self) -> list[str]:
+        """Every GET path (with its query) the site was asked for, in order."""
+        return self.server.requested  # type: ignore[attr-defined]
 
     @property
     def base_url(self) -> str:

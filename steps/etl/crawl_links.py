@@ -1,12 +1,14 @@
 """ETL step: crawl the user's links (skipping those already in the warehouse)."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from loguru import logger
 from zenml import step
 
 from llm_twin.application.crawlers import Author, CrawlBatch, build_dispatcher
 from llm_twin.application.crawlers import crawl_links as crawl_batch
+from llm_twin.application.crawlers.discovery import DiscoveryOptions, expand_links
+from llm_twin.application.crawlers.politeness import HostThrottle
 from llm_twin.domain.documents import UserDocument
 from llm_twin.domain.exceptions import LLMTwinError
 from llm_twin.domain.types import DataCategory
@@ -27,6 +29,7 @@ def crawl_links(
     force: bool = False,
     platforms: dict[str, str] | None = None,
     concurrency: int | None = None,
+    discovery: dict[str, Any] | None = None,
 ) -> Annotated[CrawlBatch, "crawled"]:
     """Crawl ``links`` for ``user``; one bad link is recorded and the others continue.
 
@@ -37,6 +40,8 @@ def crawl_links(
         platforms: ``{URL prefix: platform}`` for sites on their own domain that a platform
             crawler must handle (``{"https://pub.towardsai.net/": "medium"}``).
         concurrency: Links crawled at once; default ``CRAWL_CONCURRENCY``.
+        discovery: Options of root-URL discovery (``max_pages``, ``delay_s``,
+            ``github_api_url``… see :meth:`DiscoveryOptions.from_config`).
 
     Raises:
         AllLinksFailed: there were links and every one failed (the run then exits non-zero).
@@ -44,11 +49,16 @@ def crawl_links(
     settings = get_settings()
     with open_warehouse(settings) as warehouse:
         known = set().union(*(warehouse.documents(c).links() for c in DataCategory))
-    with build_dispatcher(settings) as dispatcher:
+    options = DiscoveryOptions.from_config(discovery, platforms)
+    with build_dispatcher(settings, HostThrottle(delay_s=options.delay_s)) as dispatcher:
         for prefix, platform in (platforms or {}).items():
             dispatcher.override(prefix, platform)
+        # Root URLs (a blog, a profile, an account) become the links they list.
+        expansion = expand_links(
+            links, dispatcher.fallback.fetcher, options, set() if force else known
+        )
         batch = crawl_batch(
-            links,
+            expansion.links,
             Author(id=user.id, full_name=user.full_name),
             dispatcher,
             known_links=known,
@@ -62,8 +72,10 @@ def crawl_links(
             "links": [report.model_dump() for report in batch.reports],
             "crawl_seconds": batch.seconds,
             "browsers_started": browsers,
+            "sources": [source.model_dump() for source in expansion.sources],
         },
         **counts,
+        **expansion.counts(),
     )
     logger.info(
         "links: {} crawled, {} skipped, {} failed ({:.1f}s)",

@@ -13,7 +13,6 @@ from llm_twin.application.crawlers.discovery.discover import (
 )
 from llm_twin.application.crawlers.discovery.urls import clean_link, link_key
 from llm_twin.application.crawlers.http import HttpFetcher
-from llm_twin.application.crawlers.links import normalize_link
 
 
 @dataclass
@@ -64,6 +63,7 @@ def expand_links(
     known_keys = {link_key(link) for link in known_links}
     expansion = Expansion()
     seen: set[str] = set()
+    roots: set[str] = set()
 
     def add(link: str) -> None:
         key = link_key(link)
@@ -73,17 +73,20 @@ def expand_links(
 
     for link in links:
         try:
-            normalized = normalize_link(link)
+            normalized = clean_link(link)
         except CrawlError:
             expansion.links.append(link)  # the crawler reports the bad link
             continue
         if not (always or is_discovery_root(normalized, options)):
             add(link)
             continue
+        if link_key(normalized) in roots:
+            continue  # the same root listed twice
+        roots.add(link_key(normalized))
         report, found = discover(normalized, fetcher, options, known_keys)
         expansion.sources.append(report)
         if report.error:
-            add(link)  # crawled as a page: the crawl step reports its failure per link
+            add(normalized)  # crawled as a page: the crawl reports its failure per link
         for item in found:
             expansion.found.setdefault(item.url, item)
             add(item.url)

@@ -52,7 +52,6 @@ def listing_links(html: str | bytes, base_url: str) -> tuple[list[str], list[str
     for element in document.xpath(next_xpath):
         if element.get("href"):
             pagination.append(urljoin(base_url, element.get("href")))
-    chrome = {id(node) for tag in CHROME_TAGS for top in document.iter(tag) for node in top.iter()}
     links: list[str] = []
     for anchor in document.iter("a"):
         href = (anchor.get("href") or "").strip()
@@ -61,7 +60,7 @@ def listing_links(html: str | bytes, base_url: str) -> tuple[list[str], list[str
         url = urljoin(base_url, href).split("#", 1)[0]
         if _PAGINATION_PATH.search(url) or _NEXT_TEXT.match(anchor.text_content() or ""):
             pagination.append(url)
-        elif id(anchor) not in chrome:
+        elif next(anchor.iterancestors(*CHROME_TAGS), None) is None:
             links.append(url)
     return links, pagination
 

@@ -44,6 +44,8 @@ class DiscoveryOptions:
         github_api_url: The GitHub REST API base URL.
         platforms: ``{URL prefix: platform}`` overrides (a Medium publication on its own
             domain, the fixture site's sections), as the ETL's ``platforms`` parameter.
+        delay_s: Seconds between two requests to one host, discovery and crawl alike (a
+            site's larger ``Crawl-delay`` wins).
     """
 
     max_pages: int = 500
@@ -51,6 +53,39 @@ class DiscoveryOptions:
     github_web_url: str = platforms.GITHUB_WEB_URL
     github_api_url: str = platforms.GITHUB_API_URL
     platforms: tuple[tuple[str, str], ...] = ()
+    delay_s: float = 0.0
+
+    @classmethod
+    def from_config(
+        cls, config: dict[str, object] | None, overrides: dict[str, str] | None = None
+    ) -> "DiscoveryOptions":
+        """Options from a pipeline config's ``discovery`` mapping (keys: ``max_pages``,
+        ``max_listing_pages``, ``github_web_url``, ``github_api_url``, ``delay_s``) and its
+        ``platforms`` mapping.
+
+        Raises:
+            InvalidInput: an unknown key or a value of the wrong type.
+        """
+        from pydantic import TypeAdapter, ValidationError
+
+        from llm_twin.domain.exceptions import InvalidInput
+
+        allowed = {"max_pages", "max_listing_pages", "github_web_url", "github_api_url", "delay_s"}
+        values = dict(config or {})
+        unknown = sorted(set(values) - allowed)
+        if unknown:
+            raise InvalidInput(
+                f"discovery: unknown key(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(allowed))})"
+            )
+        values["platforms"] = tuple((overrides or {}).items())
+        try:
+            options = TypeAdapter(cls).validate_python(values)
+        except ValidationError as error:
+            raise InvalidInput(f"discovery: {error}") from None
+        if options.max_pages < 1 or options.max_listing_pages < 1 or options.delay_s < 0:
+            raise InvalidInput("discovery: max_pages and max_listing_pages >= 1, delay_s >= 0")
+        return options
 
     def platform_of(self, link: str) -> str | None:
         """The overridden platform of ``link`` (longest matching prefix), else the known host's."""
