@@ -23,11 +23,13 @@ from typing import Any
 from loguru import logger
 from pydantic import BaseModel, Field
 
+from llm_twin.application.crossposts import is_cross_post
 from llm_twin.application.preprocessing.chunking import ChunkingConfig, TokenCounter
 from llm_twin.application.preprocessing.handlers import (
     handlers_for,
     registered_categories,
 )
+from llm_twin.application.preprocessing.private_data import PrivateDataConfig, mask_documents
 from llm_twin.domain.documents import ContentDocument
 from llm_twin.domain.features import (
     CLEANED_DOCUMENTS_COLLECTION,
@@ -66,6 +68,8 @@ class FeatureSyncConfig(BaseModel):
             per batch: larger batches keep the encoder busier, smaller ones use less memory).
         reindex: Process every document even when its hash is unchanged (after changing the
             chunking settings or the embedder).
+        private_data: Masking of other people's e-mail addresses and phone numbers (on by
+            default).
     """
 
     author_full_names: list[str] = Field(default_factory=list)
@@ -73,6 +77,7 @@ class FeatureSyncConfig(BaseModel):
     chunking: dict[DataCategory, ChunkingConfig] = Field(default_factory=dict)
     batch_documents: int = Field(default=32, ge=1)
     reindex: bool = False
+    private_data: PrivateDataConfig = Field(default_factory=PrivateDataConfig)
 
     def selected_categories(self) -> list[DataCategory]:
         return list(self.categories) or registered_categories()
@@ -315,11 +320,14 @@ class FeatureSync:
         report: SyncReport,
         writer: "_Writer",
     ) -> None:
+        # A cross-post's text is already indexed under its first copy's link.
+        documents = [document for document in documents if not is_cross_post(document)]
         if not documents:
             return
         handlers = handlers_for(category)
         with _timed(report, "clean"):
             cleaned = [handlers.cleaner.clean(document) for document in documents]
+            cleaned = mask_documents(cleaned, self.config.private_data)
         with _timed(report, "chunk"):
             max_len = self.embedder.max_seq_length
             chunk_config = self.config.chunking.get(category)

@@ -6,42 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from llm_twin.application.crawlers.base import CrawlError
-from llm_twin.application.crawlers.links import normalize_link
-
-#: Query parameters that only track where a reader came from (never change the page).
-TRACKING_PARAMS = frozenset(
-    {
-        "r",
-        "ref",
-        "ref_src",
-        "ref_url",
-        "source",
-        "sk",
-        "s",
-        "fbclid",
-        "gclid",
-        "dclid",
-        "msclkid",
-        "mc_cid",
-        "mc_eid",
-        "igshid",
-        "yclid",
-        "_hsenc",
-        "_hsmi",
-        "mkt_tok",
-        "triedredirect",
-        "showwelcome",
-        "publication_id",
-        "post_id",
-        "isfreemail",
-        "token",
-        "share",
-        "via",
-        "cmpid",
-        "spm",
-    }
-)
-TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "oly_")
+from llm_twin.application.crawlers.links import is_tracking_param, normalize_link
 
 #: Path segments of pages that are not articles: listings, profiles, legal and account pages.
 NON_ARTICLE_SEGMENTS = frozenset(
@@ -144,15 +109,9 @@ ASSET_SUFFIXES = frozenset(
 INDEX_FILES = ("index.html", "index.htm", "index.php")
 
 
-def is_tracking_param(name: str) -> bool:
-    """True for a query parameter that only tracks the reader (``utm_source``, ``r``…)."""
-    lowered = name.lower()
-    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
-
-
 def clean_link(link: str) -> str:
-    """``link`` normalised (:func:`normalize_link`) without tracking parameters; the form a
-    discovered link is fetched and stored under.
+    """``link`` normalised (:func:`normalize_link`: no fragment, no tracking parameters), with
+    a default port dropped: the form a discovered link is fetched and stored under.
 
     Raises:
         CrawlError: ``invalid_link`` / ``unsupported_scheme`` (see :func:`normalize_link`).
