@@ -7,7 +7,11 @@ from zenml import step
 
 from llm_twin.application.crawlers import Author, CrawlBatch, build_dispatcher
 from llm_twin.application.crawlers import crawl_links as crawl_batch
-from llm_twin.application.crawlers.discovery import DiscoveryOptions, expand_links
+from llm_twin.application.crawlers.discovery import (
+    DiscoveryOptions,
+    apply_listing_metadata,
+    expand_links,
+)
 from llm_twin.application.crawlers.politeness import HostThrottle
 from llm_twin.domain.documents import UserDocument
 from llm_twin.domain.exceptions import LLMTwinError
@@ -65,6 +69,7 @@ def crawl_links(
             force=force,
             concurrency=concurrency or settings.CRAWL_CONCURRENCY,
         )
+        apply_listing_metadata(batch, expansion)
         browsers = dispatcher.browsers.started if dispatcher.browsers else 0
     counts = batch.counts()
     record_counts(

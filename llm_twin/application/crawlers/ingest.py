@@ -9,7 +9,12 @@ from pydantic import BaseModel, Field
 
 from llm_twin.application.crawlers.base import Author
 from llm_twin.application.crawlers.batch import LinkReport, crawl_links
-from llm_twin.application.crawlers.discovery import DiscoveryOptions, SourceReport, expand_links
+from llm_twin.application.crawlers.discovery import (
+    DiscoveryOptions,
+    SourceReport,
+    apply_listing_metadata,
+    expand_links,
+)
 from llm_twin.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_twin.application.crawlers.saving import save_documents
 from llm_twin.domain.types import DataCategory
@@ -115,6 +120,7 @@ def ingest(
     for start in range(0, len(expansion.links), max(1, checkpoint)):
         chunk = expansion.links[start : start + max(1, checkpoint)]
         batch = crawl_links(chunk, author, dispatcher, known, force, concurrency, progress)
+        apply_listing_metadata(batch, expansion)
         saved = save_documents(warehouse, batch.content_documents())
         for key, value in saved.items():
             result.saved[key] = result.saved.get(key, 0) + value

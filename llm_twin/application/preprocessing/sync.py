@@ -30,6 +30,7 @@ from llm_twin.application.preprocessing.handlers import (
     registered_categories,
 )
 from llm_twin.application.preprocessing.private_data import PrivateDataConfig, mask_documents
+from llm_twin.application.publication import publication_payload
 from llm_twin.domain.documents import ContentDocument
 from llm_twin.domain.features import (
     CLEANED_DOCUMENTS_COLLECTION,
@@ -335,6 +336,8 @@ class FeatureSync:
                 handlers.chunker.chunk(doc, self.counter, max_len, chunk_config) for doc in cleaned
             ]
         chunks = [chunk for doc_chunks in chunks_by_doc for chunk in doc_chunks]
+        # Date and tags travel in every payload, so searches filter on them inside the store.
+        published = {document.id: publication_payload(document) for document in documents}
         with _timed(report, "embed_dense"):
             dense = handlers.embedder.dense(chunks, self.embedder)
         with _timed(report, "embed_sparse"):
@@ -343,13 +346,15 @@ class FeatureSync:
             VectorPoint(
                 id=chunk_id(chunk.document_id, chunk.chunk_index, chunk.content),
                 vector=vector,
-                payload=chunk_payload(chunk),
+                payload=chunk_payload(chunk) | published[chunk.document_id],
                 sparse=keywords,
             )
             for chunk, vector, keywords in zip(chunks, dense, sparse, strict=True)
         ]
         with _timed(report, "embed_dense"):
             documents_points = self._document_points(cleaned, chunks, dense)
+        for point in documents_points:
+            point.payload.update(published[point.id])
         writer.submit(self._load, documents_points, points, report)
         report.documents_processed += len(documents)
         report.chunks_embedded += len(chunks)

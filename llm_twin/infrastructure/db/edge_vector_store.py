@@ -327,12 +327,27 @@ def _point_id(value: uuid.UUID | str) -> uuid.UUID:
 
 
 def _edge_filter(match: Mapping[str, Any]) -> Any:
-    """``field → value`` (or list of accepted values) as an all-must qdrant-edge filter."""
-    from qdrant_edge import FieldCondition, Filter, MatchAny, MatchValue
+    """``field → value`` (or list of accepted values, or a ``{"gte", "lte",
+    "include_missing"}`` range) as an all-must qdrant-edge filter."""
+    from qdrant_edge import (
+        FieldCondition,
+        Filter,
+        IsEmptyCondition,
+        MatchAny,
+        MatchValue,
+        RangeFloat,
+    )
 
-    conditions = []
+    conditions: list[Any] = []
     for key, value in match.items():
-        if isinstance(value, list | tuple | set | frozenset):
+        if isinstance(value, dict):  # a range: {"gte", "lte", "include_missing"}
+            bounds = RangeFloat(gte=value.get("gte"), lte=value.get("lte"))
+            in_range = FieldCondition(key=key, range=bounds)
+            if value.get("include_missing"):
+                conditions.append(Filter(should=[in_range, IsEmptyCondition(key)]))
+            else:
+                conditions.append(in_range)
+        elif isinstance(value, list | tuple | set | frozenset):
             accepted = [str(v) for v in value]
             conditions.append(FieldCondition(key=key, match=MatchAny(any=accepted)))
         else:

@@ -267,9 +267,17 @@ def _vectors(point: VectorPoint) -> dict[str, Any]:
 def _filter(match: Mapping[str, Any]) -> Any:
     from qdrant_client import models
 
-    conditions = []
+    conditions: list[Any] = []
     for key, value in match.items():
-        if isinstance(value, list | tuple | set | frozenset):
+        if isinstance(value, dict):  # a range: {"gte", "lte", "include_missing"}
+            bounds = models.Range(gte=value.get("gte"), lte=value.get("lte"))
+            in_range = models.FieldCondition(key=key, range=bounds)
+            if value.get("include_missing"):
+                missing = models.IsEmptyCondition(is_empty=models.PayloadField(key=key))
+                conditions.append(models.Filter(should=[in_range, missing]))
+            else:
+                conditions.append(in_range)
+        elif isinstance(value, list | tuple | set | frozenset):
             accepted = [str(v) for v in value]
             conditions.append(models.FieldCondition(key=key, match=models.MatchAny(any=accepted)))
         else:

@@ -4,6 +4,7 @@ the links they stand for, before crawling. See :mod:`.discover` for the order of
 from dataclasses import dataclass, field
 
 from llm_twin.application.crawlers.base import CrawlError
+from llm_twin.application.crawlers.batch import CrawlBatch
 from llm_twin.application.crawlers.discovery.discover import (
     DiscoveredLink,
     DiscoveryOptions,
@@ -93,11 +94,33 @@ def expand_links(
     return expansion
 
 
+def apply_listing_metadata(batch: CrawlBatch, expansion: Expansion) -> int:
+    """Give crawled articles the publication date and tags their listing (feed, sitemap
+    ``lastmod``, archive API) gave, where the page itself declared none; return how many
+    documents gained something. Only text documents (with a ``Content`` field) are touched."""
+    by_key = {link_key(url): item for url, item in expansion.found.items()}
+    changed = 0
+    for entry in batch.documents:
+        document = entry["document"]
+        content = document.get("content")
+        item = by_key.get(link_key(str(document.get("link", ""))))
+        if item is None or not isinstance(content, dict) or "Content" not in content:
+            continue
+        before = dict(content)
+        if item.published and not content.get("Published"):
+            content["Published"] = item.published
+        if item.tags and not content.get("Tags"):
+            content["Tags"] = list(item.tags)
+        changed += content != before
+    return changed
+
+
 __all__ = [
     "DiscoveredLink",
     "DiscoveryOptions",
     "Expansion",
     "SourceReport",
+    "apply_listing_metadata",
     "clean_link",
     "discover",
     "expand_links",
