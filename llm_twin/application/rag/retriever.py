@@ -6,6 +6,7 @@ reranking and dedup. The embedder, stores and author list are loaded once and re
 """
 
 import dataclasses
+import datetime as dt
 import sys
 import time
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from typing import Any
 
 from loguru import logger
 
+from llm_twin.application.publication import DateRange, parse_time_scope
 from llm_twin.application.rag.chunks import RetrievedChunk
 from llm_twin.application.rag.dedup import deduplicate
 from llm_twin.application.rag.fusion import FusionMethod, reciprocal_rank_fusion, score_fusion
@@ -209,6 +211,8 @@ class ContextRetriever:
         k: int | None = None,
         author: str | None = None,
         categories: Sequence[str | DataCategory] | None = None,
+        published_after: dt.date | None = None,
+        published_before: dt.date | None = None,
     ) -> list[RetrievedChunk]:
         """The ``k`` best passages for ``query``, best first.
 
@@ -219,6 +223,10 @@ class ContextRetriever:
                 overrides the author self-query reads from the question.
             categories: Restrict to these categories (``articles``, ``posts``, ``code``…);
                 overrides the categories self-query reads from the question.
+            published_after: Keep passages published on or after this day (and undated ones);
+                with ``published_before``, overrides a time scope read from the question
+                ("in 2024", "recently").
+            published_before: Keep passages published on or before this day (and undated ones).
 
         Raises:
             InvalidInput: empty query, k < 1, unknown author or category.
@@ -231,8 +239,16 @@ class ContextRetriever:
         started = time.perf_counter()
         filters = self._filters(query, author, categories)
         where = _where(filters)
+        explicit_dates = published_after is not None or published_before is not None
+        dates = (
+            DateRange(published_after, published_before)
+            if explicit_dates
+            else parse_time_scope(query)
+        )
+        if dates is not None:  # applied inside the vector search, undated passages kept
+            where = {**(where or {}), **dates.where()}
         hits = self._candidates(filters.query, where)
-        if not hits and where and author is None and categories is None:
+        if not hits and where and author is None and categories is None and not explicit_dates:
             # The filters came from reading the question; a wrong guess must not hide results.
             logger.info("no hits with self-query filters {}; searching without them", where)
             hits = self._candidates(filters.query, None)

@@ -340,6 +340,8 @@ def _add_routes(app: FastAPI) -> None:
                 k=body.k,
                 author=body.author,
                 categories=body.categories,
+                published_after=body.published_after,
+                published_before=body.published_before,
                 params=params,
                 use_cache=not body.retrieval_only,
             )

@@ -2,6 +2,7 @@
 (whole or streamed), PII masking, cache and trace. All methods block: the API calls them in a
 thread pool."""
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -90,6 +91,8 @@ class TwinService:
         history: Sequence[Mapping[str, str]] = (),
         params: GenerationParams | None = None,
         use_cache: bool = True,
+        published_after: dt.date | None = None,
+        published_before: dt.date | None = None,
     ) -> Prepared:
         """Check the question, retrieve passages and build the prompt.
 
@@ -110,6 +113,16 @@ class TwinService:
             "query": query,
             "filters": {"k": k, "author": author, "categories": categories},
         }
+        # Passed on only when set, so a retriever without date filters keeps working.
+        dates = {
+            name: value
+            for name, value in (
+                ("published_after", published_after),
+                ("published_before", published_before),
+            )
+            if value is not None
+        }
+        trace["filters"] |= {name: str(value) for name, value in dates.items()}
         params = params or GenerationParams.from_settings(self.settings)
         try:
             query = check_query(query, self.settings.API_MAX_QUERY_CHARS)
@@ -119,6 +132,7 @@ class TwinService:
                 k=k,
                 author=author,
                 categories=categories,
+                **dates,
                 history=list(history),
                 model=self.model_id,
                 params=vars(params),
@@ -134,7 +148,9 @@ class TwinService:
             trace["filters"]["extracted"] = self._extracted_filters(query)
             retrieval_started = time.perf_counter()
             with self._retrieval_lock:
-                chunks = self.retriever.search(query, k=k, author=author, categories=categories)
+                chunks = self.retriever.search(
+                    query, k=k, author=author, categories=categories, **dates
+                )
             retrieval_ms = elapsed_ms(retrieval_started)
         except LLMTwinError as error:
             self.finish_error(trace, started, error)
