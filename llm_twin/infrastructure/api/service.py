@@ -113,16 +113,9 @@ class TwinService:
             "query": query,
             "filters": {"k": k, "author": author, "categories": categories},
         }
-        # Passed on only when set, so a retriever without date filters keeps working.
-        dates = {
-            name: value
-            for name, value in (
-                ("published_after", published_after),
-                ("published_before", published_before),
-            )
-            if value is not None
-        }
+        dates = _date_filters(published_after, published_before)
         trace["filters"] |= {name: str(value) for name, value in dates.items()}
+        filters = {"author": author, "categories": categories, **dates}
         params = params or GenerationParams.from_settings(self.settings)
         try:
             query = check_query(query, self.settings.API_MAX_QUERY_CHARS)
@@ -130,9 +123,7 @@ class TwinService:
             cache_key = ResponseCache.key(
                 query=query,
                 k=k,
-                author=author,
-                categories=categories,
-                **dates,
+                **filters,
                 history=list(history),
                 model=self.model_id,
                 params=vars(params),
@@ -148,9 +139,7 @@ class TwinService:
             trace["filters"]["extracted"] = self._extracted_filters(query)
             retrieval_started = time.perf_counter()
             with self._retrieval_lock:
-                chunks = self.retriever.search(
-                    query, k=k, author=author, categories=categories, **dates
-                )
+                chunks = self.retriever.search(query, k=k, **filters)
             retrieval_ms = elapsed_ms(retrieval_started)
         except LLMTwinError as error:
             self.finish_error(trace, started, error)
@@ -371,3 +360,10 @@ class AnswerStream:
 def _public(error: Exception) -> str:
     """A message safe to show: the project's own messages, else only the error type."""
     return str(error) if isinstance(error, LLMTwinError) else type(error).__name__
+
+
+def _date_filters(after: dt.date | None, before: dt.date | None) -> dict[str, dt.date]:
+    """The retriever's date arguments that are set (only those are passed on, so a retriever
+    without date filters keeps working)."""
+    dates = {"published_after": after, "published_before": before}
+    return {name: value for name, value in dates.items() if value is not None}
