@@ -59,7 +59,11 @@ def crawl_links(
             dispatcher.override(prefix, platform)
         # Root URLs (a blog, a profile, an account) become the links they list.
         expansion = expand_links(
-            links, dispatcher.fallback.fetcher, options, set() if force else known
+            links,
+            dispatcher.fallback.fetcher,
+            options,
+            set() if force else known,
+            browsers=dispatcher.browsers,
         )
         batch = crawl_batch(
             expansion.links,

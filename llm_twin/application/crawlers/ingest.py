@@ -113,7 +113,12 @@ def ingest(
     started = time.perf_counter()
     known = known_links(warehouse)
     expansion = expand_links(
-        links, dispatcher.fallback.fetcher, options, set() if force else known, always=True
+        links,
+        dispatcher.fallback.fetcher,
+        options,
+        set() if force else known,
+        always=True,
+        browsers=dispatcher.browsers,
     )
     result = IngestResult(sources=[SourceOutcome(discovery=s) for s in expansion.sources])
     by_root = {outcome.discovery.root: outcome for outcome in result.sources}

@@ -164,14 +164,36 @@ def test_substack_root_reads_the_archive_api_page_by_page(site, fetcher, monkeyp
     assert report.listings_read == 3 + 4
 
 
-def test_medium_profile_reads_its_feed(site, fetcher) -> None:
+MEDIUM_STORIES = [
+    "medium/jane-doe/tracing-every-tool-call.html",
+    "medium/jane-doe/why-your-agent-needs-a-budget.html",
+    "medium/jane-doe/a-note-on-evals-for-agents.html",
+]
+
+
+def test_medium_profile_without_a_browser_reads_its_feed(site, fetcher) -> None:
     report, links = discover(site.url("medium/jane-doe/"), fetcher, options_for(site))
     assert report.kind == "medium"
-    assert [link.url for link in links] == [
-        site.url("medium/jane-doe/tracing-every-tool-call.html"),
-        site.url("medium/jane-doe/why-your-agent-needs-a-budget.html"),
-    ]
+    # The feed holds the recent stories only.
+    assert [link.url for link in links] == [site.url(path) for path in MEDIUM_STORIES[:2]]
     assert links[1].tags == ["agents", "llm"]
+
+
+def test_medium_profile_scrolled_in_chromium_lists_every_story(
+    site, fetcher, settings, chromium
+) -> None:
+    from llm_twin.application.crawlers.browser import BrowserPool
+
+    browsers = BrowserPool(settings)
+    try:
+        report, links = discover(
+            site.url("medium/jane-doe/"), fetcher, options_for(site), browsers=browsers
+        )
+    finally:
+        browsers.close()
+    assert report.error == ""
+    assert [link.url for link in links] == [site.url(path) for path in MEDIUM_STORIES]
+    assert links[0].published == "2024-06-09"  # feed dates merged into the scrolled links
 
 
 def test_github_account_lists_public_non_fork_repositories(site, fetcher) -> None:

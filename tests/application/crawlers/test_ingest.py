@@ -8,7 +8,12 @@ from llm_twin.application.crawlers import ingest as ingest_module
 from llm_twin.application.crawlers.discovery import DiscoveryOptions
 from llm_twin.application.crawlers.ingest import ingest
 from llm_twin.domain.types import DataCategory
-from tests.application.crawlers.test_discovery import BLOG_POSTS, SUBSTACK_POSTS, options_for
+from tests.application.crawlers.test_discovery import (
+    BLOG_POSTS,
+    MEDIUM_STORIES,
+    SUBSTACK_POSTS,
+    options_for,
+)
 
 FIXTURES = {
     "blog": ("janeblog/", BLOG_POSTS, DataCategory.ARTICLES, False),
@@ -21,10 +26,7 @@ FIXTURES = {
     ),
     "medium": (
         "medium/jane-doe/",
-        [
-            "medium/jane-doe/tracing-every-tool-call.html",
-            "medium/jane-doe/why-your-agent-needs-a-budget.html",
-        ],
+        MEDIUM_STORIES,
         DataCategory.ARTICLES,
         True,
     ),
@@ -109,9 +111,7 @@ def test_budget_spreads_a_large_site_over_runs(site, settings, warehouse, author
 
 
 def test_failures_are_reported_per_source(site, settings, warehouse, author) -> None:
-    result = run(
-        site, settings, warehouse, author, [site.url("nowhere/"), site.url("gh/jane-doe")]
-    )
+    result = run(site, settings, warehouse, author, [site.url("nowhere/"), site.url("gh/jane-doe")])
     failed, github = result.sources
     assert failed.discovery.error.startswith("http_error")
     assert github.crawled == 2 and not github.failed

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from llm_twin.application.crawlers.base import CrawlError
 from llm_twin.application.crawlers.batch import CrawlBatch
+from llm_twin.application.crawlers.browser import BrowserPool
 from llm_twin.application.crawlers.discovery.discover import (
     DiscoveredLink,
     DiscoveryOptions,
@@ -49,6 +50,7 @@ def expand_links(
     options: DiscoveryOptions,
     known_links: set[str],
     always: bool = False,
+    browsers: BrowserPool | None = None,
 ) -> Expansion:
     """Replace each root URL of ``links`` by the new links discovery finds under it.
 
@@ -60,6 +62,7 @@ def expand_links(
             article reached through another URL form is not fetched again).
         always: Try discovery on every link, not only those that look like a root (a link
             under which nothing is listed is then crawled as a page).
+        browsers: Headless Chromium for profiles that list stories as one scrolls (Medium).
     """
     known_keys = {link_key(link) for link in known_links}
     expansion = Expansion()
@@ -84,7 +87,7 @@ def expand_links(
         if link_key(normalized) in roots:
             continue  # the same root listed twice
         roots.add(link_key(normalized))
-        report, found = discover(normalized, fetcher, options, known_keys)
+        report, found = discover(normalized, fetcher, options, known_keys, browsers)
         expansion.sources.append(report)
         if report.error:
             add(normalized)  # crawled as a page: the crawl reports its failure per link

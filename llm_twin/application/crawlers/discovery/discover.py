@@ -9,6 +9,7 @@ in the warehouse are dropped before the ``max_pages`` budget is applied, so a ru
 interrupted, or a budget smaller than the site, goes on where the last run stopped.
 """
 
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -17,6 +18,7 @@ from loguru import logger
 from pydantic import BaseModel, Field
 
 from llm_twin.application.crawlers.base import CrawlError
+from llm_twin.application.crawlers.browser import BrowserPool
 from llm_twin.application.crawlers.discovery import feeds, platforms
 from llm_twin.application.crawlers.discovery.archive import read_archive
 from llm_twin.application.crawlers.discovery.sitemap import read_sitemaps
@@ -126,7 +128,8 @@ class SourceReport(BaseModel):
     Attributes:
         root: The root URL as given.
         kind: ``site``, ``substack``, ``medium`` or ``github``.
-        method: Where the links came from: ``sitemap``, ``api``, ``feed+archive``, or ``page``
+        method: Where the links came from: ``sitemap``, ``api``, ``feed+archive`` (plus the
+            scrolled profile page for Medium), or ``page``
             (nothing listed: the root is crawled as a page itself).
         discovered: Article-like links found (before dropping stored ones and the budget).
         new: Links handed to the crawler this run.
@@ -181,6 +184,7 @@ def discover(
     fetcher: HttpFetcher,
     options: DiscoveryOptions,
     known_keys: set[str] | frozenset[str] = frozenset(),
+    browsers: BrowserPool | None = None,
 ) -> tuple[SourceReport, list[DiscoveredLink]]:
     """The new links ``root`` stands for and the report of how they were found.
 
@@ -192,11 +196,13 @@ def discover(
         fetcher: The crawler's fetcher (robots rules, network policy, retries, politeness).
         options: Budget, API locations, platform overrides.
         known_keys: :func:`link_key` of every link already in the warehouse.
+        browsers: Headless Chromium for profiles that list stories only as one scrolls
+            (Medium); without it their feed (recent stories only) is read.
     """
     began = time.perf_counter()
     report = SourceReport(root=root)
     try:
-        found = _discover(clean_link(root), fetcher, options, report)
+        found = _discover(clean_link(root), fetcher, options, report, browsers)
     except CrawlError as error:
         report.error = f"{error.reason}: {error}"
         report.seconds = round(time.perf_counter() - began, 3)
@@ -217,7 +223,11 @@ def discover(
 
 
 def _discover(
-    root: str, fetcher: HttpFetcher, options: DiscoveryOptions, report: SourceReport
+    root: str,
+    fetcher: HttpFetcher,
+    options: DiscoveryOptions,
+    report: SourceReport,
+    browsers: BrowserPool | None,
 ) -> list[DiscoveredLink]:
     owner = platforms.github_account(root, options.github_web_url)
     if owner:
@@ -249,11 +259,42 @@ def _discover(
     for reason, count in archive.skipped.items():
         report.skip(reason, count)
     found += [DiscoveredLink(url=url) for url in archive.links]
+    if report.kind == "medium" and browsers is not None:
+        found += _from_scrolled_profile(root, fetcher, browsers, scope, report)
     if found:
         report.method = "feed+archive"
         return found
     report.method = "page"
     return [DiscoveredLink(url=root)]
+
+
+def _from_scrolled_profile(
+    root: str, fetcher: HttpFetcher, browsers: BrowserPool, scope: Scope, report: SourceReport
+) -> list[DiscoveredLink]:
+    """Story links of a Medium profile scrolled to its end in Chromium: those under the
+    profile, or medium.com story URLs (``…/slug-<hex id>``)."""
+    from llm_twin.application.crawlers.discovery.scrolled import scrolled_links
+
+    try:
+        urls = scrolled_links(root, fetcher, browsers)
+    except CrawlError as error:  # the feed still gave the recent stories
+        logger.warning("could not scroll the profile {}: {}", root, error)
+        report.skip(f"scroll_{error.reason}")
+        return []
+    found = []
+    for url in urls:
+        host = (urlsplit(url).hostname or "").removeprefix("www.")
+        story = scope.contains(url) or (
+            (host == "medium.com" or host.endswith(".medium.com"))
+            and re.search(r"-[0-9a-f]{8,12}$", urlsplit(url).path) is not None
+        )
+        reason = non_article_reason(url) if story else "other_site"
+        if reason:
+            report.skip(reason)
+        else:
+            found.append(DiscoveredLink(url=url))
+    report.listings_read += 1
+    return found
 
 
 def _from_listing(listing: platforms.Listing, report: SourceReport) -> list[DiscoveredLink]:
