@@ -18,10 +18,11 @@ from tenacity import (
 
 from llm_twin.application.crawlers.base import CrawlError
 from llm_twin.application.crawlers.links import check_host_allowed
+from llm_twin.application.crawlers.politeness import HostThrottle
+from llm_twin.settings import Settings
 
 if TYPE_CHECKING:
     import requests
-from llm_twin.settings import Settings
 
 MAX_REDIRECTS = 5
 #: Pages larger than this are refused (a blog article is far smaller).
@@ -38,6 +39,7 @@ class Page:
         content: The raw body.
         content_type: The ``Content-Type`` header (lower-cased, without parameters).
         encoding: The charset requests determined, used by :attr:`text`.
+        next_url: The ``rel="next"`` target of its ``Link`` header (API pagination), if any.
     """
 
     url: str
@@ -45,6 +47,7 @@ class Page:
     content: bytes
     content_type: str
     encoding: str | None
+    next_url: str | None = None
 
     @property
     def text(self) -> str:
@@ -65,10 +68,14 @@ class HttpFetcher:
     Args:
         settings: Crawl settings (``CRAWL_TIMEOUT_S``, ``CRAWL_RETRIES``, ``CRAWL_USER_AGENT``,
             ``CRAWL_RESPECT_ROBOTS``, ``CRAWL_ALLOW_PRIVATE_NETWORKS``).
+        throttle: Per-host politeness (requests in flight, delay); the site's ``Crawl-delay``
+            is honoured on top of it. Default: at most 2 requests per host at once,
+            ``CRAWL_DELAY_S`` between two.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, throttle: HostThrottle | None = None) -> None:
         self.settings = settings
+        self.throttle = throttle or HostThrottle(delay_s=settings.crawl.delay_s)
         self._local = threading.local()
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
         self._robots_lock = threading.Lock()
@@ -128,12 +135,13 @@ class HttpFetcher:
         for _ in range(MAX_REDIRECTS + 1):
             check_host_allowed(current, self.settings.crawl.allow_private_networks)
             try:
-                response = self._session().get(
-                    current,
-                    timeout=self.settings.crawl.timeout_s,
-                    allow_redirects=False,
-                    stream=True,
-                )
+                with self.throttle.slot(current, self.crawl_delay(current)):
+                    response = self._session().get(
+                        current,
+                        timeout=self.settings.crawl.timeout_s,
+                        allow_redirects=False,
+                        stream=True,
+                    )
                 with response:
                     if response.is_redirect:
                         target = urljoin(current, response.headers.get("Location", ""))
@@ -152,7 +160,10 @@ class HttpFetcher:
                         .split(";")[0]
                         .strip()
                         .lower(),
-                        encoding=response.encoding or response.apparent_encoding,
+                        # None for non-text types (XML, JSON: UTF-8 by default); requests'
+                        # apparent_encoding cannot run here, the body was streamed.
+                        encoding=response.encoding,
+                        next_url=(response.links.get("next") or {}).get("url"),
                     )
             except requests.Timeout:
                 logger.debug("timeout fetching {}", current)
@@ -188,6 +199,40 @@ class HttpFetcher:
                 f"robots.txt of {origin} disallows {url} "
                 "(set CRAWL_RESPECT_ROBOTS=false to ignore)",
             )
+
+    def _robots_parser(self, url: str) -> urllib.robotparser.RobotFileParser | None:
+        parts = urlsplit(url)
+        with self._robots_lock:
+            return self._robots.get(f"{parts.scheme}://{parts.netloc}")
+
+    def crawl_delay(self, url: str) -> float | None:
+        """The ``Crawl-delay`` (or ``Request-rate`` interval) robots.txt of ``url``'s site
+        sets for our user agent, once that robots.txt has been read; else ``None``."""
+        parser = self._robots_parser(url)
+        if parser is None:
+            return None
+        agent = self.settings.crawl.user_agent
+        delay = parser.crawl_delay(agent)
+        rate = parser.request_rate(agent)
+        if rate is not None and rate.requests:
+            delay = max(float(delay or 0), rate.seconds / rate.requests)
+        return float(delay) if delay else None
+
+    def robots_sitemaps(self, url: str) -> list[str]:
+        """The ``Sitemap:`` URLs robots.txt of ``url``'s site lists (read on first use).
+
+        Raises:
+            CrawlError: robots.txt is unreachable.
+        """
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        parser = self._robots_parser(url)
+        if parser is None:
+            parser = self._load_robots(origin)
+            with self._robots_lock:
+                parser = self._robots.setdefault(origin, parser)
+        # Relative values are not in the standard but occur; read them against the site.
+        return [urljoin(f"{origin}/", url) for url in parser.site_maps() or []]
 
     def _load_robots(self, origin: str) -> urllib.robotparser.RobotFileParser:
         parser = urllib.robotparser.RobotFileParser(f"{origin}/robots.txt")
