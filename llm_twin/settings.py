@@ -238,6 +238,39 @@ class CrawlSettings(SettingsGroup):
             "How many times the LinkedIn crawler scrolls the activity feed to load more posts."
         ),
     )
+    max_pages: int = Field(
+        default=500,
+        ge=1,
+        alias="CRAWL_MAX_PAGES",
+        description=(
+            "New pages crawled at most per source (root URL) and run; the rest is left for the next"
+            " run."
+        ),
+    )
+    max_listing_pages: int = Field(
+        default=30,
+        ge=1,
+        alias="CRAWL_MAX_LISTING_PAGES",
+        description="Archive (listing) pages discovery reads at most per source.",
+    )
+    delay_s: float = Field(
+        default=0.0,
+        ge=0,
+        alias="CRAWL_DELAY_S",
+        description=(
+            "Seconds between two requests to one host (a site's larger ``Crawl-delay`` wins)."
+        ),
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com",
+        alias="GITHUB_API_URL",
+        description="GitHub REST API base URL discovery lists an account's repositories from.",
+    )
+    github_web_url: str = Field(
+        default="https://github.com/",
+        alias="GITHUB_WEB_URL",
+        description="Where GitHub account pages live (a GitHub Enterprise or a local fixture).",
+    )
 
 
 class RagSettings(SettingsGroup):

@@ -18,7 +18,9 @@ from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.model.evaluation.config import EvaluationConfig
 
 if typing.TYPE_CHECKING:
+    from llm_twin.application.crawlers.discovery import DiscoveryOptions
     from llm_twin.application.preprocessing.sync import FeatureSyncConfig
+    from llm_twin.settings import Settings
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -132,13 +134,44 @@ class PipelineConfig(BaseModel):
 # ---- digital data ETL ---------------------------------------------------------------------
 
 
+class DiscoveryConfig(PipelineConfig):
+    """``discovery:`` of an ETL config: how far root-URL discovery goes (an unset key takes
+    its ``CRAWL_*``/``GITHUB_*`` setting)."""
+
+    max_pages: int | None = Field(
+        default=None,
+        ge=1,
+        description="New pages crawled per source and run, the rest left for the next run "
+        "(default CRAWL_MAX_PAGES).",
+    )
+    max_listing_pages: int | None = Field(
+        default=None,
+        ge=1,
+        description="Archive pages read per source (default CRAWL_MAX_LISTING_PAGES).",
+    )
+    delay_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds between two requests to one host (default CRAWL_DELAY_S).",
+    )
+    github_web_url: str | None = Field(
+        default=None,
+        description="Where GitHub accounts live, e.g. a GitHub Enterprise (default "
+        "GITHUB_WEB_URL).",
+    )
+    github_api_url: str | None = Field(
+        default=None, description="GitHub REST API base URL (default GITHUB_API_URL)."
+    )
+
+
 class DigitalDataEtlConfig(PipelineConfig):
     """``configs/digital_data_etl_*.yaml``: one author's links into the warehouse."""
 
     user_full_name: str = Field(description='The author\'s full name, e.g. "Maxime Labonne".')
     links: list[str] = Field(
         default_factory=list,
-        description="Article, LinkedIn profile and repository URLs (http, https or git).",
+        description="Article, LinkedIn profile and repository URLs (http, https or git), or root "
+        "URLs (a blog, a Substack, a Medium profile, a GitHub account) to discover from.",
     )
     force: bool = Field(
         default=False,
@@ -152,6 +185,27 @@ class DigitalDataEtlConfig(PipelineConfig):
     concurrency: int | None = Field(
         default=None, description="Links crawled at once; default the CRAWL_CONCURRENCY setting."
     )
+    discovery: DiscoveryConfig = Field(
+        default_factory=DiscoveryConfig,
+        description="Root-URL discovery: a blog's home, a Substack, a Medium profile or a GitHub "
+        "account in links stands for everything it lists.",
+    )
+
+    def discovery_options(self, settings: "Settings") -> "DiscoveryOptions":
+        """The library's :class:`DiscoveryOptions`: the settings, overridden by ``discovery``,
+        with the ``platforms`` routing.
+
+        Args:
+            settings: The crawl settings (``CRAWL_MAX_PAGES``…).
+        """
+        import dataclasses
+
+        from llm_twin.application.crawlers.discovery import DiscoveryOptions
+
+        return dataclasses.replace(
+            DiscoveryOptions.from_settings(settings, self.platforms),
+            **self.discovery.model_dump(exclude_none=True),
+        )
 
 
 # ---- feature engineering ------------------------------------------------------------------
@@ -175,6 +229,15 @@ class FeatureEngineeringConfig(PipelineConfig):
     reindex: bool = Field(
         default=False,
         description="Re-process unchanged documents too (after changing chunking or embedder).",
+    )
+    mask_pii: bool = Field(
+        default=True,
+        description="Mask e-mail addresses and phone numbers of anyone but the author before "
+        "indexing (and so before the datasets).",
+    )
+    pii_keep: list[str] = Field(
+        default_factory=list,
+        description="Addresses and phone numbers never masked (a project's public contact).",
     )
 
     # An unknown category or a bad chunk size fails when the config is loaded, not in a step.
@@ -208,6 +271,7 @@ class FeatureEngineeringConfig(PipelineConfig):
             ValueError: an unknown category or an invalid chunking setting (named).
         """
         from llm_twin.application.preprocessing.chunking import ChunkingConfig
+        from llm_twin.application.preprocessing.private_data import PrivateDataConfig
         from llm_twin.application.preprocessing.sync import FeatureSyncConfig
         from llm_twin.domain.types import DataCategory
 
@@ -220,6 +284,7 @@ class FeatureEngineeringConfig(PipelineConfig):
             },
             batch_documents=self.batch_documents,
             reindex=self.reindex,
+            private_data=PrivateDataConfig(enabled=self.mask_pii, keep=self.pii_keep),
         )
 
 

@@ -17,10 +17,20 @@ real HTTP and a real browser:
 - ``/flaky/…``: the first request for each path answers 503, later ones serve
   ``/substack/p/<name>`` (exercises retries);
 - ``/slow/…``: answers only after ``slow_seconds`` (a page that times out);
-- ``/private/…``: disallowed by the site's ``robots.txt``; any unknown path: 404.
+- ``/private/…``: disallowed by the site's ``robots.txt``; any unknown path: 404;
+- discovery fixtures, one root URL each: ``/janeblog/`` (sitemap index with a gzip sitemap,
+  RSS feed, paginated archive, tag/about pages), ``/substack/`` (a Substack-like archive API
+  ``/substack/api/v1/archive?offset=&limit=`` and a short feed), ``/medium/jane-doe/`` (a
+  profile with its feed) and ``/gh/jane-doe`` with a GitHub-like API under ``/gh-api/``
+  (:data:`API_PAGE_SIZE` repositories per page, ``Link: rel="next"``, a fork).
+
+Files may contain ``{{BASE}}``, replaced by the site's base URL when served (sitemaps and
+feeds need absolute URLs); ``X.gz`` is served gzip-compressed from ``X`` when only ``X`` exists.
 """
 
+import gzip
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -40,6 +50,16 @@ FIXTURE_LINKEDIN_PASSWORD = "fixture-password"
 SESSION_COOKIE = "li_at=fixture-session"
 #: Fixed dates make the fixture repositories' commit ids the same on every machine.
 _GIT_DATE = "2024-05-01T12:00:00+00:00"
+#: Items per page of the GitHub-like API (GitHub's own maximum is 100; small to paginate).
+API_PAGE_SIZE = 2
+BASE_PLACEHOLDER = b"{{BASE}}"
+_CONTENT_TYPES = {
+    ".xml": "application/xml",
+    ".json": "application/json",
+    ".html": "text/html; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    "": "text/html; charset=utf-8",
+}
 
 
 def build_git_repositories(target: Path) -> Path:
@@ -101,6 +121,7 @@ class FixtureHandler(http.server.SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
+        self.server.requested.append(self.path)  # type: ignore[attr-defined]
         if path.startswith("/slow/"):
             time.sleep(self.slow_seconds)
             self._send(200, b"<html><body><p>Too late.</p></body></html>")
@@ -136,7 +157,64 @@ class FixtureHandler(http.server.SimpleHTTPRequestHandler):
                 return
         if path == "/login":
             self.path = "/login.html"
+        if self._paged_json(path) or self._templated(path):
+            return
         super().do_GET()
+
+    def _base_url(self) -> bytes:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}".encode()
+
+    def _templated(self, path: str) -> bool:
+        """Serve a file containing ``{{BASE}}`` (or the gzip of ``X`` for a missing ``X.gz``)
+        with the placeholder replaced; False when the static handler should serve it."""
+        target = Path(self.translate_path(path))
+        compress = False
+        if target.is_dir():
+            if not path.endswith("/"):
+                return False  # the static handler redirects to the slash form
+            target = target / "index.html"
+        if not target.is_file() and target.suffix == ".gz" and target.with_suffix("").is_file():
+            target, compress = target.with_suffix(""), True
+        if not target.is_file():
+            return False
+        body = target.read_bytes()
+        if BASE_PLACEHOLDER not in body and not compress:
+            return False
+        body = body.replace(BASE_PLACEHOLDER, self._base_url())
+        content_type = _CONTENT_TYPES.get(target.suffix, "application/octet-stream")
+        if compress:
+            body, content_type = gzip.compress(body, mtime=0), "application/gzip"
+        self._send(200, body, content_type)
+        return True
+
+    def _paged_json(self, path: str) -> bool:
+        """The paginated fixture APIs: ``/gh-api/users/<user>/repos`` (``page``/``per_page``,
+        at most :data:`API_PAGE_SIZE`, ``Link`` header) and ``…/api/v1/archive``
+        (``offset``/``limit``), sliced from ``<path>.json``."""
+        github = path.startswith("/gh-api/")
+        if not (github or path.endswith("/api/v1/archive")):
+            return False
+        source = Path(self.translate_path(path.rstrip("/") + ".json"))
+        if not source.is_file():
+            self._send(404, b'{"message": "Not Found"}', "application/json")
+            return True
+        items = json.loads(source.read_bytes().replace(BASE_PLACEHOLDER, self._base_url()))
+        query = parse_qs(urlsplit(self.path).query)
+        headers = []
+        if github:
+            size = min(int(query.get("per_page", ["30"])[0]), API_PAGE_SIZE)
+            number = int(query.get("page", ["1"])[0])
+            start = (number - 1) * size
+            if start + size < len(items):
+                next_url = f"{self._base_url().decode()}{path}?per_page={size}&page={number + 1}"
+                headers.append(("Link", f'<{next_url}>; rel="next"'))
+        else:
+            size = int(query.get("limit", ["12"])[0])
+            start = int(query.get("offset", ["0"])[0])
+        body = json.dumps(items[start : start + size]).encode()
+        self._send(200, body, "application/json", headers)
+        return True
 
     def do_POST(self) -> None:
         if urlsplit(self.path).path.startswith("/git/"):
@@ -203,10 +281,18 @@ class FixtureHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def _send(self, status: int, body: bytes) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "text/html; charset=utf-8",
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Type", content_type)
+            for name, value in headers or []:
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -239,7 +325,14 @@ class FixtureSite:
         )
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
+        #: Every GET path (with query) the site answered, in order (tests count fetches).
+        self.server.requested = []  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
+
+    @property
+    def requested(self) -> list[str]:
+        """Every GET path (with its query) the site was asked for, in order."""
+        return self.server.requested  # type: ignore[attr-defined]
 
     @property
     def base_url(self) -> str:

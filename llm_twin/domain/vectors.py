@@ -16,8 +16,26 @@ if TYPE_CHECKING:
 
 #: One accepted payload value of a filter (compared as its string form).
 FilterScalar = str | int | float | bool | uuid.UUID
-#: ``field → value`` or ``field → collection of accepted values``; every pair must match.
-PayloadFilter = Mapping[str, FilterScalar | Collection[FilterScalar]]
+
+
+@dataclass(frozen=True)
+class PayloadRange:
+    """A numeric range a payload field must fall in (bounds inclusive; ``None``: open).
+
+    Attributes:
+        gte: Smallest accepted value.
+        lte: Largest accepted value.
+        include_missing: Also accept points that lack the field (or hold it empty).
+    """
+
+    gte: float | None = None
+    lte: float | None = None
+    include_missing: bool = False
+
+
+#: ``field → value``, ``field → collection of accepted values`` or ``field → range``; every
+#: pair must match.
+PayloadFilter = Mapping[str, FilterScalar | Collection[FilterScalar] | PayloadRange]
 #: A point's id (this project always uses UUIDs; backends may return them as strings).
 PointId = uuid.UUID | str
 #: A point's payload as stored: free-form JSON.

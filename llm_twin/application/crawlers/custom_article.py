@@ -4,6 +4,7 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from llm_twin.application.crawlers.base import Author, Crawler, CrawlError, utc_now
+from llm_twin.application.crawlers.canonical import same_site_canonical
 from llm_twin.application.crawlers.extraction import ExtractedArticle, extract_article
 from llm_twin.application.crawlers.http import HttpFetcher
 from llm_twin.domain.documents import ArticleDocument
@@ -42,7 +43,8 @@ class CustomArticleCrawler(Crawler):
         article = extract_article(page.content, url=page.url)
         if article is None:
             raise CrawlError("empty_extraction", f"no article text found in {link}")
-        return [article_document(article, link, self.platform_for(link), author)]
+        stored_link = same_site_canonical(page.content, link, page.url)
+        return [article_document(article, stored_link, self.platform_for(link), author)]
 
 
 def article_document(

@@ -17,6 +17,7 @@ from llm_twin.application.crawlers.http import HttpFetcher
 from llm_twin.application.crawlers.linkedin import LinkedInCrawler
 from llm_twin.application.crawlers.links import normalize_link
 from llm_twin.application.crawlers.medium import MediumCrawler
+from llm_twin.application.crawlers.politeness import HostThrottle
 from llm_twin.settings import Settings
 
 
@@ -96,9 +97,14 @@ class CrawlerDispatcher:
         self.close()
 
 
-def build_dispatcher(settings: Settings) -> CrawlerDispatcher:
-    """The project's crawlers, wired to one HTTP fetcher and one browser pool."""
-    fetcher = HttpFetcher(settings)
+def build_dispatcher(settings: Settings, throttle: HostThrottle | None = None) -> CrawlerDispatcher:
+    """The project's crawlers, wired to one HTTP fetcher and one browser pool.
+
+    Args:
+        settings: Crawl settings.
+        throttle: Per-host politeness of the fetcher (default: see :class:`HttpFetcher`).
+    """
+    fetcher = HttpFetcher(settings, throttle)
     browsers = BrowserPool(settings)
     dispatcher = CrawlerDispatcher(fallback=CustomArticleCrawler(fetcher), browsers=browsers)
     medium = MediumCrawler(settings, fetcher, browsers)

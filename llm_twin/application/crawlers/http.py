@@ -18,11 +18,12 @@ from tenacity import (
 
 from llm_twin.application.crawlers.base import CrawlError
 from llm_twin.application.crawlers.links import check_host_allowed
+from llm_twin.application.crawlers.politeness import HostThrottle
+from llm_twin.settings import Settings
 
 if TYPE_CHECKING:
     import requests
     import requests.adapters
-from llm_twin.settings import Settings
 
 MAX_REDIRECTS = 5
 #: Pages larger than this are refused (a blog article is far smaller).
@@ -39,6 +40,7 @@ class Page:
         content: The raw body.
         content_type: The ``Content-Type`` header (lower-cased, without parameters).
         encoding: The charset requests determined, used by :attr:`text`.
+        next_url: The ``rel="next"`` target of its ``Link`` header (API pagination), if any.
     """
 
     url: str
@@ -46,6 +48,7 @@ class Page:
     content: bytes
     content_type: str
     encoding: str | None
+    next_url: str | None = None
 
     @property
     def text(self) -> str:
@@ -66,10 +69,14 @@ class HttpFetcher:
     Args:
         settings: Crawl settings (``CRAWL_TIMEOUT_S``, ``CRAWL_RETRIES``, ``CRAWL_USER_AGENT``,
             ``CRAWL_RESPECT_ROBOTS``, ``CRAWL_ALLOW_PRIVATE_NETWORKS``).
+        throttle: Per-host politeness (requests in flight, delay); the site's ``Crawl-delay``
+            is honoured on top of it. Default: at most 2 requests per host at once,
+            ``CRAWL_DELAY_S`` between two.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, throttle: HostThrottle | None = None) -> None:
         self.settings = settings
+        self.throttle = throttle or HostThrottle(delay_s=settings.crawl.delay_s)
         self._local = threading.local()
         self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
         self._robots_lock = threading.Lock()
@@ -132,13 +139,14 @@ class HttpFetcher:
             address = check_host_allowed(current, self.settings.crawl.allow_private_networks)
             pinned_url, host = _pinned(current, address)
             try:
-                response = self._session().get(
-                    pinned_url,
-                    headers={"Host": host},
-                    timeout=self.settings.crawl.timeout_s,
-                    allow_redirects=False,
-                    stream=True,
-                )
+                with self.throttle.slot(current, self.crawl_delay(current)):
+                    response = self._session().get(
+                        pinned_url,
+                        headers={"Host": host},
+                        timeout=self.settings.crawl.timeout_s,
+                        allow_redirects=False,
+                        stream=True,
+                    )
                 with response:
                     if response.is_redirect:
                         target = urljoin(current, response.headers.get("Location", ""))
@@ -158,6 +166,7 @@ class HttpFetcher:
                         .strip()
                         .lower(),
                         encoding=response.encoding or _detected_encoding(content),
+                        next_url=(response.links.get("next") or {}).get("url"),
                     )
             except requests.Timeout:
                 logger.debug("timeout fetching {}", current)
@@ -193,6 +202,40 @@ class HttpFetcher:
                 f"robots.txt of {origin} disallows {url} "
                 "(set CRAWL_RESPECT_ROBOTS=false to ignore)",
             )
+
+    def _robots_parser(self, url: str) -> urllib.robotparser.RobotFileParser | None:
+        parts = urlsplit(url)
+        with self._robots_lock:
+            return self._robots.get(f"{parts.scheme}://{parts.netloc}")
+
+    def crawl_delay(self, url: str) -> float | None:
+        """The ``Crawl-delay`` (or ``Request-rate`` interval) robots.txt of ``url``'s site
+        sets for our user agent, once that robots.txt has been read; else ``None``."""
+        parser = self._robots_parser(url)
+        if parser is None:
+            return None
+        agent = self.settings.crawl.user_agent
+        delay = parser.crawl_delay(agent)
+        rate = parser.request_rate(agent)
+        if rate is not None and rate.requests:
+            delay = max(float(delay or 0), rate.seconds / rate.requests)
+        return float(delay) if delay else None
+
+    def robots_sitemaps(self, url: str) -> list[str]:
+        """The ``Sitemap:`` URLs robots.txt of ``url``'s site lists (read on first use).
+
+        Raises:
+            CrawlError: robots.txt is unreachable.
+        """
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        parser = self._robots_parser(url)
+        if parser is None:
+            parser = self._load_robots(origin)
+            with self._robots_lock:
+                parser = self._robots.setdefault(origin, parser)
+        # Relative values are not in the standard but occur; read them against the site.
+        return [urljoin(f"{origin}/", url) for url in parser.site_maps() or []]
 
     def _load_robots(self, origin: str) -> urllib.robotparser.RobotFileParser:
         parser = urllib.robotparser.RobotFileParser(f"{origin}/robots.txt")

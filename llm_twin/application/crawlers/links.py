@@ -4,12 +4,36 @@ not reach (loopback, private, link-local and other non-public addresses)."""
 import ipaddress
 import re
 import socket
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from llm_twin.application.crawlers.base import CrawlError
 
 #: Schemes a link may use at all; each crawler accepts a subset.
 ALLOWED_SCHEMES = frozenset({"http", "https", "git"})
+#: Query parameters that only say where a reader came from (they never change the page).
+TRACKING_PARAMS = frozenset(
+    {"r", "ref", "ref_src", "ref_url", "source", "sk", "fbclid", "gclid", "dclid", "msclkid",
+     "mc_cid", "mc_eid", "igshid", "yclid", "_hsenc", "_hsmi", "mkt_tok", "triedredirect",
+     "showwelcome", "isfreemail", "cmpid"}
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "oly_")
+
+
+def is_tracking_param(name: str) -> bool:
+    """True for a query parameter that only tracks the reader (``utm_source``, Substack's
+    ``r``, Medium's ``source``…)."""
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def strip_tracking(query: str) -> str:
+    """``query`` without tracking parameters (others kept, in order)."""
+    if not query:
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(is_tracking_param(name) for name, _ in pairs):
+        return query  # untouched: no re-encoding of a query we keep as is
+    return urlencode([(name, value) for name, value in pairs if not is_tracking_param(name)])
 
 
 #: ``scheme://user:password@`` at the start of a link (the user info, even when the rest of the
@@ -28,9 +52,11 @@ def strip_credentials(link: str) -> str:
 
 
 def normalize_link(link: str) -> str:
-    """``link`` stripped of surrounding space, of credentials (``user:password@``) and of its
-    ``#fragment``; scheme and host lower-cased. This is the key documents are stored and
-    skipped under.
+    """``link`` stripped of surrounding space, of credentials (``user:password@``), of its
+    ``#fragment`` and of tracking parameters (``utm_*``, ``?r=``…); scheme and host lower-cased.
+    This is the key documents are stored and skipped under (trailing slashes are kept: servers
+    differ on them; discovery compares links with ``discovery.urls.link_key``, which also ignores
+    them).
 
     Raises:
         CrawlError: ``invalid_link`` when it has no scheme or host, ``unsupported_scheme`` when
@@ -50,7 +76,8 @@ def normalize_link(link: str) -> str:
         )
     if not scheme or not parts.hostname:
         raise CrawlError("invalid_link", f"not an absolute http(s)/git URL: {text!r}")
-    return urlunsplit((scheme, parts.netloc.lower(), parts.path or "/", parts.query, ""))
+    query = strip_tracking(parts.query)
+    return urlunsplit((scheme, parts.netloc.lower(), parts.path or "/", query, ""))
 
 
 def is_public_address(address: str) -> bool:

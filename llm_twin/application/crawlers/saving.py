@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+from llm_twin.application.crossposts import mark_cross_posts
 from llm_twin.domain.documents import ContentDocument
 from llm_twin.infrastructure.db.warehouse import UpsertResult, Warehouse
 
@@ -24,6 +25,7 @@ def save_documents(warehouse: Warehouse, documents: Iterable[ContentDocument]) -
         by_category.setdefault(str(document.category), {})[document.link] = document
     total = UpsertResult()
     counts: dict[str, int] = {}
+    cross_posted = _mark_cross_posts(warehouse, by_category)
     for category, batch in sorted(by_category.items()):
         repository = warehouse.documents(category)
         changed, unchanged = [], 0
@@ -42,4 +44,23 @@ def save_documents(warehouse: Warehouse, documents: Iterable[ContentDocument]) -
         "documents_updated": total.updated,
         "documents_unchanged": total.unchanged,
         **counts,
+        **({"documents_cross_posted": cross_posted} if cross_posted else {}),
     }
+
+
+def _mark_cross_posts(
+    warehouse: Warehouse, by_category: dict[str, dict[str, ContentDocument]]
+) -> int:
+    """Point new texts already stored under another link at their first copy (see
+    :mod:`llm_twin.application.crossposts`). Only authors with new documents are read."""
+    documents = [doc for batch in by_category.values() for doc in batch.values()]
+    authors = {document.author_id for document in documents}
+    links = {document.link for document in documents}
+    stored = [
+        stored
+        for category in by_category
+        for author in authors
+        for stored in warehouse.documents(category).find(author_id=author)
+        if stored.link not in links
+    ]
+    return mark_cross_posts(documents, stored)

@@ -3,6 +3,7 @@
 thread pool. Failures are the project's own errors (``InvalidInput``, ``StoreUnavailable``,
 ``LLMError`` and its kinds); the API maps them to statuses."""
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -142,6 +143,8 @@ class TwinService:
         history: Sequence[Mapping[str, str]] = (),
         params: GenerationParams | None = None,
         use_cache: bool = True,
+        published_after: dt.date | None = None,
+        published_before: dt.date | None = None,
     ) -> Prepared:
         """Check the question, retrieve passages and build the prompt.
 
@@ -157,6 +160,10 @@ class TwinService:
             history: Earlier turns of the conversation (``role``/``content``).
             params: Generation parameters (default: the ``LLM_*`` settings).
             use_cache: Look the answer up in the response cache.
+            published_after: Restrict sources to those published on or after this day
+                (undated ones kept).
+            published_before: Restrict sources to those published on or before this day
+                (undated ones kept).
 
         Raises:
             InvalidInput: bad question, k, author or category (nothing is generated).
@@ -170,6 +177,9 @@ class TwinService:
             "query": query[: self.settings.api.max_query_chars],
             "filters": {"k": k, "author": author, "categories": categories},
         }
+        dates = _date_filters(published_after, published_before)
+        trace["filters"] |= {name: str(value) for name, value in dates.items()}
+        filters = {"author": author, "categories": categories, **dates}
         params = params or GenerationParams.from_settings(self.settings)
         try:
             query = check_query(query, self.settings.api.max_query_chars)
@@ -177,8 +187,7 @@ class TwinService:
             cache_key = ResponseCache.key(
                 query=query,
                 k=k,
-                author=author,
-                categories=categories,
+                **filters,
                 history=list(history),
                 model=self.model_id,
                 params=vars(params),
@@ -187,7 +196,7 @@ class TwinService:
             if hit is not None:
                 trace |= {"sources": _records(hit.sources), "params": vars(params)}
                 return Prepared(trace, [], hit.sources, params, cache_key, started, 0.0, hit)
-            chunks, retrieval_ms = self._retrieve(trace, query, k, author, categories)
+            chunks, retrieval_ms = self._retrieve(trace, query, k, filters)
         except LLMTwinError as error:
             self.finish_error(trace, started, error)
             raise
@@ -198,17 +207,23 @@ class TwinService:
         trace: dict[str, Any],
         query: str,
         k: int | None,
-        author: str | None,
-        categories: Sequence[str] | None,
+        filters: Mapping[str, object],
     ) -> tuple[list["RetrievedChunk"], float]:
         """The passages for ``query`` and the retrieval time (ms); notes the filters that
-        self-query read from the question in ``trace``."""
+        self-query read from the question in ``trace``.
+
+        Args:
+            trace: The request's trace.
+            query: The checked question.
+            k: Passages to retrieve.
+            filters: The retriever's filter arguments (author, categories and the set dates).
+        """
         if self.retriever is None:
             raise StoreUnavailable("the retriever is not loaded (see GET /ready)")
         trace["filters"]["extracted"] = self._extracted_filters(query)
         retrieval_started = time.perf_counter()
         with self._retrieval_lock:
-            chunks = self.retriever.search(query, k=k, author=author, categories=categories)
+            chunks = self.retriever.search(query, k=k, **filters)
         return chunks, elapsed_ms(retrieval_started)
 
     def _prompt(
@@ -499,3 +514,10 @@ def _error_record(error: Exception | None) -> dict[str, str] | None:
         return None
     message = str(error) if isinstance(error, LLMTwinError) else type(error).__name__
     return {"type": type(error).__name__, "message": message}
+
+
+def _date_filters(after: dt.date | None, before: dt.date | None) -> dict[str, dt.date]:
+    """The retriever's date arguments that are set (only those are passed on, so a retriever
+    without date filters keeps working)."""
+    dates = {"published_after": after, "published_before": before}
+    return {name: value for name, value in dates.items() if value is not None}

@@ -23,11 +23,14 @@ from typing import TypeVar, TypeVarTuple
 from loguru import logger
 from pydantic import BaseModel, Field
 
+from llm_twin.application.crossposts import is_cross_post
 from llm_twin.application.preprocessing.chunking import ChunkingConfig, TokenCounter
 from llm_twin.application.preprocessing.handlers import (
     handlers_for,
     registered_categories,
 )
+from llm_twin.application.preprocessing.private_data import PrivateDataConfig, mask_documents
+from llm_twin.application.publication import publication_payload
 from llm_twin.domain.documents import ContentDocument
 from llm_twin.domain.features import (
     CLEANED_DOCUMENTS_COLLECTION,
@@ -67,6 +70,8 @@ class FeatureSyncConfig(BaseModel):
             per batch: larger batches keep the encoder busier, smaller ones use less memory).
         reindex: Process every document even when its hash is unchanged (after changing the
             chunking settings; an embedder change is noticed without it).
+        private_data: Masking of other people's e-mail addresses and phone numbers (on by
+            default).
     """
 
     author_full_names: list[str] = Field(default_factory=list)
@@ -74,6 +79,7 @@ class FeatureSyncConfig(BaseModel):
     chunking: dict[DataCategory, ChunkingConfig] = Field(default_factory=dict)
     batch_documents: int = Field(default=32, ge=1)
     reindex: bool = False
+    private_data: PrivateDataConfig = Field(default_factory=PrivateDataConfig)
 
     def selected_categories(self) -> list[DataCategory]:
         return list(self.categories) or registered_categories()
@@ -329,11 +335,14 @@ class FeatureSync:
         report: SyncReport,
         writer: "_Writer",
     ) -> None:
+        # A cross-post's text is already indexed under its first copy's link.
+        documents = [document for document in documents if not is_cross_post(document)]
         if not documents:
             return
         handlers = handlers_for(category)
         with _timed(report, "clean"):
             cleaned = [handlers.cleaner.clean(document) for document in documents]
+            cleaned = mask_documents(cleaned, self.config.private_data)
         with _timed(report, "chunk"):
             max_len = self.embedder.max_seq_length
             chunk_config = self.config.chunking.get(category)
@@ -341,6 +350,8 @@ class FeatureSync:
                 handlers.chunker.chunk(doc, self.counter, max_len, chunk_config) for doc in cleaned
             ]
         chunks = [chunk for doc_chunks in chunks_by_doc for chunk in doc_chunks]
+        # Date and tags travel in every payload, so searches filter on them inside the store.
+        published = {document.id: publication_payload(document) for document in documents}
         with _timed(report, "embed_dense"):
             dense = handlers.embedder.dense(chunks, self.embedder)
         with _timed(report, "embed_sparse"):
@@ -349,13 +360,15 @@ class FeatureSync:
             VectorPoint(
                 id=chunk_id(chunk.document_id, chunk.chunk_index, chunk.content),
                 vector=vector,
-                payload=chunk_payload(chunk),
+                payload=chunk_payload(chunk) | published[chunk.document_id],
                 sparse=keywords,
             )
             for chunk, vector, keywords in zip(chunks, dense, sparse, strict=True)
         ]
         with _timed(report, "embed_dense"):
             documents_points = self._document_points(cleaned, chunks, dense)
+        for point in documents_points:
+            point.payload.update(published[point.id])
         writer.submit(self._load, documents_points, points, report)
         report.documents_processed += len(documents)
         report.chunks_embedded += len(chunks)

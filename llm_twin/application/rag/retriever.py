@@ -6,6 +6,7 @@ reranking and dedup. The embedder, stores and author list are loaded once and re
 """
 
 import dataclasses
+import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from loguru import logger
 
+from llm_twin.application.publication import DateRange
 from llm_twin.application.rag.chunks import RetrievedChunk
 from llm_twin.application.rag.dedup import deduplicate
 from llm_twin.application.rag.fusion import FusionMethod, reciprocal_rank_fusion, score_fusion
@@ -27,14 +29,21 @@ from llm_twin.application.rag.self_query import (
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.domain.features import EMBEDDED_CHUNKS_COLLECTION
 from llm_twin.domain.types import DataCategory
-from llm_twin.domain.vectors import Embedder, FilterScalar, ScoredPoint, SparseEncoder
+from llm_twin.domain.vectors import (
+    Embedder,
+    FilterScalar,
+    PayloadRange,
+    ScoredPoint,
+    SparseEncoder,
+)
 from llm_twin.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from llm_twin.infrastructure.db.vector_store import VectorStore
 
-#: A self-query filter: author ids and category values (one value or any of several).
-Where = dict[str, FilterScalar | list[FilterScalar]]
+#: A search filter: author ids and category values (one value or any of several), the
+#: publication-day range.
+Where = dict[str, FilterScalar | list[FilterScalar] | PayloadRange]
 
 
 class FilterExtractor(Protocol):
@@ -233,6 +242,8 @@ class ContextRetriever:
         k: int | None = None,
         author: str | None = None,
         categories: Sequence[str | DataCategory] | None = None,
+        published_after: dt.date | None = None,
+        published_before: dt.date | None = None,
     ) -> list[RetrievedChunk]:
         """The ``k`` best passages for ``query``, best first.
 
@@ -243,6 +254,10 @@ class ContextRetriever:
                 overrides the author self-query reads from the question.
             categories: Restrict to these categories (``articles``, ``posts``, ``code``…);
                 overrides the categories self-query reads from the question.
+            published_after: Keep passages published on or after this day (and undated ones);
+                with ``published_before``, overrides a time scope read from the question
+                ("in 2024", "recently").
+            published_before: Keep passages published on or before this day (and undated ones).
 
         Raises:
             InvalidInput: empty query, k < 1, unknown author or category.
@@ -255,8 +270,12 @@ class ContextRetriever:
         started = time.perf_counter()
         filters = self._filters(query, author, categories)
         where = _where(filters)
+        explicit_dates = published_after is not None or published_before is not None
+        dates = DateRange(published_after, published_before) if explicit_dates else filters.dates
+        if dates is not None:  # applied inside the vector search, undated passages kept
+            where = {**(where or {}), **dates.where()}
         hits = self._candidates(filters.query, where)
-        if not hits and where and author is None and categories is None:
+        if not hits and where and author is None and categories is None and not explicit_dates:
             # The filters came from reading the question; a wrong guess must not hide results.
             logger.info("no hits with self-query filters {}; searching without them", where)
             hits = self._candidates(filters.query, None)
@@ -286,7 +305,7 @@ class ContextRetriever:
                 raise InvalidInput(str(error)) from None
         else:
             parsed = extracted.categories
-        return QueryFilters(query=search_text, authors=authors, categories=parsed)
+        return QueryFilters(search_text, authors, parsed, extracted.dates)
 
     def _candidates(self, text: str, where: Where | None) -> list[RetrievedChunk]:
         """Fused dense + sparse hits for ``text`` and its expansions, best first."""

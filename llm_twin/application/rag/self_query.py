@@ -1,12 +1,16 @@
-"""Self-query: read the author and content category a question is about, as search filters.
+"""Self-query: read the author, content category and time scope a question is about, as search
+filters.
 
 The default extractor needs no model: author names are matched against the warehouse's users
-(case-, accent- and typo-tolerant, first or last name alone is enough) and the category comes
-from cue phrases ("in his posts", "in the code"). An LLM-based extractor can be used when an
-LLM is configured; its answer is still resolved against the known users. Nothing here writes
-to the warehouse.
+(case-, accent- and typo-tolerant, first or last name alone is enough), the category comes from
+cue phrases ("in his posts", "in the code") and the publication dates from time scopes ("in
+2024", "recently"). An LLM-based extractor can be used when an LLM is configured; its answer is
+still resolved against the known users (time scopes are always read by the rules). Nothing here
+writes to the warehouse.
 """
 
+import calendar
+import datetime as dt
 import difflib
 import re
 import unicodedata
@@ -16,6 +20,7 @@ from dataclasses import dataclass, field
 from loguru import logger
 from pydantic import BaseModel, field_validator
 
+from llm_twin.application.publication import DateRange
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.domain.types import DataCategory
 from llm_twin.infrastructure.llm.base import GenerationParams, LLMBackend, LLMError
@@ -72,11 +77,14 @@ class QueryFilters:
         query: The question with the author's name removed (what is searched).
         authors: Matched authors (several when the name is ambiguous); empty: no filter.
         categories: Content categories named by the question; empty: no filter.
+        dates: The publication dates the question is scoped to ("in 2024", "recently");
+            ``None``: no date filter.
     """
 
     query: str
     authors: tuple[Author, ...] = ()
     categories: tuple[DataCategory, ...] = field(default_factory=tuple)
+    dates: DateRange | None = None
 
 
 class AuthorDirectory:
@@ -169,6 +177,69 @@ def _strip_positions(query: str, positions: set[int]) -> str:
     return stripped if _WORD.search(stripped) else query
 
 
+_YEAR = r"(19\d{2}|20\d{2})"
+_MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
+_MONTH = r"(" + "|".join(_MONTHS) + r")"
+#: "recently", "latest", "lately", "newest": this many days back.
+RECENT_DAYS = 180
+
+
+def parse_time_scope(query: str, today: dt.date | None = None) -> DateRange | None:
+    """The publication-date range a question asks for, if any: "in 2024", "in March 2024",
+    "since 2023", "before 2022", "after May 2023", "between 2021 and 2023", "last year", "this
+    year", "recently"/"latest"/"lately"/"newest" (the last :data:`RECENT_DAYS` days).
+
+    Args:
+        query: The user's question.
+        today: Reference date for relative scopes (default: today, UTC).
+    """
+    text = query.lower()
+    today = today or dt.datetime.now(dt.UTC).date()
+    if match := re.search(rf"\bbetween {_YEAR} and {_YEAR}\b", text):
+        first, last = sorted(int(year) for year in match.groups())
+        return DateRange(dt.date(first, 1, 1), dt.date(last, 12, 31))
+    if match := re.search(rf"\b(since|after|from) (?:{_MONTH} )?{_YEAR}\b", text):
+        word, month, year = match.groups()
+        start = _month_start(int(year), month) if month else dt.date(int(year), 1, 1)
+        if word == "after" and not month:
+            start = dt.date(int(year) + 1, 1, 1)
+        elif word == "after":
+            start = _month_end(int(year), month) + dt.timedelta(days=1)
+        return DateRange(after=start)
+    if match := re.search(rf"\b(before|until|prior to) (?:{_MONTH} )?{_YEAR}\b", text):
+        word, month, year = match.groups()
+        if word == "until":
+            end = _month_end(int(year), month) if month else dt.date(int(year), 12, 31)
+        else:
+            end = (_month_start(int(year), month) if month else dt.date(int(year), 1, 1)) - (
+                dt.timedelta(days=1)
+            )
+        return DateRange(before=end)
+    if match := re.search(rf"\b(?:in|during|of) {_MONTH},? {_YEAR}\b", text):
+        month, year = match.groups()
+        return DateRange(_month_start(int(year), month), _month_end(int(year), month))
+    if match := re.search(rf"\b(?:in|during|of|from) {_YEAR}\b", text):
+        year = int(match.group(1))
+        return DateRange(dt.date(year, 1, 1), dt.date(year, 12, 31))
+    if re.search(r"\blast year\b", text):
+        return DateRange(dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31))
+    if re.search(r"\bthis year\b", text):
+        return DateRange(dt.date(today.year, 1, 1), today)
+    if re.search(r"\b(recent(ly)?|latest|lately|newest|most recent)\b", text):
+        # "his latest posts": what has a date must be recent; undated ones are kept.
+        return DateRange(after=today - dt.timedelta(days=RECENT_DAYS))
+    return None
+
+
+def _month_start(year: int, month: str) -> dt.date:
+    return dt.date(year, _MONTHS[month], 1)
+
+
+def _month_end(year: int, month: str) -> dt.date:
+    number = _MONTHS[month]
+    return dt.date(year, number, calendar.monthrange(year, number)[1])
+
+
 def categories_in(query: str) -> tuple[DataCategory, ...]:
     """Categories the question explicitly restricts itself to."""
     text = normalise(query)
@@ -193,6 +264,7 @@ class RuleSelfQuery:
             query=_strip_positions(query, positions),
             authors=tuple(authors),
             categories=categories_in(query),
+            dates=parse_time_scope(query),
         )
 
 
@@ -261,4 +333,6 @@ class LLMSelfQuery:
             except ValueError:
                 logger.info("LLM self-query named an unknown category {!r}", category)
         search_text = rules.query if authors and set(authors) == set(rules.authors) else query
-        return QueryFilters(query=search_text, authors=authors, categories=categories)
+        return QueryFilters(
+            query=search_text, authors=authors, categories=categories, dates=rules.dates
+        )

@@ -1,6 +1,7 @@
 """Request and response bodies of the inference API (they make its OpenAPI schema); the
 answer's parts are the use case's own models."""
 
+import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +27,12 @@ class RagRequest(BaseModel):
     author: str | None = Field(default=None, description="Restrict sources to this author")
     categories: list[str] | None = Field(
         default=None, description="Restrict sources to these categories (articles, posts, code)"
+    )
+    published_after: dt.date | None = Field(
+        default=None, description="Only sources published on/after this day (undated kept)"
+    )
+    published_before: dt.date | None = Field(
+        default=None, description="Only sources published on/before this day (undated kept)"
     )
     stream: bool = Field(
         default=False,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypedDict
 
 from llm_twin.domain.exceptions import StoreUnavailable
-from llm_twin.domain.vectors import PointId, ScoredPoint, SparseVector, VectorPoint
+from llm_twin.domain.vectors import PayloadRange, PointId, ScoredPoint, SparseVector, VectorPoint
 from llm_twin.infrastructure.db.vector_store import (
     DENSE_VECTOR,
     INDEXED_PAYLOAD_FIELDS,
@@ -249,12 +249,13 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
     def _build_filter(self, conditions: list[Condition]) -> "qdrant_edge.Filter":
         from qdrant_edge import FieldCondition, Filter, MatchAny, MatchValue
 
-        must = [
-            FieldCondition(
-                key=key, match=MatchAny(any=value) if isinstance(value, list) else MatchValue(value)
-            )
-            for key, value in conditions
-        ]
+        must: list[qdrant_edge.FieldCondition | qdrant_edge.Filter] = []
+        for key, value in conditions:
+            if isinstance(value, PayloadRange):
+                must.append(_range_condition(key, value))
+            else:
+                match = MatchAny(any=value) if isinstance(value, list) else MatchValue(value)
+                must.append(FieldCondition(key=key, match=match))
         return Filter(must=must)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -273,6 +274,18 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
                 fcntl.flock(self._lock_handle, fcntl.LOCK_UN)
                 self._lock_handle.close()
                 self._lock_handle = None
+
+
+def _range_condition(
+    key: str, bounds: PayloadRange
+) -> "qdrant_edge.FieldCondition | qdrant_edge.Filter":
+    """``key`` within ``bounds`` (or, where the range includes them, missing)."""
+    from qdrant_edge import FieldCondition, Filter, IsEmptyCondition, RangeFloat
+
+    in_range = FieldCondition(key=key, range=RangeFloat(gte=bounds.gte, lte=bounds.lte))
+    if not bounds.include_missing:
+        return in_range
+    return Filter(should=[in_range, IsEmptyCondition(key)])
 
 
 def _sparse(vector: SparseVector) -> "qdrant_edge.SparseVector":

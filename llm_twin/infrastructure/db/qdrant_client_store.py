@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llm_twin.domain.exceptions import StoreUnavailable
-from llm_twin.domain.vectors import PointId, ScoredPoint, SparseVector, VectorPoint
+from llm_twin.domain.vectors import PayloadRange, PointId, ScoredPoint, SparseVector, VectorPoint
 from llm_twin.infrastructure.db import vector_store as base
 from llm_twin.infrastructure.db.vector_store import DENSE_VECTOR, SPARSE_VECTOR
 
@@ -142,6 +142,9 @@ class QdrantClientStore(base.VectorStore["models.Filter"]):
 
         must: list[models.Condition] = []
         for key, value in conditions:
+            if isinstance(value, PayloadRange):
+                must.append(_range_condition(key, value))
+                continue
             match = (
                 models.MatchAny(any=value)
                 if isinstance(value, list)
@@ -157,6 +160,17 @@ class QdrantClientStore(base.VectorStore["models.Filter"]):
             self._client.close()
         finally:
             self._release_holder()
+
+
+def _range_condition(key: str, bounds: PayloadRange) -> "models.Condition":
+    """``key`` within ``bounds`` (or, where the range includes them, missing)."""
+    from qdrant_client import models
+
+    in_range = models.FieldCondition(key=key, range=models.Range(gte=bounds.gte, lte=bounds.lte))
+    if not bounds.include_missing:
+        return in_range
+    missing = models.IsEmptyCondition(is_empty=models.PayloadField(key=key))
+    return models.Filter(should=[in_range, missing])
 
 
 def _sparse(vector: SparseVector) -> "models.SparseVector":

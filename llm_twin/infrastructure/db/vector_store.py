@@ -30,6 +30,7 @@ from llm_twin.domain.exceptions import StoreLocked
 from llm_twin.domain.vectors import (
     FilterScalar,
     PayloadFilter,
+    PayloadRange,
     PointId,
     ScoredPoint,
     SparseVector,
@@ -43,8 +44,9 @@ DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"
 HOLDER_FILE = "holder.json"
 
-#: A filter condition in backend-neutral form: field and its accepted value(s) as strings.
-Condition = tuple[str, str | list[str]]
+#: A filter condition in backend-neutral form: field and its accepted value(s) as strings, or
+#: the numeric range it must fall in.
+Condition = tuple[str, str | list[str] | PayloadRange]
 #: A backend's native filter object (a qdrant-client or a qdrant-edge ``Filter``).
 NativeFilter = TypeVar("NativeFilter")
 #: What an embedded backend takes hold of its folder with (a client, a locked file).
@@ -75,8 +77,9 @@ class VectorStore(abc.ABC, Generic[NativeFilter]):
     """Collections of points (a cosine dense vector named ``dense``, optionally an IDF-weighted
     sparse vector named ``sparse``, a JSON payload) with payload filters.
 
-    ``where`` arguments map a payload field to a value or to a collection of accepted values;
-    every field must match. Use the store as a context manager (or call :meth:`close`).
+    ``where`` arguments map a payload field to a value, to a collection of accepted values or
+    to a :class:`~llm_twin.domain.vectors.PayloadRange`; every field must match. Use the store
+    as a context manager (or call :meth:`close`).
 
     Args:
         holder_file: For an embedded backend, the file naming this process as the holder of
@@ -217,7 +220,8 @@ class VectorStore(abc.ABC, Generic[NativeFilter]):
 
     @abc.abstractmethod
     def _build_filter(self, conditions: list[Condition]) -> NativeFilter:
-        """The backend's all-must filter of ``conditions`` (list value: any of them)."""
+        """The backend's all-must filter of ``conditions`` (list value: any of them; a range:
+        within its bounds, or missing where the range includes missing values)."""
 
     @abc.abstractmethod
     def _create_collection(self, name: str, vector_size: int, sparse: bool) -> None:
@@ -255,10 +259,12 @@ class VectorStore(abc.ABC, Generic[NativeFilter]):
 
 def filter_conditions(where: PayloadFilter) -> list[Condition]:
     """``where`` as conditions: each value compared as a string, a collection (list, tuple,
-    set) as its accepted values."""
+    set) as its accepted values, a range kept as it is."""
     conditions: list[Condition] = []
     for key, value in where.items():
-        if isinstance(value, list | tuple | set | frozenset):
+        if isinstance(value, PayloadRange):
+            conditions.append((key, value))
+        elif isinstance(value, list | tuple | set | frozenset):
             conditions.append((key, [str(v) for v in value]))
         else:
             conditions.append((key, str(value)))

@@ -28,6 +28,8 @@ STRINGS = [
     "assistant",
     "system",
 ]
+#: Values of ``format: date`` strings: valid days and not-quite dates.
+DATES = ["2024-01-01", "2023-12-31", "1999-02-28", "2024-02-30", "last spring", "2024"]
 ODD_VALUES = [None, -1, 0, 1, 10**9, 3.5, -0.1, True, "", "text", [], {}, [1, "a"], {"a": 1}]
 
 
@@ -50,6 +52,8 @@ def _value(schema: dict, spec: dict, rng: random.Random, depth: int = 0):
     if "const" in schema:
         return schema["const"]
     kind = schema.get("type")
+    if kind == "string" and schema.get("format") == "date":
+        return rng.choice(DATES)
     if kind == "string":
         return rng.choice(STRINGS)
     if kind == "integer":

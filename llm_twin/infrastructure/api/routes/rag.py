@@ -60,6 +60,8 @@ async def rag(
             k=body.k,
             author=body.author,
             categories=body.categories,
+            published_after=body.published_after,
+            published_before=body.published_before,
             params=params,
             use_cache=not body.retrieval_only,
         )
