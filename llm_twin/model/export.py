@@ -69,9 +69,11 @@ def try_export(model_dir: Path, *, force: bool = False) -> dict[str, str]:
     Returns:
         The exports now beside ``model_dir``.
     """
+    from safetensors import SafetensorError  # unreadable weights: the converter's own error
+
     try:
         export_model(model_dir, "ct2", force=force)
-    except (ImportError, OSError, ValueError, RuntimeError) as error:
+    except (ImportError, OSError, ValueError, RuntimeError, SafetensorError) as error:
         logger.warning(
             "no CTranslate2 export of {}: {}: {} (run `poe export-model` later)",
             model_dir,

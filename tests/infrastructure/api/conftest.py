@@ -178,7 +178,14 @@ def live_server(tmp_path_factory, retriever, tiny_backend) -> Iterator[str]:
     from llm_twin.infrastructure.api import create_app
     from llm_twin.infrastructure.llm.fallback import FallbackLLM
 
-    settings = make_settings(tmp_path_factory.mktemp("live"), LLM_MAX_NEW_TOKENS=24)
+    # The queue holds every request the parallel test sends at once: admission control (the
+    # 429 beyond the queue) has its own tests in test_api_admission.py.
+    settings = make_settings(
+        tmp_path_factory.mktemp("live"),
+        LLM_MAX_NEW_TOKENS=24,
+        API_GENERATION_QUEUE_DEPTH=32,
+        API_GENERATION_QUEUE_WAIT=120,
+    )
     app = create_app(settings, retriever=retriever, llm=FallbackLLM([tiny_backend]))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
