@@ -5,6 +5,7 @@ MongoDB named by ``LLM_TWIN_TEST_MONGO_URI`` when that variable is set.
 """
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -106,3 +107,40 @@ def settings_env(
 def zenml_store() -> Path:
     """The isolated ZenML state folder of this test session (set in ``pytest_configure``)."""
     return Path(os.environ["ZENML_CONFIG_PATH"])
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser():
+    """Headless Debian Chromium driven by Selenium (skipped when it is not installed); the
+    flags keep it off the network (127.0.0.1 pages only) and in a throwaway profile."""
+    if not shutil.which(CHROMIUM) or not shutil.which(CHROMEDRIVER):
+        pytest.skip(
+            f"{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="llm-twin-chromium-")
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,800",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)

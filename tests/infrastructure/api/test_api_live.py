@@ -2,16 +2,11 @@
 parallel requests, and the chat page in headless Chromium."""
 
 import json
-import shutil
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 def test_openai_client_non_streaming_and_streaming(live_server):
@@ -72,36 +67,6 @@ def test_many_parallel_requests_all_succeed(live_server):
     with ThreadPoolExecutor(max_workers=16) as pool:
         codes = list(pool.map(ask, questions))
     assert codes == [200] * len(questions)
-
-
-@pytest.fixture
-def browser():
-    if not shutil.which(CHROMIUM) or not shutil.which(CHROMEDRIVER):
-        pytest.skip(
-            f"{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="llm-twin-chromium-")
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_chat_page_streams_an_answer_with_sources_and_takes_feedback(live_server, browser):
