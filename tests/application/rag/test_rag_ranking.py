@@ -118,9 +118,8 @@ def test_to_context_numbers_sources_once_per_link():
     context = to_context(chunks)
     assert context.count("[1] GPTQ — Ada Lovelace") == 2
     assert "[2] GAT — Ada Lovelace\nGraphs." in context
-    assert context.endswith(
-        "Sources:\n[1] GPTQ (Ada Lovelace): https://a\n[2] GAT (Ada Lovelace): https://b"
-    )
+    assert context.endswith("[1] GPTQ — Ada Lovelace\nGPTQ runs layer by layer.")
+    assert "https://" not in context
     assert to_context([]) == ""
     short = to_context(chunks, max_chars=60)
-    assert "Graphs." not in short and "[1] GPTQ (Ada Lovelace): https://a" in short
+    assert "Graphs." not in short and short.startswith("[1] GPTQ — Ada Lovelace")
