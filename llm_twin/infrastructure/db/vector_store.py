@@ -1,13 +1,15 @@
 """The vector store: one abstract repository of point collections, and the factory that opens
 the backend the settings name.
 
-Three backends share :class:`VectorStore`, side by side:
+The backends share :class:`VectorStore`, side by side:
 
 - qdrant-edge (:mod:`~llm_twin.infrastructure.db.edge_vector_store`), the embedded default:
   Qdrant's Rust engine in this process, filters inside the engine;
 - qdrant-client (:mod:`~llm_twin.infrastructure.db.qdrant_client_store`) on a Qdrant server
   (``QDRANT_URL``) or in local mode on a folder (``VECTOR_STORE_BACKEND=local``; filters in
-  Python).
+  Python);
+- the remote store (:mod:`~llm_twin.infrastructure.db.remote_vector_store`): an embedded folder
+  held by the running inference service, reached through the service.
 
 The base class holds what every backend shares (argument checks, batching, the filter's
 meaning, the size check, the holder file of an embedded folder); a backend implements the
@@ -345,8 +347,8 @@ def write_holder(holder_file: Path, service: dict[str, object] | None = None) ->
 
     Args:
         holder_file: The folder's holder file.
-        service: Where this process serves the store to others (its internal endpoint's URL,
-            token file and body limit), if it does.
+        service: Where this process serves the store to others (its internal endpoint's URL
+            and request-body limit), if it does.
     """
     holder: dict[str, object] = {
         "pid": os.getpid(),
