@@ -41,7 +41,7 @@ def test_a_promotion_during_a_stream(tmp_path, tiny_model_dir, retriever):
         tmp_path / "data",
         port,
         LLM_ENGINE="transformers",
-        LLM_MAX_NEW_TOKENS=200,
+        LLM_MAX_NEW_TOKENS=800,
         LLM_TEMPERATURE=0.0,
         LLM_TIMEOUT=60,
         API_MODEL_RELOAD_SECONDS=0.2,
@@ -63,12 +63,15 @@ def test_a_promotion_during_a_stream(tmp_path, tiny_model_dir, retriever):
             while _served(client) != "llm-twin-v2" and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert _served(client) == "llm-twin-v2"
+            holder = app.state.service.llm
+            # The swap happened while this answer was still generating on version 1.
+            assert holder.retired_in_use == 1
             rest = list(events)
         kinds = [kind for kind, _ in rest]
         assert "error" not in kinds and kinds[-1] == "done"
         streamed = rest[-1][1]
         assert streamed["model"] == "llm-twin-v1"
-        assert streamed["usage"]["completion_tokens"] == 200  # the whole answer, on version 1
+        assert streamed["usage"]["completion_tokens"] == 800  # the whole answer, on version 1
 
         after = client.post("/rag", json={"query": QUESTION}).json()
         assert after["model"] == "llm-twin-v2"
@@ -76,7 +79,6 @@ def test_a_promotion_during_a_stream(tmp_path, tiny_model_dir, retriever):
         assert traces.get(streamed["trace_id"])["model"] == "llm-twin-v1"
         assert traces.get(after["trace_id"])["model"] == "llm-twin-v2"
 
-        holder = app.state.service.llm
         deadline = time.monotonic() + 30
         while holder.retired_in_use and time.monotonic() < deadline:
             time.sleep(0.1)
