@@ -23,7 +23,7 @@ from llm_twin.application.inference import ResponseCache, TraceStore, TwinServic
 from llm_twin.domain.exceptions import LLMTwinError
 from llm_twin.infrastructure.api.errors import install_error_handlers
 from llm_twin.infrastructure.api.limits import BodySizeLimit
-from llm_twin.infrastructure.api.live import serve_vector_store, start_live_updates
+from llm_twin.infrastructure.api.live import LiveUpdates, serve_vector_store, start_live_updates
 from llm_twin.infrastructure.api.metrics import MeteredTraceStore, ServiceMetrics, install_metrics
 from llm_twin.infrastructure.api.ratelimit import RateLimiter
 from llm_twin.infrastructure.api.routes import ROUTERS
@@ -109,14 +109,7 @@ def create_app(
         try:
             yield
         finally:
-            if recovery is not None:
-                recovery.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await recovery
-            await run_in_threadpool(live.stop)
-            app.state.service.traces.close()
-            for component in reversed(owned):
-                component.close()
+            await _shut_down(app, recovery, live, owned)
 
     app = FastAPI(
         title="LLM Twin inference service",
@@ -132,6 +125,30 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+async def _shut_down(
+    app: FastAPI,
+    recovery: "asyncio.Task[None] | None",
+    live: LiveUpdates,
+    owned: list["ContextRetriever | LLMBackend"],
+) -> None:
+    """Stop what runs in the background, then close the traces and the owned components.
+
+    Args:
+        app: The app.
+        recovery: The task retrying to open the stores, if any.
+        live: The live updates (model watcher, served store).
+        owned: Components the app built (closed last first).
+    """
+    if recovery is not None:
+        recovery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await recovery
+    await run_in_threadpool(live.stop)
+    app.state.service.traces.close()
+    for component in reversed(owned):
+        component.close()
 
 
 async def _load(
