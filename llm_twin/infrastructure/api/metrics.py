@@ -118,16 +118,18 @@ class ServiceMetrics:
         endpoint = str(trace.get("endpoint") or UNMATCHED)
         latency = trace.get("latency_ms") or {}
         cached = bool(trace.get("cached"))
+        # Cached and retrieval-only requests generate nothing: only their total is a latency.
+        generated = not cached and trace.get("finish_reason") != "retrieval_only"
         for stage in STAGES:
             value = latency.get(stage)
-            if not isinstance(value, int | float) or (cached and stage != "total"):
-                continue
-            self.stage_seconds.labels(stage, endpoint).observe(value / 1000)
+            measured = generated or stage == "total" or (stage == "retrieval" and not cached)
+            if measured and isinstance(value, int | float):
+                self.stage_seconds.labels(stage, endpoint).observe(value / 1000)
         model = str(trace.get("model") or "unknown")
         outcome = "error" if trace.get("error") else "cached" if cached else "ok"
         self.answers.labels(endpoint, model, outcome).inc()
         usage = trace.get("usage") or {}
-        if cached or not isinstance(usage, Mapping):
+        if not generated or not isinstance(usage, Mapping):
             return
         prompt = _count(usage.get("prompt_tokens"))
         completion = _count(usage.get("completion_tokens"))

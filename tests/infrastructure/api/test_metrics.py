@@ -34,31 +34,38 @@ def test_metrics_count_requests_stages_tokens_cache_and_model(make_client):
     assert client.post("/rag", json={"query": QUESTION}).json()["cached"]
     streamed = client.post("/rag", json={"query": "What is GPTQ?", "stream": True})
     assert streamed.status_code == 200 and "event: done" in streamed.text
-    assert client.post("/rag", json={"query": ""}).status_code == 422
+    sources_only = {"query": "Who wrote about GPTQ?", "retrieval_only": True}
+    assert client.post("/rag", json=sources_only).status_code == 200
+    # Refused by the use case (traced), not by the request schema.
+    assert client.post("/rag", json={"query": QUESTION, "author": "Nobody"}).status_code == 422
     assert client.get("/no/such/page").status_code == 404
 
     samples = _samples(client)
     requests = "llm_twin_http_requests_total"
-    assert _value(samples, requests, endpoint="/rag", method="POST", status="200") == 3
+    assert _value(samples, requests, endpoint="/rag", method="POST", status="200") == 4
     assert _value(samples, requests, endpoint="/rag", method="POST", status="422") == 1
     assert _value(samples, requests, endpoint="unmatched", method="GET", status="404") == 1
     duration = "llm_twin_http_request_duration_seconds_count"
-    assert _value(samples, duration, endpoint="/rag") == 4
+    assert _value(samples, duration, endpoint="/rag") == 5
 
     stages = "llm_twin_stage_duration_seconds_count"
-    assert _value(samples, stages, stage="retrieval", endpoint="/rag") == 2  # not the cached one
+    # Retrieval: not for the cached answer; generation: not for the retrieval-only request.
+    assert _value(samples, stages, stage="retrieval", endpoint="/rag") == 3
     assert _value(samples, stages, stage="generation", endpoint="/rag") == 2
     assert _value(samples, stages, stage="ttft", endpoint="/rag") == 1  # the streamed one
-    assert _value(samples, stages, stage="total", endpoint="/rag") >= 3
+    assert _value(samples, stages, stage="total", endpoint="/rag") == 5  # the 422 too
     answers = "llm_twin_answers_total"
     assert _value(samples, answers, endpoint="/rag", model="tiny-llama", outcome="ok") == 2
     assert _value(samples, answers, endpoint="/rag", model="tiny-llama", outcome="cached") == 1
+    assert _value(samples, answers, endpoint="/rag", model="none", outcome="ok") == 1
+    assert _value(samples, answers, endpoint="/rag", model="tiny-llama", outcome="error") == 1
 
     # Every answer of the tiny model is LLM_MAX_NEW_TOKENS (12) long.
     assert _value(samples, "llm_twin_tokens_total", direction="out", model="tiny-llama") == 24
     assert _value(samples, "llm_twin_tokens_total", direction="in", model="tiny-llama") > 0
     assert _value(samples, "llm_twin_response_cache_hits_total") == 1
-    assert _value(samples, "llm_twin_response_cache_hit_ratio") == pytest.approx(1 / 3)
+    # Lookups: the first question (miss), again (hit), the streamed one and the refused one.
+    assert _value(samples, "llm_twin_response_cache_hit_ratio") == pytest.approx(1 / 4)
     assert _value(samples, "llm_twin_model_info", model_id="tiny-llama") == 1
     assert _value(samples, "llm_twin_model_version") == 0  # not a registry version
     assert _value(samples, "llm_twin_generation_active") == 0
