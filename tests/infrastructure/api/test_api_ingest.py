@@ -13,7 +13,6 @@ import httpx
 import pytest
 from store_service import edge_retriever, free_port, service_settings, serving
 
-from llm_twin.application.rag.self_query import Author
 from llm_twin.domain.documents import ArticleDocument
 from llm_twin.infrastructure.db.vector_store import HOLDER_FILE, SERVICE_TOKEN_FILE
 
@@ -52,12 +51,15 @@ def test_a_document_written_while_serving_is_found_through_rag(
     )
     with open_warehouse(settings) as warehouse:
         user, _ = warehouse.users.get_or_create("Ada Lovelace")
-    retriever = edge_retriever(settings, embedder, [Author(str(user.id), user.full_name)])
+    # The service starts knowing no author: Ada's first document is ingested while it runs.
+    retriever = edge_retriever(settings, embedder)
     app = create_app(settings, retriever=retriever, llm=FallbackLLM([tiny_backend]))
     try:
         with serving(app, port) as url, httpx.Client(base_url=url, timeout=120) as client:
             # Asked before the document exists: nothing found, and the answer is cached.
             assert LINK not in _links(client.post("/rag", json={"query": QUESTION}))
+            by_ada = {"query": QUESTION, "author": "Ada Lovelace", "retrieval_only": True}
+            assert client.post("/rag", json=by_ada).status_code == 422  # an unknown author
             with open_warehouse(settings) as warehouse:
                 warehouse.articles.upsert_many(
                     [
@@ -91,6 +93,7 @@ def test_a_document_written_while_serving_is_found_through_rag(
             # Searchable at once, with no restart; the cached answer was dropped by the write.
             found = _links(client.post("/rag", json={"query": QUESTION, "retrieval_only": True}))
             assert found[0] == LINK
+            assert _links(client.post("/rag", json=by_ada)) == [LINK]  # a known author now
             answered = client.post("/rag", json={"query": QUESTION})
             assert LINK in _links(answered) and not answered.json()["cached"]
             ready = client.get("/ready").json()["checks"]["retriever"]

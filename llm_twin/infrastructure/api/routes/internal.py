@@ -4,7 +4,9 @@ CDC, the quickstart; see :mod:`llm_twin.infrastructure.db.remote_vector_store`).
 
 Only callers sending the token the service wrote at start-up (``service.token`` beside the
 store's holder file, readable by its user only) are served; the endpoint is not in the OpenAPI
-schema. After a write the response cache is emptied, so no answer predates the new content.
+schema. After a write the response cache is emptied, so no answer predates the new content, and
+the authors of new points join the retriever's directory (self-query and the ``author`` filter
+know them at once).
 """
 
 import json
@@ -16,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from llm_twin.application.inference import TwinService
 from llm_twin.domain.exceptions import StoreUnavailable
 from llm_twin.infrastructure.api.deps import Service
 from llm_twin.infrastructure.db.vector_store_wire import (
@@ -67,4 +70,28 @@ async def vector_store_operation(
         raise StarletteHTTPException(400, str(error)) from None
     if operation in WRITE_OPERATIONS:
         service.cache.clear()
+    if operation == "upsert":
+        _learn_authors(service, body)
     return JSONResponse(result)
+
+
+def _learn_authors(service: TwinService, body: dict[str, Any]) -> None:  # Any: JSON values
+    """Add the authors of upserted points (``author_id``, ``author_full_name``) that the
+    retriever's directory does not know yet.
+
+    Args:
+        service: The service (its retriever's directory grows).
+        body: The upsert's body (checked already).
+    """
+    from llm_twin.application.rag.self_query import Author
+
+    directory = getattr(service.retriever, "directory", None)
+    if directory is None:
+        return
+    known = {author.id for author in directory.authors}
+    for point in body["points"]:
+        payload = point.get("payload") or {}
+        author_id, name = payload.get("author_id"), payload.get("author_full_name")
+        if isinstance(author_id, str) and isinstance(name, str) and author_id not in known:
+            directory.authors.append(Author(author_id, name))
+            known.add(author_id)
