@@ -449,6 +449,23 @@ class LLMSettings(SettingsGroup):
         alias="OPENAI_MODEL_ID",
         description="Model name to request from that server.",
     )
+    openai_price_input_per_million: float = Field(
+        default=0.0,
+        ge=0,
+        alias="OPENAI_PRICE_INPUT_PER_MILLION",
+        json_schema_extra={"shown_default": "`0` (not priced)"},
+        description=(
+            "USD per million prompt tokens of the ``openai`` backend: the service's ``/metrics`` "
+            "estimate the cost of its answers."
+        ),
+    )
+    openai_price_output_per_million: float = Field(
+        default=0.0,
+        ge=0,
+        alias="OPENAI_PRICE_OUTPUT_PER_MILLION",
+        json_schema_extra={"shown_default": "`0` (not priced)"},
+        description="USD per million completion tokens of the ``openai`` backend.",
+    )
     judge_base_url: str | None = Field(
         default=None,
         alias="JUDGE_BASE_URL",
@@ -795,6 +812,15 @@ class APISettings(SettingsGroup):
         description=(
             "When the stores cannot be opened at start-up (locked, missing), the service retries "
             "in the background, at most this many seconds apart, and becomes ready when it can."
+        ),
+    )
+    model_reload_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        alias="API_MODEL_RELOAD_SECONDS",
+        description=(
+            "How often the service looks for a newly promoted model version and loads it "
+            "without a restart (0: never; only with the local backend and no LLM_MODEL_PATH)."
         ),
     )
     max_body_bytes: int = Field(

@@ -6,7 +6,8 @@
 pointing at one) and polls ``updated_at`` otherwise (the embedded warehouse). The position is
 kept in ``DATA_DIR/cdc/state-<mode>.json``: stop it (Ctrl-C or kill) and start it again, and it
 continues where it stopped. The embedded vector store is opened only while a batch of changes
-is applied, so the pipeline and the inference service can use it in between.
+is applied, so the pipeline can use it in between; while the inference service holds it, the
+changes are written through the service (and are searchable there at once).
 """
 
 import contextlib

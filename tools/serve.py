@@ -3,8 +3,9 @@
     python -m tools.serve [--host H] [--port P]
 
 Defaults come from the API_HOST / API_PORT settings (127.0.0.1:8000). The service opens the
-vector store: with the embedded store, stop other processes using it first (it is
-single-process). Logs go to stderr.
+vector store; with the embedded store it holds the folder and serves it to this machine's other
+processes (the feature pipeline, CDC and the quickstart then write through it), and it loads a
+newly promoted model version without a restart. Logs go to stderr.
 """
 
 from typing import Annotated
@@ -31,6 +32,10 @@ def main(
     settings = get_settings()
     host = host or settings.api.host
     port = port or settings.api.port
+    # The app advertises its internal vector-store endpoint on the address it really binds.
+    settings = settings.model_copy(
+        update={"api": settings.api.model_copy(update={"host": host, "port": port})}
+    )
     typer.echo(f"LLM Twin inference service on http://{host}:{port}/", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 

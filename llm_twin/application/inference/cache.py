@@ -73,6 +73,11 @@ class ResponseCache:
             self.stats.saved_ms += entry[1].latency_ms.total
             return entry[1]
 
+    def clear(self) -> None:
+        """Forget every answer (the indexed content changed; the counters are kept)."""
+        with self._lock:
+            self._entries.clear()
+
     def put(self, key: str, value: Answer) -> None:
         """Store ``value`` under ``key`` (its ``latency_ms.total`` counts as saved per hit)."""
         if not self.enabled:

@@ -23,6 +23,8 @@ from llm_twin.application.inference import ResponseCache, TraceStore, TwinServic
 from llm_twin.domain.exceptions import LLMTwinError
 from llm_twin.infrastructure.api.errors import install_error_handlers
 from llm_twin.infrastructure.api.limits import BodySizeLimit
+from llm_twin.infrastructure.api.live import LiveUpdates, serve_vector_store, start_live_updates
+from llm_twin.infrastructure.api.metrics import MeteredTraceStore, ServiceMetrics, install_metrics
 from llm_twin.infrastructure.api.ratelimit import RateLimiter
 from llm_twin.infrastructure.api.routes import ROUTERS
 from llm_twin.infrastructure.llm.base import LLMBackend
@@ -87,10 +89,11 @@ def create_app(
             settings,
             loaded_retriever,
             loaded_llm,
-            _trace_store(settings),
+            _trace_store(settings, app.state.metrics),
             ResponseCache(settings.api.cache_ttl),
         )
         app.state.started_at = time.time()
+        live = await run_in_threadpool(start_live_updates, app, loaded_llm)
         recovery = (
             None
             if loaded_retriever is not None
@@ -106,13 +109,7 @@ def create_app(
         try:
             yield
         finally:
-            if recovery is not None:
-                recovery.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await recovery
-            app.state.service.traces.close()
-            for component in reversed(owned):
-                component.close()
+            await _shut_down(app, recovery, live, owned)
 
     app = FastAPI(
         title="LLM Twin inference service",
@@ -124,9 +121,34 @@ def create_app(
     app.state.rate_limiter = RateLimiter(settings.api.rate_limit_per_minute)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    install_metrics(app, settings)
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+async def _shut_down(
+    app: FastAPI,
+    recovery: "asyncio.Task[None] | None",
+    live: LiveUpdates,
+    owned: list["ContextRetriever | LLMBackend"],
+) -> None:
+    """Stop what runs in the background, then close the traces and the owned components.
+
+    Args:
+        app: The app.
+        recovery: The task retrying to open the stores, if any.
+        live: The live updates (model watcher, served store).
+        owned: Components the app built (closed last first).
+    """
+    if recovery is not None:
+        recovery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await recovery
+    await run_in_threadpool(live.stop)
+    app.state.service.traces.close()
+    for component in reversed(owned):
+        component.close()
 
 
 async def _load(
@@ -189,6 +211,7 @@ async def _recover_retriever(
     app.state.load_errors.pop("retriever", None)
     await run_in_threadpool(_warm_up, built, None, app.state.load_errors)
     app.state.service.retriever = built
+    await run_in_threadpool(serve_vector_store, app)
     logger.info("stores opened after start-up: the service is ready")
 
 
@@ -232,17 +255,19 @@ def _default_retriever(settings: Settings) -> "ContextRetriever":
 
 
 def _default_llm(settings: Settings) -> LLMBackend:
-    from llm_twin.infrastructure.llm.factory import build_llm
-    from llm_twin.model.registry import served_model
+    """The served model, in a holder that follows promotions (see ``model/serving.py``)."""
+    from llm_twin.model.serving import build_served_llm
 
-    return build_llm(settings, served_model)
+    return build_served_llm(settings)
 
 
-def _trace_store(settings: Settings) -> TraceStore:
-    """The trace files, rotated and kept as the ``TRACES_*`` settings say."""
-    return TraceStore(
+def _trace_store(settings: Settings, metrics: ServiceMetrics) -> TraceStore:
+    """The trace files, rotated and kept as the ``TRACES_*`` settings say, counted in the
+    app's metrics."""
+    return MeteredTraceStore(
         settings.traces_dir,
         _opik_project(settings),
+        metrics=metrics,
         max_bytes=settings.api.traces_max_bytes,
         retention_days=settings.api.traces_retention_days,
         max_files=settings.api.traces_max_files,

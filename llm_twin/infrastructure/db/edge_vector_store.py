@@ -206,14 +206,18 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
             return []
         query = request.query
         vector = _sparse(query) if isinstance(query, SparseVector) else query
-        hits = self._shard(name).query(
-            QueryRequest(
-                limit=request.limit,
-                query=Query.Nearest(vector, using=request.using),
-                filter=request.filter,
-                with_payload=True,
+        shard = self._shard(name)
+        # Reads hold the mutex too: the service writes points ingested through it (see
+        # remote_vector_store) while it searches.
+        with self._mutex:
+            hits = shard.query(
+                QueryRequest(
+                    limit=request.limit,
+                    query=Query.Nearest(vector, using=request.using),
+                    filter=request.filter,
+                    with_payload=True,
+                )
             )
-        )
         return [ScoredPoint(str(hit.id), float(hit.score), hit.payload or {}) for hit in hits]
 
     def _scroll_page(
@@ -223,15 +227,17 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
 
         if not self.collection_exists(name):
             return [], None
-        records, next_offset = self._shard(name).scroll(
-            ScrollRequest(
-                offset=page.offset,
-                limit=page.limit,
-                filter=page.filter,
-                with_payload=True,
-                with_vector=[DENSE_VECTOR] if page.with_vectors else False,
+        shard = self._shard(name)
+        with self._mutex:
+            records, next_offset = shard.scroll(
+                ScrollRequest(
+                    offset=page.offset,
+                    limit=page.limit,
+                    filter=page.filter,
+                    with_payload=True,
+                    with_vector=[DENSE_VECTOR] if page.with_vectors else False,
+                )
             )
-        )
         points = []
         for record in records:
             vector = None
@@ -244,7 +250,9 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
     def _count(self, name: str, native: "qdrant_edge.Filter | None") -> int:
         from qdrant_edge import CountRequest
 
-        return int(self._shard(name).count(CountRequest(exact=True, filter=native)))
+        shard = self._shard(name)
+        with self._mutex:
+            return int(shard.count(CountRequest(exact=True, filter=native)))
 
     def _build_filter(self, conditions: list[Condition]) -> "qdrant_edge.Filter":
         from qdrant_edge import FieldCondition, Filter, MatchAny, MatchValue

@@ -1,18 +1,23 @@
 """The vector store: one abstract repository of point collections, and the factory that opens
 the backend the settings name.
 
-Three backends share :class:`VectorStore`, side by side:
+The backends share :class:`VectorStore`, side by side:
 
 - qdrant-edge (:mod:`~llm_twin.infrastructure.db.edge_vector_store`), the embedded default:
   Qdrant's Rust engine in this process, filters inside the engine;
 - qdrant-client (:mod:`~llm_twin.infrastructure.db.qdrant_client_store`) on a Qdrant server
   (``QDRANT_URL``) or in local mode on a folder (``VECTOR_STORE_BACKEND=local``; filters in
-  Python).
+  Python);
+- the remote store (:mod:`~llm_twin.infrastructure.db.remote_vector_store`): an embedded folder
+  held by the running inference service, reached through the service.
 
 The base class holds what every backend shares (argument checks, batching, the filter's
 meaning, the size check, the holder file of an embedded folder); a backend implements the
 primitives. An embedded folder belongs to one process at a time; a second opener gets
-:class:`~llm_twin.domain.exceptions.StoreLocked` naming the holder.
+:class:`~llm_twin.domain.exceptions.StoreLocked` naming the holder, unless the holder is the
+inference service advertising its internal vector-store endpoint in the holder file: then the
+opener gets a :class:`~llm_twin.infrastructure.db.remote_vector_store.RemoteVectorStore` that
+reads and writes through the running service (see :func:`open_vector_store`).
 """
 
 import abc
@@ -43,6 +48,10 @@ INDEXED_PAYLOAD_FIELDS = ("author_id", "author_full_name", "category", "document
 DENSE_VECTOR = "dense"
 SPARSE_VECTOR = "sparse"
 HOLDER_FILE = "holder.json"
+#: The secret a serving process writes (mode 0600) beside its holder file.
+SERVICE_TOKEN_FILE = "service.token"
+#: The holder file's entry where a serving process advertises its internal endpoint.
+SERVICE_ENTRY = "service"
 
 #: A filter condition in backend-neutral form: field and its accepted value(s) as strings, or
 #: the numeric range it must fall in.
@@ -189,6 +198,21 @@ class VectorStore(abc.ABC, Generic[NativeFilter]):
             if offset is None:
                 return
 
+    def scroll_page(
+        self,
+        name: str,
+        *,
+        where: PayloadFilter | None = None,
+        limit: int = 256,
+        offset: PointId | None = None,
+        with_vectors: bool = False,
+    ) -> tuple[list[ScoredPoint], PointId | None]:
+        """One page of :meth:`scroll`: up to ``limit`` points from ``offset`` on, and the next
+        page's offset (None: this was the last page)."""
+        return self._scroll_page(
+            name, ScrollPage(self._native_filter(where), limit, offset, with_vectors)
+        )
+
     def count(self, name: str, *, where: PayloadFilter | None = None) -> int:
         """Points matching ``where`` (0 for a missing collection)."""
         if not self.collection_exists(name):
@@ -196,6 +220,12 @@ class VectorStore(abc.ABC, Generic[NativeFilter]):
         return self._count(name, self._native_filter(where))
 
     # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def holder_file(self) -> Path | None:
+        """The file naming this process as the holder of an embedded folder (None for a
+        server or a remote store)."""
+        return self._holder_file
+
     @abc.abstractmethod
     def close(self) -> None:
         """Release the backend (and, for an embedded one, the folder)."""
@@ -203,6 +233,7 @@ class VectorStore(abc.ABC, Generic[NativeFilter]):
     def _release_holder(self) -> None:
         if self._holder_file is not None:
             self._holder_file.unlink(missing_ok=True)
+            (self._holder_file.parent / SERVICE_TOKEN_FILE).unlink(missing_ok=True)
 
     def __enter__(self) -> "VectorStore[NativeFilter]":
         return self
@@ -311,22 +342,40 @@ def store_locked(path: Path) -> StoreLocked:
     )
 
 
-def write_holder(holder_file: Path) -> None:
-    """Name this process (PID, command, since when) as the holder of an embedded store."""
-    holder = {
+def write_holder(holder_file: Path, service: dict[str, object] | None = None) -> None:
+    """Name this process (PID, command, since when) as the holder of an embedded store.
+
+    Args:
+        holder_file: The folder's holder file.
+        service: Where this process serves the store to others (its internal endpoint's URL
+            and request-body limit), if it does.
+    """
+    holder: dict[str, object] = {
         "pid": os.getpid(),
         "command": " ".join(sys.argv) or sys.executable,
         "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    holder_file.write_text(json.dumps(holder))
+    if service is not None:
+        holder[SERVICE_ENTRY] = service
+    temporary = holder_file.with_name(holder_file.name + ".tmp")
+    temporary.write_text(json.dumps(holder))
+    os.replace(temporary, holder_file)
+
+
+def read_holder(path: Path) -> dict[str, object] | None:
+    """The holder record of the embedded folder ``path`` (None when absent or unreadable)."""
+    try:
+        holder = json.loads((path / HOLDER_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return holder if isinstance(holder, dict) else None
 
 
 def _describe_holder(holder_file: Path) -> str:
-    try:
-        holder = json.loads(holder_file.read_text())
-        return f"process {holder['pid']} ({holder['command']}, since {holder['since']})"
-    except (OSError, ValueError, KeyError):
+    holder = read_holder(holder_file.parent) or {}
+    if not {"pid", "command", "since"} <= holder.keys():
         return "another process"
+    return f"process {holder['pid']} ({holder['command']}, since {holder['since']})"
 
 
 # -- the factory -----------------------------------------------------------------------------
@@ -335,8 +384,12 @@ def open_vector_store(settings: Settings | None = None) -> VectorStore:
     else the embedded store chosen by ``VECTOR_STORE_BACKEND`` (``edge``: qdrant-edge, the
     default; ``local``: qdrant-client's local mode). Close it (or use ``with``) when done.
 
+    An embedded folder held by the running inference service is reached through it: the
+    service advertises its internal vector-store endpoint in the holder file, and the store
+    returned reads and writes there (new points are searchable by the service at once).
+
     Raises:
-        StoreLocked: an embedded folder is held by another process.
+        StoreLocked: an embedded folder is held by another process that does not serve it.
         StoreUnavailable: the server does not answer.
     """
     settings = settings or get_settings()
@@ -344,10 +397,10 @@ def open_vector_store(settings: Settings | None = None) -> VectorStore:
         if settings.storage.vector_store_backend == "edge":
             from llm_twin.infrastructure.db.edge_vector_store import open_edge_vector_store
 
-            return open_edge_vector_store(settings.edge_store_path)
+            return _embedded_or_service(settings.edge_store_path, open_edge_vector_store)
         from llm_twin.infrastructure.db.qdrant_client_store import open_local_vector_store
 
-        return open_local_vector_store(settings.qdrant_path)
+        return _embedded_or_service(settings.qdrant_path, open_local_vector_store)
     from llm_twin.infrastructure.db.qdrant_client_store import open_server_vector_store
 
     api_key = (
@@ -356,3 +409,25 @@ def open_vector_store(settings: Settings | None = None) -> VectorStore:
         else None
     )
     return open_server_vector_store(settings.storage.qdrant_url, api_key)  # type: ignore[arg-type]
+
+
+def _embedded_or_service(path: Path, open_embedded: Callable[[Path], VectorStore]) -> VectorStore:
+    """The embedded store at ``path``, or, when a serving process holds it, that process's
+    store reached through its internal endpoint.
+
+    Args:
+        path: The embedded folder.
+        open_embedded: Opens the folder in this process.
+
+    Raises:
+        StoreLocked: the holder does not serve the store (or its endpoint cannot be used).
+    """
+    try:
+        return open_embedded(path)
+    except StoreLocked as locked:
+        from llm_twin.infrastructure.db.remote_vector_store import connect_to_holder
+
+        remote = connect_to_holder(path, locked)
+        if remote is None:
+            raise
+        return remote

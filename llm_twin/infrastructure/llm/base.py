@@ -119,6 +119,20 @@ class TokenStream:
             callback, self._on_close = self._on_close, None
             callback()
 
+    def add_close_callback(self, callback: Callable[[], None]) -> None:
+        """Also call ``callback`` when the stream is closed, after what closing already does
+        (e.g. release the model that generates it)."""
+        previous = self._on_close
+
+        def both() -> None:
+            try:
+                if previous is not None:
+                    previous()
+            finally:
+                callback()
+
+        self._on_close = both
+
 
 class LLMBackend(ABC):
     """One way of running the twin's LLM.

@@ -1,13 +1,14 @@
 """Every vector-store backend honours one contract; backend-specific behaviour is tested after it.
 
-The contract runs against qdrant-edge (the default) and qdrant-client's local mode; server mode
-needs a Qdrant server, which the tests cannot start, so it is skipped with the reason.
+The contract runs against qdrant-edge (the default), qdrant-client's local mode, and the remote
+store (an edge store held by a serving process, reached through its internal endpoint); server
+mode needs a Qdrant server, which the tests cannot start, so it is skipped with the reason.
 """
 
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,7 @@ EMBEDDED_BACKENDS: dict[str, tuple[str, str, Callable[[Path], VectorStore]]] = {
 }
 BACKENDS = [
     *EMBEDDED_BACKENDS,
+    "remote",
     pytest.param(
         "server",
         marks=pytest.mark.skip(reason="server mode needs a running Qdrant server (QDRANT_URL)"),
@@ -64,8 +66,21 @@ def backend(request) -> str:
 
 
 @pytest.fixture
-def store(backend, tmp_path):
-    with _open(backend, tmp_path / backend) as opened:
+def opener(backend, tmp_path) -> Iterator[Callable[[], VectorStore]]:
+    """Opens the backend's store on one folder (each call: a new opener of the same data)."""
+    if backend != "remote":
+        yield lambda: _open(backend, tmp_path / backend)
+        return
+    from store_service import serving_edge_store
+
+    # The folder is held by a serving process: open_vector_store reaches it through it.
+    with serving_edge_store(tmp_path / "data") as settings:
+        yield lambda: open_vector_store(settings)
+
+
+@pytest.fixture
+def store(opener):
+    with opener() as opened:
         yield opened
 
 
@@ -124,16 +139,16 @@ def test_upsert_filtered_search_scroll_delete(store):
     assert not store.collection_exists("c") and store.count("c") == 0
 
 
-def test_data_survives_reopening(backend, tmp_path):
-    path = tmp_path / backend
-    with _open(backend, path) as store:
+def test_data_survives_reopening(opener):
+    with opener() as store:
         store.ensure_collection("c", 3, sparse=True)
         store.upsert("c", [_point(1, [1, 0, 0], "ada")])
-    with _open(backend, path) as store:
+    with opener() as store:
         assert store.count("c") == 1
         assert store.search("c", [1, 0, 0])[0].payload["author_id"] == "ada"
 
 
+@pytest.mark.parametrize("backend", list(EMBEDDED_BACKENDS))
 def test_second_process_gets_a_clear_lock_error_naming_the_holder(backend, tmp_path):
     module, opener, _ = EMBEDDED_BACKENDS[backend]
     path = tmp_path / backend
@@ -152,6 +167,7 @@ def test_second_process_gets_a_clear_lock_error_naming_the_holder(backend, tmp_p
         pass
 
 
+@pytest.mark.parametrize("backend", list(EMBEDDED_BACKENDS))
 def test_lock_error_in_process(backend, tmp_path):
     path = tmp_path / backend
     with (
