@@ -183,9 +183,8 @@ class _Handler(socketserver.BaseRequestHandler):
         try:
             upstream = socket.create_connection((address, port), timeout=proxy.timeout_s)
         except OSError as error:
-            raise CrawlError(
-                "connection_error", f"cannot connect to port {port}: {error}"
-            ) from None
+            message = f"cannot connect to {address} port {port}: {error}"
+            raise CrawlError("connection_error", message) from None
         proxy.track(upstream)
         return upstream
 
@@ -245,7 +244,7 @@ def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
     buffer = b""
     while b"\r\n\r\n" not in buffer:
         if len(buffer) > MAX_HEAD_BYTES:
-            raise _BadRequest(431, "request head too large")
+            raise _BadRequest(431, "head of the request or answer too large")
         chunk = sock.recv(65536)
         if not chunk:
             raise OSError("connection closed before the end of the head")
