@@ -31,7 +31,18 @@ FIXTURES = {
     "blog": ("janeblog/", ("/janeblog/20",)),
     "substack": ("substack/", ("/substack/p/",)),
     "github": ("gh/jane-doe", ("/git/",)),
-    "medium": ("medium/jane-doe/", ("/medium/jane-doe/",)),
+    # Story pages only (the profile and its feed live under the same prefix).
+    "medium": (
+        "medium/jane-doe/",
+        tuple(
+            f"/medium/jane-doe/{name}.html"
+            for name in (
+                "tracing-every-tool-call",
+                "why-your-agent-needs-a-budget",
+                "a-note-on-evals-for-agents",
+            )
+        ),
+    ),
 }
 
 
