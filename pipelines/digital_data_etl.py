@@ -1,6 +1,7 @@
 """Digital data ETL: collect a user's content into the warehouse.
 
-get or create the user → crawl the links → save the documents. Configs live in
+get or create the user → crawl the links, saving the documents in checkpoints as they are
+crawled (a killed run resumes without fetching what it stored). Configs live in
 ``configs/digital_data_etl_*.yaml`` (see :class:`~pipelines.configs.DigitalDataEtlConfig`).
 """
 
@@ -11,7 +12,6 @@ from zenml import pipeline
 from pipelines.configs import DigitalDataEtlConfig
 from steps.etl.crawl_links import crawl_links
 from steps.etl.get_or_create_user import get_or_create_user
-from steps.etl.save_documents import save_documents
 
 
 @pipeline
@@ -23,8 +23,7 @@ def digital_data_etl(config: DigitalDataEtlConfig, wait_for: list[Any] | None = 
         wait_for: Steps to wait for when composed into another pipeline (``end_to_end_data``).
 
     Returns:
-        The save step's output (what a composing pipeline waits for).
+        The crawl step's output (what a composing pipeline waits for).
     """
     user = get_or_create_user(config.user_full_name, after=wait_for)
-    batch = crawl_links(user=user, config=config)
-    return save_documents(batch)
+    return crawl_links(user=user, config=config)

@@ -1,17 +1,16 @@
-"""ETL step: crawl the user's links (skipping those already in the warehouse)."""
+"""ETL step: crawl the user's links and save what comes back into the warehouse as it comes
+(skipping what is already stored), so a run killed mid-way resumes where it stopped."""
 
 from typing import Annotated
 
 from loguru import logger
 from zenml import step
 
-from llm_twin.application.crawlers import Author, CrawlBatch, build_dispatcher
-from llm_twin.application.crawlers import crawl_links as crawl_batch
-from llm_twin.application.crawlers.discovery import apply_listing_metadata, expand_links
+from llm_twin.application.crawlers import Author, build_dispatcher
+from llm_twin.application.crawlers.ingest import IngestResult, ingest
 from llm_twin.application.crawlers.politeness import HostThrottle
 from llm_twin.domain.documents import UserDocument
 from llm_twin.domain.exceptions import LLMTwinError
-from llm_twin.domain.types import DataCategory
 from llm_twin.infrastructure.db.mongo import open_warehouse
 from llm_twin.settings import get_settings
 from pipelines.configs import DigitalDataEtlConfig
@@ -26,8 +25,10 @@ class AllLinksFailed(LLMTwinError):
 @step(enable_cache=False)
 def crawl_links(
     user: UserDocument, config: DigitalDataEtlConfig
-) -> Annotated[CrawlBatch, "crawled"]:
-    """Crawl ``config.links`` for ``user``; one bad link is recorded and the others continue.
+) -> Annotated[IngestResult, "crawled"]:
+    """Crawl ``config.links`` for ``user`` and save the documents in small checkpoints while
+    crawling (a killed run keeps what it saved; stored links, including discovered ones, are
+    never fetched again unless ``force``); one bad link is recorded and the others continue.
 
     Args:
         user: The warehouse user the documents belong to.
@@ -40,49 +41,46 @@ def crawl_links(
         AllLinksFailed: there were links and every one failed (the run then exits non-zero).
     """
     settings = get_settings()
-    with open_warehouse(settings) as warehouse:
-        known = set().union(*(warehouse.documents(c).links() for c in DataCategory))
     options = config.discovery_options(settings)
-    with build_dispatcher(settings, HostThrottle(delay_s=options.delay_s)) as dispatcher:
+    with (
+        open_warehouse(settings) as warehouse,
+        build_dispatcher(settings, HostThrottle(delay_s=options.delay_s)) as dispatcher,
+    ):
         for prefix, platform in config.platforms.items():
             dispatcher.override(prefix, platform)
-        # Root URLs (a blog, a profile, an account) become the links they list.
-        expansion = expand_links(
+        result = ingest(
             config.links,
-            dispatcher.fallback.fetcher,
-            options,
-            set() if config.force else known,
-            browsers=dispatcher.browsers,
-        )
-        batch = crawl_batch(
-            expansion.links,
             Author(id=user.id, full_name=user.full_name),
+            warehouse,
             dispatcher,
-            known_links=known,
+            options,
             force=config.force,
             concurrency=config.concurrency or settings.crawl.concurrency,
+            progress=True,
+            discover_every_link=False,  # only root-looking links; articles are crawled as given
         )
-        apply_listing_metadata(batch, expansion)
         browsers = dispatcher.browsers.started if dispatcher.browsers else 0
-    counts = batch.counts()
+    counts = result.counts()
     record_counts(
         {
-            "links": [report.model_dump() for report in batch.reports],
-            "crawl_seconds": batch.seconds,
+            "links": [report.model_dump() for report in result.reports],
+            "crawl_seconds": result.seconds,
             "browsers_started": browsers,
-            "sources": [source.model_dump() for source in expansion.sources],
+            "sources": [outcome.discovery.model_dump() for outcome in result.sources],
         },
         **counts,
-        **expansion.counts(),
     )
     logger.info(
-        "links: {} crawled, {} skipped, {} failed ({:.1f}s)",
+        "links: {} crawled, {} skipped, {} failed; documents: {} new, {} updated ({:.1f}s)",
         counts["links_crawled"],
         counts["links_skipped"],
         counts["links_failed"],
-        batch.seconds,
+        counts.get("documents_inserted", 0),
+        counts.get("documents_updated", 0),
+        result.seconds,
     )
-    if batch.all_failed:
-        reasons = "; ".join(f"{r.link}: {r.message}" for r in batch.reports[:5])
-        raise AllLinksFailed(f"every link failed ({len(batch.reports)}): {reasons}")
-    return batch
+    reports = result.reports
+    if reports and all(report.status == "failed" for report in reports):
+        reasons = "; ".join(f"{r.link}: {r.message}" for r in reports[:5])
+        raise AllLinksFailed(f"every link failed ({len(reports)}): {reasons}")
+    return result

@@ -8,7 +8,7 @@ import dataclasses
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Literal
 
@@ -16,11 +16,15 @@ from loguru import logger
 from pydantic import BaseModel, Field
 
 from llm_twin.application.crawlers.base import Author, CrawlError
+from llm_twin.application.crawlers.discovery.urls import link_key
 from llm_twin.application.crawlers.dispatcher import CrawlerDispatcher, Route
 from llm_twin.application.crawlers.links import normalize_link, strip_credentials
 from llm_twin.domain.documents import ContentDocument, document_type_for
 
 LinkStatus = Literal["crawled", "skipped", "failed"]
+#: Called (on the caller's thread) with each crawled link's report and documents as soon as
+#: the link is done, e.g. to save them before the rest of the batch is crawled.
+OnCrawled = Callable[["LinkReport", list[ContentDocument]], None]
 
 
 class LinkReport(BaseModel):
@@ -107,6 +111,9 @@ def _route_links(
     reports: list[LinkReport | None] = [None] * len(links)
     jobs: list[_Job] = []
     seen: set[str] = set()
+    # By link_key: a stored article reached through another form of its URL (www., http/https,
+    # a trailing slash, index.html) is not fetched again.
+    known_keys = {link_key(link) for link in known_links}
     for index, given in enumerate(links):
         link = strip_credentials(given)  # reports and logs never show credentials
         try:
@@ -122,7 +129,7 @@ def _route_links(
             reports[index] = job.report(
                 status="skipped", reason="duplicate", message="listed twice"
             )
-        elif normalized in known_links and not force and not route.crawler.listing:
+        elif link_key(normalized) in known_keys and not force and not route.crawler.listing:
             reports[index] = job.report(
                 status="skipped",
                 reason="already_crawled",
@@ -192,25 +199,34 @@ def _run_jobs(
     reports: list[LinkReport | None],
     concurrency: int,
     progress: bool,
+    on_crawled: OnCrawled | None = None,
 ) -> dict[int, list[ContentDocument]]:
     """Crawl ``jobs`` on ``concurrency`` threads, filling ``reports`` by position; the
-    documents by link position."""
+    documents by link position (those handed to ``on_crawled`` are not kept). When the run
+    is interrupted (an exception, Ctrl+C), links not started yet are dropped, not crawled."""
     from tqdm import tqdm
 
     crawled: dict[int, list[ContentDocument]] = {}
     if not jobs:
         return crawled
     workers = max(1, min(concurrency, len(jobs)))
-    with (
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crawl") as pool,
-        tqdm(total=len(jobs), desc="Crawling", unit="link", file=sys.stderr,
-             disable=not progress) as bar,
-    ):  # fmt: skip
-        futures = {pool.submit(job.run, author): job.index for job in jobs}
-        for future in as_completed(futures):
-            index = futures[future]
-            reports[index], crawled[index] = future.result()
-            bar.update(1)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crawl")
+    try:
+        with tqdm(total=len(jobs), desc="Crawling", unit="link", file=sys.stderr,
+                  disable=not progress) as bar:  # fmt: skip
+            futures = {pool.submit(job.run, author): job.index for job in jobs}
+            for future in as_completed(futures):
+                index = futures[future]
+                reports[index], documents = future.result()
+                if on_crawled is None:
+                    crawled[index] = documents
+                elif documents:
+                    on_crawled(reports[index], documents)  # type: ignore[arg-type]
+                bar.update(1)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return crawled
 
 
@@ -222,6 +238,7 @@ def crawl_links(
     force: bool = False,
     concurrency: int = 4,
     progress: bool = True,
+    on_crawled: OnCrawled | None = None,
 ) -> CrawlBatch:
     """Crawl ``links`` for ``author``.
 
@@ -229,16 +246,19 @@ def crawl_links(
         links: Links from the config, in order.
         author: The user the documents belong to.
         dispatcher: Routes each link to its crawler.
-        known_links: Links already in the warehouse: skipped unless ``force``. Listing links
-            (a LinkedIn feed) are always read, as they gain new items.
+        known_links: Links already in the warehouse: skipped unless ``force`` (compared by
+            :func:`~.discovery.urls.link_key`). Listing links (a LinkedIn feed) are always
+            read, as they gain new items.
         force: Re-crawl links already in the warehouse.
         concurrency: Links crawled at the same time (threads).
         progress: Show a progress bar on stderr.
+        on_crawled: Receives each crawled link's report and documents as soon as the link is
+            done (to save them at once); its documents are then not kept in the batch.
     """
     started = time.perf_counter()
     batch = CrawlBatch()
     reports, jobs = _route_links(links, dispatcher, known_links, force)
-    crawled = _run_jobs(jobs, author, reports, concurrency, progress)
+    crawled = _run_jobs(jobs, author, reports, concurrency, progress, on_crawled)
     for index in sorted(crawled):
         batch.add_documents(crawled[index])
     batch.reports = [report for report in reports if report is not None]

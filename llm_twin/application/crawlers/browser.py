@@ -4,6 +4,10 @@ The browser is the Debian ``chromium`` package driven by its ``chromedriver`` (p
 settings): nothing is downloaded at run time, so it works offline. :class:`BrowserPool` gives
 each crawl worker thread its own browser, started on first use and reused for every link that
 thread crawls, and quits them all at the end.
+
+Every request a browser makes goes through its own :class:`EgressProxy`, which applies the
+crawler's network policy to each one (redirects and sub-resources included) and connects to the
+address it checked; :meth:`Browser.open` fails the link when the page made a refused request.
 """
 
 import contextlib
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from llm_twin.application.crawlers.base import CrawlError
+from llm_twin.application.crawlers.egress_proxy import EgressProxy
 from llm_twin.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,7 +39,14 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--disable-extensions",
     "--window-size=1280,2000",
+    # Every request goes through the egress proxy, loopback included (Chromium bypasses the
+    # proxy for loopback unless told not to), and the browser resolves no name itself.
+    "--proxy-bypass-list=<-loopback>",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
+#: How many refused requests a crawl error lists.
+SHOWN_REFUSALS = 3
 
 
 def chromium_available(settings: Settings) -> str | None:
@@ -52,16 +64,22 @@ def chromium_available(settings: Settings) -> str | None:
 
 
 @contextlib.contextmanager
-def browser_errors(link: str, timeout_message: str) -> Iterator[None]:
+def browser_errors(
+    link: str, timeout_message: str, browser: "Browser | None" = None
+) -> Iterator[None]:
     """Turn Selenium's errors inside the block into crawl errors: a timeout into ``timeout``
-    with ``timeout_message``, any other driver error into ``browser_error`` naming ``link``."""
+    with ``timeout_message``, any other driver error into ``browser_error`` naming ``link``.
+    When ``browser`` is given and its page made requests the network policy refused, the error
+    is ``private_network`` instead (a page waiting for a refused request never finishes)."""
     from selenium.common.exceptions import TimeoutException, WebDriverException
 
     try:
         yield
-    except TimeoutException:
-        raise CrawlError("timeout", timeout_message) from None
     except WebDriverException as error:
+        if browser is not None:
+            browser.check_egress(link)
+        if isinstance(error, TimeoutException):
+            raise CrawlError("timeout", timeout_message) from None
         raise CrawlError("browser_error", f"Chromium failed on {link}: {error.msg}") from None
 
 
@@ -96,17 +114,21 @@ class Browser:
         problem = chromium_available(settings)
         if problem:
             raise CrawlError("browser_error", problem)
+        #: The browser's only way out (the network policy on every request it makes).
+        self.egress = EgressProxy(settings.crawl.allow_private_networks, settings.crawl.timeout_s)
         self.profile_dir = tempfile.mkdtemp(prefix="llm-twin-chromium-")
         options = webdriver.ChromeOptions()
         options.binary_location = str(settings.crawl.chromium_binary)
         for flag in CHROMIUM_FLAGS:
             options.add_argument(flag)
+        options.add_argument(f"--proxy-server={self.egress.url}")
         options.add_argument(f"--user-data-dir={self.profile_dir}")
         options.add_argument(f"--user-agent={settings.crawl.user_agent}")
         service = Service(executable_path=str(settings.crawl.chromedriver_binary))
         try:
             self.driver: WebDriver = webdriver.Chrome(options=options, service=service)
         except WebDriverException as error:
+            self.egress.close()
             shutil.rmtree(self.profile_dir, ignore_errors=True)
             raise CrawlError("browser_error", f"Chromium did not start: {error.msg}") from None
         self.driver.set_page_load_timeout(settings.crawl.timeout_s)
@@ -118,10 +140,53 @@ class Browser:
     def version(self) -> str:
         return str(self.driver.capabilities.get("browserVersion", "unknown"))
 
+    def open(self, url: str) -> None:
+        """Load ``url`` (redirects followed by the browser, each hop through the policy).
+
+        Raises:
+            CrawlError: ``private_network`` when the page, a redirect or anything it loaded
+                was refused by the network policy (see :meth:`check_egress`).
+            selenium.common.exceptions.WebDriverException: the page did not load for another
+                reason (see :func:`browser_errors`).
+        """
+        from selenium.common.exceptions import WebDriverException
+
+        late = self.egress.take_refusals()
+        if late:  # the previous page's late requests: blocked, not this link's doing
+            logger.debug("{} earlier browser requests were refused", len(late))
+        try:
+            self.driver.get(url)
+        except WebDriverException:
+            self.check_egress(url)  # a refused navigation shows as a network error
+            raise
+        self.check_egress(url)
+
+    def check_egress(self, link: str) -> None:
+        """Fail ``link`` when its page made requests the network policy refused since it was
+        opened (nothing reached those hosts: the proxy refused them before connecting).
+
+        Raises:
+            CrawlError: ``private_network`` naming the refused requests.
+        """
+        refused = self.egress.take_refusals()
+        if refused:
+            shown = ", ".join(refusal.url for refusal in refused[:SHOWN_REFUSALS])
+            more = (
+                f" and {len(refused) - SHOWN_REFUSALS} more"
+                if len(refused) > SHOWN_REFUSALS
+                else ""
+            )
+            raise CrawlError(
+                "private_network",
+                f"{link} made the browser request non-public addresses, refused: {shown}{more} "
+                f"({refused[0].reason})",
+            )
+
     def quit(self) -> None:
         try:
             self.driver.quit()
         finally:
+            self.egress.close()
             shutil.rmtree(self.profile_dir, ignore_errors=True)
 
 

@@ -53,9 +53,9 @@ def article_document(
     """The warehouse document of an extracted article.
 
     ``content`` keeps the reference project's keys (``Title``, ``Subtitle``, ``Content``) and
-    adds ``Author`` and ``Published`` when the page declares them.
+    adds ``Author``, ``Published`` and ``Tags`` (a list) when the page declares them.
     """
-    content: dict[str, str | None] = {
+    content: dict[str, str | list[str] | None] = {
         "Title": article.title or None,
         "Subtitle": article.subtitle,
         "Content": article.text,
@@ -64,6 +64,8 @@ def article_document(
         content["Author"] = article.author
     if article.published:
         content["Published"] = article.published
+    if article.tags:
+        content["Tags"] = list(article.tags)
     return ArticleDocument(
         content=content,
         platform=platform,

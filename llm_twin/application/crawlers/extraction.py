@@ -10,6 +10,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from llm_twin.application.crawlers.tags import page_tags
+
 #: Below this many characters the precise pass is considered to have missed the body, and a
 #: recall-oriented pass is tried.
 MIN_TEXT_CHARS = 200
@@ -43,6 +45,7 @@ class ExtractedArticle:
         author: The author's name, when the page declares it.
         published: Publication date as ``YYYY-MM-DD``, when found.
         sitename: The site's name, when declared.
+        tags: The tags the page declares (see :func:`~.tags.page_tags`).
     """
 
     title: str
@@ -51,6 +54,7 @@ class ExtractedArticle:
     author: str | None
     published: str | None
     sitename: str | None
+    tags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +107,7 @@ def extract_article(
         author=_clean(getattr(metadata, "author", None)),
         published=_clean(getattr(metadata, "date", None)),
         sitename=_clean(getattr(metadata, "sitename", None)),
+        tags=tuple(page_tags(html)),
     )
 
 

@@ -1,27 +1,33 @@
 """Ingest a body of work: discover the links of each root URL, crawl them and save what comes
-back in small checkpoints, so a run that is killed keeps what it saved and the next run only
-fetches what is missing (stored links are skipped by discovery and by the crawl)."""
+back in small checkpoints as links finish, so a run that is killed keeps what it saved and the
+next run only fetches what is missing (stored links are skipped by discovery and by the crawl).
+Used by ``poe add-author`` and by the ETL pipeline's crawl step."""
 
 import time
-from collections import Counter
 
+from loguru import logger
 from pydantic import BaseModel, Field
 
 from llm_twin.application.crawlers.base import Author
-from llm_twin.application.crawlers.batch import LinkReport, crawl_links
+from llm_twin.application.crawlers.batch import CrawlBatch, LinkReport, crawl_links
 from llm_twin.application.crawlers.discovery import (
     DiscoveryOptions,
+    Expansion,
     SourceReport,
     apply_listing_metadata,
     expand_links,
 )
 from llm_twin.application.crawlers.dispatcher import CrawlerDispatcher
 from llm_twin.application.crawlers.saving import save_documents
+from llm_twin.domain.documents import ContentDocument
 from llm_twin.domain.types import DataCategory
 from llm_twin.infrastructure.db.warehouse import Warehouse
 
-#: Links crawled between two saves: what a killed run can lose at most.
+#: Crawled links saved together at most; with :data:`CHECKPOINT_S`, what a killed run can
+#: lose (a save reads the author's stored documents for cross-posts, so not one per link).
 CHECKPOINT_LINKS = 8
+#: Crawled links waiting longer than this are saved at once (slow sites save link by link).
+CHECKPOINT_S = 2.0
 
 
 class SourceOutcome(BaseModel):
@@ -56,19 +62,18 @@ class IngestResult(BaseModel):
     seconds: float = 0.0
 
     def counts(self) -> dict[str, int]:
-        """Discovery, crawl and save counts, with the ETL's key names."""
-        statuses = Counter(report.status for report in self.reports)
+        """Discovery, crawl and save counts, with the ETL's key names (per platform too:
+        ``links_crawled_medium``…)."""
         discovered = [outcome.discovery for outcome in self.sources]
+        crawl = CrawlBatch(reports=self.reports).counts()
+        crawl.pop("documents_crawled")  # the documents were saved as they came, not kept
         return {
             "sources_total": len(discovered),
             "sources_failed": sum(1 for source in discovered if source.error),
             "links_discovered": sum(source.discovered for source in discovered),
             "discovered_already_stored": sum(source.already_stored for source in discovered),
             "discovered_over_budget": sum(source.over_budget for source in discovered),
-            "links_total": len(self.reports),
-            "links_crawled": statuses["crawled"],
-            "links_skipped": statuses["skipped"],
-            "links_failed": statuses["failed"],
+            **crawl,
             **self.saved,
         }
 
@@ -95,20 +100,24 @@ def ingest(
     concurrency: int = 2,
     checkpoint: int = CHECKPOINT_LINKS,
     progress: bool = False,
+    discover_every_link: bool = True,
+    checkpoint_s: float = CHECKPOINT_S,
 ) -> IngestResult:
     """Discover, crawl and save the work behind ``links`` for ``author``.
 
     Args:
-        links: Root URLs (every one is tried for discovery; one under which nothing is listed
-            is crawled as a page) and plain article or repository links.
+        links: Root URLs and plain article or repository links.
         author: The warehouse user the documents belong to.
-        warehouse: Where documents are saved (after every ``checkpoint`` links).
+        warehouse: Where documents are saved, in checkpoints while the crawl goes on.
         dispatcher: Routes each link to its crawler; its fetcher is used for discovery too.
         options: Discovery budget (``max_pages`` per source), API locations, overrides.
         force: Re-crawl links already stored (discovery still lists them).
         concurrency: Links crawled at once (requests per host are capped by the fetcher).
-        checkpoint: Links crawled between two saves.
-        progress: Show a progress bar per checkpoint on stderr.
+        checkpoint: Crawled links saved together at most.
+        progress: Show a progress bar on stderr.
+        discover_every_link: Try discovery on every link (one under which nothing is listed
+            is crawled as a page); else only on links that look like a root (the ETL config).
+        checkpoint_s: A link done this long after the last save is saved at once.
     """
     started = time.perf_counter()
     known = known_links(warehouse)
@@ -117,27 +126,64 @@ def ingest(
         dispatcher.fallback.fetcher,
         options,
         set() if force else known,
-        always=True,
+        always=discover_every_link,
         browsers=dispatcher.browsers,
     )
     result = IngestResult(sources=[SourceOutcome(discovery=s) for s in expansion.sources])
+    saver = _Checkpoints(warehouse, expansion, result.saved, checkpoint, checkpoint_s)
+    batch = crawl_links(expansion.links, author, dispatcher, known, force, concurrency, progress,
+                        on_crawled=saver.add)  # fmt: skip
+    saver.flush()
+    result.reports = batch.reports
     by_root = {outcome.discovery.root: outcome for outcome in result.sources}
-    for start in range(0, len(expansion.links), max(1, checkpoint)):
-        chunk = expansion.links[start : start + max(1, checkpoint)]
-        batch = crawl_links(chunk, author, dispatcher, known, force, concurrency, progress)
-        apply_listing_metadata(batch, expansion)
-        saved = save_documents(warehouse, batch.content_documents())
-        for key, value in saved.items():
-            result.saved[key] = result.saved.get(key, 0) + value
-        known.update(document["document"]["link"] for document in batch.documents)
-        result.reports.extend(batch.reports)
-        for report in batch.reports:
-            found = expansion.found.get(report.link)
-            outcome = by_root.get(found.source if found else report.link)
-            if outcome is not None:
-                _record(outcome, report)
+    for report in batch.reports:
+        found = expansion.found.get(report.link)
+        outcome = by_root.get(found.source if found else report.link)
+        if outcome is not None:
+            _record(outcome, report)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+class _Checkpoints:
+    """Saves crawled documents while the crawl goes on: every ``links`` crawled links, or at
+    the first link done ``seconds`` after the last save (so a slow site is saved link by
+    link); :meth:`flush` saves the rest. Listing metadata (feed dates and tags) is applied
+    first. ``saved`` accumulates the save counts."""
+
+    def __init__(
+        self,
+        warehouse: Warehouse,
+        expansion: Expansion,
+        saved: dict[str, int],
+        links: int,
+        seconds: float,
+    ) -> None:
+        self.warehouse, self.expansion, self.saved = warehouse, expansion, saved
+        self.links, self.seconds = max(1, links), seconds
+        self._pending: list[ContentDocument] = []
+        self._pending_links = 0
+        self._last_save = time.monotonic()
+
+    def add(self, report: LinkReport, documents: list[ContentDocument]) -> None:
+        self._pending += documents
+        self._pending_links += 1
+        since_save = time.monotonic() - self._last_save
+        if self._pending_links >= self.links or since_save >= self.seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        batch = CrawlBatch()
+        batch.add_documents(self._pending)
+        apply_listing_metadata(batch, self.expansion)
+        counts = save_documents(self.warehouse, batch.content_documents())
+        for key, value in counts.items():
+            self.saved[key] = self.saved.get(key, 0) + value
+        logger.debug("checkpoint: {} links saved ({})", self._pending_links, counts)
+        self._pending, self._pending_links = [], 0
+        self._last_save = time.monotonic()
 
 
 def _record(outcome: SourceOutcome, report: LinkReport) -> None:

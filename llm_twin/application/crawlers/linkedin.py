@@ -10,7 +10,7 @@ link, so the feed is re-read on every run (it gains new posts) while known posts
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 from loguru import logger
@@ -26,9 +26,6 @@ from llm_twin.application.crawlers.links import check_host_allowed
 from llm_twin.domain.documents import PostDocument
 from llm_twin.domain.types import DataCategory
 from llm_twin.settings import Settings
-
-if TYPE_CHECKING:
-    from selenium.webdriver.remote.webdriver import WebDriver
 
 
 @dataclass(frozen=True)
@@ -89,9 +86,10 @@ class LinkedInCrawler(Crawler):
         check_host_allowed(link, self.settings.crawl.allow_private_networks)
         browser = self.browsers.get()
         timeout_message = f"LinkedIn page {link} did not load in {self.settings.crawl.timeout_s}s"
-        with browser_errors(link, timeout_message):
+        with browser_errors(link, timeout_message, browser):
             self._login(browser, origin, username, password)
-            posts = self._read_feed(browser.driver, origin, match.group(1))
+            posts = self._read_feed(browser, origin, match.group(1))
+        browser.check_egress(link)  # what the feed requested while it was scrolled
         if not posts:
             raise CrawlError("empty_extraction", f"no posts found in the activity feed of {link}")
         crawled_at = utc_now()
@@ -133,7 +131,7 @@ class LinkedInCrawler(Crawler):
             return
         driver = browser.driver
         timeout = self.settings.crawl.timeout_s
-        driver.get(origin + SELECTORS.login_path)
+        browser.open(origin + SELECTORS.login_path)
         wait_for_element(driver, SELECTORS.username_input, timeout)
         driver.find_element(By.CSS_SELECTOR, SELECTORS.username_input).send_keys(username)
         driver.find_element(By.CSS_SELECTOR, SELECTORS.password_input).send_keys(password)
@@ -151,6 +149,7 @@ class LinkedInCrawler(Crawler):
             WebDriverWait(driver, timeout).until(lambda d: d.current_url != login_url)
         except TimeoutException:
             raise failure from None
+        browser.check_egress(origin + SELECTORS.login_path)  # where the form sent us
         landed = urlsplit(driver.current_url).path
         if any(marker in landed for marker in SELECTORS.login_failed_markers):
             raise failure
@@ -158,14 +157,14 @@ class LinkedInCrawler(Crawler):
         logger.debug("logged in to {}", origin)
 
     def _read_feed(
-        self, driver: "WebDriver", origin: str, profile: str
+        self, browser: Browser, origin: str, profile: str
     ) -> list[dict[str, str | None]]:
         from selenium.common.exceptions import TimeoutException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
 
-        driver.get(origin + SELECTORS.activity_path.format(profile=profile))
-        check_host_allowed(driver.current_url, self.settings.crawl.allow_private_networks)
+        driver = browser.driver
+        browser.open(origin + SELECTORS.activity_path.format(profile=profile))
         wait_for_element(driver, SELECTORS.post, self.settings.crawl.timeout_s)
         seen = len(driver.find_elements(By.CSS_SELECTOR, SELECTORS.post))
         for _ in range(self.settings.crawl.linkedin_max_scrolls):

@@ -15,6 +15,7 @@ from llm_twin.application.crawlers.custom_article import article_document
 from llm_twin.application.crawlers.extraction import ExtractedArticle, extract_article
 from llm_twin.application.crawlers.http import HttpFetcher
 from llm_twin.application.crawlers.links import check_host_allowed
+from llm_twin.application.crawlers.tags import page_tags
 from llm_twin.domain.documents import ArticleDocument
 from llm_twin.domain.types import DataCategory
 from llm_twin.settings import Settings
@@ -73,11 +74,11 @@ class MediumCrawler(Crawler):
         check_host_allowed(link, self.settings.crawl.allow_private_networks)
         if self.settings.crawl.respect_robots:
             self.fetcher.ensure_allowed_by_robots(link)
-        driver = self.browsers.get().driver
+        browser = self.browsers.get()
+        driver = browser.driver
         timeout = self.settings.crawl.timeout_s
-        with browser_errors(link, f"no <article> in {link} after {timeout}s"):
-            driver.get(link)
-            check_host_allowed(driver.current_url, self.settings.crawl.allow_private_networks)
+        with browser_errors(link, f"no <article> in {link} after {timeout}s", browser):
+            browser.open(link)
             wait_for_element(driver, SELECTORS.article, timeout)
             # Medium lazy-loads the end of long stories: scroll once to the bottom.
             driver.execute_script("window.scrollTo(0, document.body.scrollHeight);")
@@ -88,6 +89,8 @@ class MediumCrawler(Crawler):
                 name: _first_text(driver, getattr(SELECTORS, name))
                 for name in ("title", "subtitle", "author", "published")
             }
+            tags = page_tags(driver.page_source)
+        browser.check_egress(link)  # what the page requested while it rendered
         title = html.escape(fields["title"] or "")
         page = f"<html><head><title>{title}</title></head><body>{article_html}</body></html>"
         extracted = extract_article(page, url=link, prune_xpath=list(SELECTORS.prune_xpath))
@@ -100,6 +103,7 @@ class MediumCrawler(Crawler):
             author=fields["author"],
             published=_parse_date(fields["published"]),
             sitename="Medium",
+            tags=tuple(tags),
         )
         return [article_document(article, link, self.platform, author)]
 

@@ -1,7 +1,8 @@
 """User corrections collected by the inference service, as preference pairs.
 
 The service (``llm_twin.application.inference.traces``) appends one JSON line per request to
-``TRACES_DIR/traces.jsonl`` (``trace_id``, ``query``, ``answer``…) and one per feedback to
+``TRACES_DIR/traces.jsonl`` (``trace_id``, ``query``, ``answer``…; rotated to
+``traces-<time>.jsonl`` past a size, every retained file is read) and one per feedback to
 ``TRACES_DIR/feedback.jsonl`` (``trace_id``, ``rating``, ``correction``). A feedback record
 with a non-empty ``correction`` becomes a pair: prompt = the query, chosen = the correction,
 rejected = the service's answer. The files are read directly (not through the API package,
@@ -14,7 +15,8 @@ from typing import Any
 
 from loguru import logger
 
-TRACES_FILE = "traces.jsonl"
+from llm_twin.application.inference.traces import trace_files
+
 FEEDBACK_FILE = "feedback.jsonl"
 ORIGIN = "feedback"
 
@@ -39,7 +41,8 @@ def correction_rows(traces_dir: Path) -> list[dict[str, Any]]:
     ``traces_dir``; empty when the service has collected none."""
     answers = {
         str(trace.get("trace_id")): trace
-        for trace in _lines(traces_dir / TRACES_FILE)
+        for path in trace_files(traces_dir)
+        for trace in _lines(path)
         if trace.get("trace_id")
     }
     rows = []

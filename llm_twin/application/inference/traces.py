@@ -188,9 +188,7 @@ class TraceStore:
         return (row[0], row[1]) if row else None
 
     def _files(self) -> list[Path]:
-        """The rotated traces files, oldest first, then the current one."""
-        rotated = sorted(self.directory.glob(ROTATED_GLOB))
-        return rotated + ([self.traces_file] if self.traces_file.is_file() else [])
+        return trace_files(self.directory)
 
     def _rotate(self, index: sqlite3.Connection) -> None:
         """Rename the traces file to a dated one, then apply the retention (lock held)."""
@@ -288,6 +286,18 @@ class TraceStore:
                         }
                     )
         return pairs
+
+
+def trace_files(directory: Path) -> list[Path]:
+    """The retained traces files under ``directory``: the rotated ones oldest first (their
+    names sort by rotation time), then the current ``traces.jsonl``; empty when there are none.
+
+    Args:
+        directory: The traces directory (``TRACES_DIR``).
+    """
+    rotated = sorted(path for path in directory.glob(ROTATED_GLOB) if path.is_file())
+    current = directory / TRACES_FILE
+    return rotated + ([current] if current.is_file() else [])
 
 
 def _trace_id(line: bytes) -> str | None:

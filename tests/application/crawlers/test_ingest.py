@@ -4,7 +4,6 @@ nothing; an interrupted run, re-run, loses nothing and re-fetches nothing alread
 import pytest
 
 from llm_twin.application.crawlers import build_dispatcher
-from llm_twin.application.crawlers import ingest as ingest_module
 from llm_twin.application.crawlers.discovery import DiscoveryOptions
 from llm_twin.application.crawlers.ingest import ingest
 from llm_twin.domain.types import DataCategory
@@ -72,33 +71,51 @@ def test_one_root_stores_every_article_once_then_nothing(
     assert not [path for path in fetched if any(path.startswith("/" + p) for p in expected)]
 
 
+class Killed(BaseException):
+    """What a kill does to the crawl: it stops there, nothing after it runs (not an
+    ``Exception``, so no per-link handler records it as a failure)."""
+
+
+@pytest.mark.parametrize(("checkpoint", "saved"), [(1, 3), (2, 2)])
 def test_interrupted_run_resumes_without_refetching(
-    site, settings, warehouse, author, monkeypatch
+    checkpoint, saved, site, settings, warehouse, author, monkeypatch
 ) -> None:
-    real_save = ingest_module.save_documents
-    calls = []
+    """The crawl dies while fetching the 4th article: what was saved by then (every link with
+    ``checkpoint=1``, pairs with 2) stays, and the re-run fetches only the other pages."""
+    from llm_twin.application.crawlers.custom_article import CustomArticleCrawler
 
-    def save_then_die(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt  # the process is stopped while crawling
-        return real_save(*args, **kwargs)
+    real_crawl = CustomArticleCrawler.crawl
+    crawled: list[str] = []
 
-    monkeypatch.setattr(ingest_module, "save_documents", save_then_die)
+    def crawl_then_die(self, link, author):
+        if len(crawled) == 3:
+            raise Killed
+        crawled.append(link)
+        return real_crawl(self, link, author)
+
+    monkeypatch.setattr(CustomArticleCrawler, "crawl", crawl_then_die)
     before = len(site.requested)
-    with pytest.raises(KeyboardInterrupt):
-        run(site, settings, warehouse, author, [site.url("janeblog/")], checkpoint=2)
-    saved_first = stored_links(warehouse)
-    assert saved_first == sorted(site.url(path) for path in BLOG_POSTS[:2])
+    with pytest.raises(Killed):
+        run(site, settings, warehouse, author, [site.url("janeblog/")], concurrency=1,
+            checkpoint=checkpoint, checkpoint_s=3600)  # fmt: skip
+    stored_first = stored_links(warehouse)
+    assert stored_first == sorted(crawled[:saved])
+    assert len(site.requested) - before > 0
+    articles_fetched = [p for p in site.requested[before:] if p.lstrip("/") in BLOG_POSTS]
+    assert len(articles_fetched) == 3  # the 4th was never fetched: the crawl died first
 
-    monkeypatch.setattr(ingest_module, "save_documents", real_save)
-    result = run(site, settings, warehouse, author, [site.url("janeblog/")], checkpoint=2)
+    monkeypatch.setattr(CustomArticleCrawler, "crawl", real_crawl)
+    middle = len(site.requested)
+    result = run(site, settings, warehouse, author, [site.url("janeblog/")], checkpoint=1)
     assert stored_links(warehouse) == sorted(site.url(path) for path in BLOG_POSTS)
-    assert result.counts()["discovered_already_stored"] == 2
-    assert result.saved["documents_inserted"] == 3
-    fetched = site.requested[before:]
-    for path in BLOG_POSTS[:2]:  # stored before the interruption: fetched once in all
-        assert fetched.count("/" + path) == 1
+    assert result.counts()["discovered_already_stored"] == saved
+    assert result.saved["documents_inserted"] == len(BLOG_POSTS) - saved
+    refetched = site.requested[middle:]
+    for link in stored_first:  # stored before the interruption: never fetched again
+        assert link.removeprefix(site.base_url) not in refetched
+    for path in BLOG_POSTS:  # each page fetched once, or twice if crawled but never saved
+        expected = 1 if site.url(path) in stored_first else 1 + (site.url(path) in crawled)
+        assert site.requested[before:].count("/" + path) == expected, path
 
 
 def test_budget_spreads_a_large_site_over_runs(site, settings, warehouse, author) -> None:

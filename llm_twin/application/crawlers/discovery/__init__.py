@@ -2,9 +2,9 @@
 the links they stand for, before crawling. See :mod:`.discover` for the order of methods."""
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from llm_twin.application.crawlers.base import CrawlError
-from llm_twin.application.crawlers.batch import CrawlBatch
 from llm_twin.application.crawlers.browser import BrowserPool
 from llm_twin.application.crawlers.discovery.discover import (
     DiscoveredLink,
@@ -15,6 +15,9 @@ from llm_twin.application.crawlers.discovery.discover import (
 )
 from llm_twin.application.crawlers.discovery.urls import clean_link, link_key
 from llm_twin.application.crawlers.http import HttpFetcher
+
+if TYPE_CHECKING:  # batch.py imports discovery.urls: no import cycle at run time
+    from llm_twin.application.crawlers.batch import CrawlBatch
 
 
 @dataclass
@@ -97,7 +100,7 @@ def expand_links(
     return expansion
 
 
-def apply_listing_metadata(batch: CrawlBatch, expansion: Expansion) -> int:
+def apply_listing_metadata(batch: "CrawlBatch", expansion: Expansion) -> int:
     """Give crawled articles the publication date and tags their listing (feed, sitemap
     ``lastmod``, archive API) gave, where the page itself declared none; return how many
     documents gained something. Only text documents (with a ``Content`` field) are touched."""

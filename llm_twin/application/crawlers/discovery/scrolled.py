@@ -18,7 +18,8 @@ def scrolled_links(
     url: str, fetcher: HttpFetcher, browsers: BrowserPool, max_scrolls: int = MAX_SCROLLS
 ) -> list[str]:
     """The links of ``url``'s main content after scrolling to its end (robots rules and the
-    network policy checked first, and again after redirects).
+    network policy checked first, then by the browser's egress proxy on every request the page
+    makes).
 
     Raises:
         CrawlError: ``robots_disallowed``, ``private_network``, ``browser_error``.
@@ -31,10 +32,10 @@ def scrolled_links(
     check_host_allowed(url, settings.crawl.allow_private_networks)
     if settings.crawl.respect_robots:
         fetcher.ensure_allowed_by_robots(url)
-    driver = browsers.get().driver
+    browser = browsers.get()
+    driver = browser.driver
     try:
-        driver.get(url)
-        check_host_allowed(driver.current_url, settings.crawl.allow_private_networks)
+        browser.open(url)
         seen = len(driver.find_elements(By.CSS_SELECTOR, LINK_SELECTOR))
         for _ in range(max_scrolls):
             driver.execute_script("window.scrollTo(0, document.body.scrollHeight);")
@@ -49,5 +50,7 @@ def scrolled_links(
             a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, LINK_SELECTOR)
         ]
     except WebDriverException as error:
+        browser.check_egress(url)
         raise CrawlError("browser_error", f"Chromium failed on {url}: {error.msg}") from None
+    browser.check_egress(url)
     return list(dict.fromkeys(href.split("#", 1)[0] for href in hrefs if href))
