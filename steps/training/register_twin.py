@@ -45,9 +45,10 @@ def register_twin(
             {k: v for k, v in training_run.items() if k != "reused_version"}
         )
         version = registry.register(outcome, config)
-        # The SFT model merged for DPO is a full copy of the weights: not needed any more (a
-        # forced re-run merges it again from the adapter).
-        shutil.rmtree(outcome.run_dir / "sft" / "merged", ignore_errors=True)
+        # The pt and SFT models merged for the next stage are full copies of the weights: not
+        # needed any more (a forced re-run merges them again from the adapters).
+        for stage in ("pt", "sft"):
+            shutil.rmtree(outcome.run_dir / stage / "merged", ignore_errors=True)
     if _should_promote(version.stage, config.promote_to, reused=reused is not None):
         version = registry.promote(version.version, config.promote_to)
     pushed = 0
