@@ -288,7 +288,8 @@ class ModelRegistry:
             for stage, adapter in outcome.adapters.items():
                 shutil.copytree(adapter, staging / "adapters" / stage)
             if outcome.pt_model:
-                transfer(outcome.pt_model, str(staging / "pt_model"))
+                # Copied: the pt stage's folder is shared by the runs that reuse it.
+                shutil.copytree(outcome.pt_model, staging / "pt_model")
             shutil.copy2(outcome.curves, staging / "training_curves.png")
             (staging / "chat_template.jinja").write_text(TRAINING_CHAT_TEMPLATE + "\n")
             config_dump = config.model_dump(mode="json")

@@ -2,6 +2,7 @@
 Plane), give it the configured stage, push it to the Hub when configured."""
 
 import shutil
+from pathlib import Path
 from typing import Annotated, Any
 
 from zenml import step
@@ -48,7 +49,8 @@ def register_twin(
         # The pt and SFT models merged for the next stage are full copies of the weights: not
         # needed any more (a forced re-run merges them again from the adapters).
         for stage in ("pt", "sft"):
-            shutil.rmtree(outcome.run_dir / stage / "merged", ignore_errors=True)
+            if stage in outcome.adapters:
+                shutil.rmtree(Path(outcome.adapters[stage]).parent / "merged", ignore_errors=True)
     if _should_promote(version.stage, config.promote_to, reused=reused is not None):
         version = registry.promote(version.version, config.promote_to)
     pushed = 0

@@ -120,8 +120,10 @@ def test_training_pipeline_registers_a_production_version_once(
     assert (production.parent / "adapters" / "pt" / "adapter_config.json").is_file()
     assert record["metrics"]["pt_steps"] == 3
     # The pt and SFT models merged for the next stage are gone (the adapters rebuild them).
-    runs = list((data_dir / "training" / "runs").iterdir())
-    assert not (runs[0] / "pt" / "merged").exists() and not (runs[0] / "sft" / "merged").exists()
+    (pt_folder,) = (data_dir / "training" / "pt").iterdir()
+    (run_folder,) = (data_dir / "training" / "runs").iterdir()
+    assert (pt_folder / "adapter").is_dir() and (run_folder / "sft" / "adapter").is_dir()
+    assert not (pt_folder / "merged").exists() and not (run_folder / "sft" / "merged").exists()
     assert record["stage"] == "production"
     # Comet ran offline: an archive to upload later.
     assert list((data_dir / "comet").glob("*.zip"))

@@ -120,6 +120,27 @@ class TrainingConfig(BaseModel):
             payload["pt_documents"] = pt_documents
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
+    def pt_fingerprint(self, base_model_id: str, pt_documents: str) -> str:
+        """A short hash of what determines the pt stage's weights alone: its settings (and the
+        run's LoRA settings when it uses them), the hardware choices, the seed, the base model and
+        the documents. Runs that differ only after pt (SFT, DPO, datasets) share its result.
+
+        Args:
+            base_model_id: The base model as resolved (id or path).
+            pt_documents: Digest of the pt stage's training documents.
+        """
+        relevant = self.model_dump(
+            include={"device", "precision", "quantization", "gradient_checkpointing", "seed", "pt"}
+        )
+        lora = self.pt.lora_settings(self.lora)
+        payload = {
+            "config": relevant,
+            "lora": lora.model_dump() if lora is not None else None,
+            "base": base_model_id,
+            "documents": pt_documents,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
 
 def parse_config(values: dict[str, Any] | None) -> TrainingConfig:
     """Validate ``values`` (a YAML ``parameters`` block) into a :class:`TrainingConfig`.

@@ -3,7 +3,9 @@ continued pretraining (when enabled), SFT, DPO, curves, tracking.
 
 The run's folder is ``DATA_DIR/training/runs/<fingerprint>``: the same config on the same data
 reuses it, so a crashed run resumes (finished stages are skipped, an interrupted one continues
-from its last checkpoint). Registering the result is the registry's job (``model.registry``).
+from its last checkpoint). The pt stage has its own folder,
+``DATA_DIR/training/pt/<pt fingerprint>``, shared by runs that differ only after it.
+Registering the result is the registry's job (``model.registry``).
 """
 
 import dataclasses
@@ -206,7 +208,7 @@ def _train_stages(
     versions = inputs.dataset_versions
     tokenizer = prepare_tokenizer(inputs.base_model)
     instruct = store.load(settings.storage.data_dir, "instruct", versions["instruct"])
-    pt = _pretrain(config, inputs, tokenizer, run_dir, plan, tracker)
+    pt = _pretrain(config, inputs, tokenizer, settings.storage.data_dir, plan, tracker)
     start = pt.merged_dir if pt is not None else inputs.base_model
     sft_train, sft_test = sft_splits(instruct, config.sft.max_samples, config.seed)
     sft = SFTStage().run(
@@ -226,11 +228,12 @@ def _pretrain(
     config: TrainingConfig,
     inputs: RunInputs,
     tokenizer: "PreTrainedTokenizerBase",
-    run_dir: Path,
+    data_dir: Path,
     plan: "HardwarePlan",
     tracker: "Tracker",
 ) -> "StageResult | None":
-    """The pt stage on the run's corpus (None when the stage is off)."""
+    """The pt stage on the run's corpus (None when the stage is off), in
+    ``DATA_DIR/training/pt/<pt fingerprint>``: runs that differ only after pt reuse it."""
     if not config.pt.enabled or inputs.corpus is None:
         return None
     from llm_twin.model.finetuning.data import pt_splits
@@ -239,7 +242,8 @@ def _pretrain(
     pt = config.pt
     texts = [document.content for document in inputs.corpus.documents]
     packed = pt_splits(texts, tokenizer, pt.block_size, pt.eval_blocks, config.seed)
-    folder = run_dir / "pt"
+    digest = inputs.corpus.digest
+    folder = data_dir / "training" / "pt" / config.pt_fingerprint(inputs.base_model, digest)
     inputs.corpus.save(folder / "corpus.json")
     return PTStage(packed).run(
         inputs.base_model, tokenizer, packed.train, packed.test, config, plan, folder, tracker

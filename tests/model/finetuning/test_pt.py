@@ -109,7 +109,7 @@ def test_pt_lowers_the_loss_on_a_memorisable_text(pt_run) -> None:
     assert metrics["pt_train_tokens"] > 0 and metrics["pt_corpus_tokens"] > 0
     assert metrics["pt_loss_end"] < 0.5 * metrics["pt_loss_start"], metrics
     assert math.isfinite(metrics["pt_eval_loss"])
-    record = json.loads((outcome.run_dir / "pt" / "corpus.json").read_text())
+    record = json.loads((Path(outcome.adapters["pt"]).parent / "corpus.json").read_text())
     assert {d["document_id"] for d in record["documents"]} == TRAIN_IDS
     assert record["digest"] == inputs.corpus.digest and "doc-test" in record["held_out_ids"]
 
@@ -118,12 +118,24 @@ def test_sft_starts_from_the_pt_merged_model(pt_run) -> None:
     outcome, _, _, _ = pt_run
     assert set(outcome.adapters) == {"pt", "sft", "dpo"}
     assert outcome.pt_model == ""
-    pt_merged = outcome.run_dir / "pt" / "merged"
+    pt_merged = Path(outcome.adapters["pt"]).parent / "merged"
     sft_adapter = json.loads((Path(outcome.adapters["sft"]) / "adapter_config.json").read_text())
     pt_adapter = json.loads((Path(outcome.adapters["pt"]) / "adapter_config.json").read_text())
     assert Path(sft_adapter["base_model_name_or_path"]) == pt_merged
     assert pt_adapter["r"] == 8 and pt_adapter["target_modules"]
     assert outcome.history["pt"] and outcome.curves.stat().st_size > 5_000
+
+
+def test_a_run_changing_only_sft_reuses_the_pt_stage(pt_run) -> None:
+    from llm_twin.model.finetuning.run import run_training
+
+    outcome, _, config, settings = pt_run
+    other = config.model_copy(update={"sft": config.sft.model_copy(update={"max_steps": 2})})
+    again = run_training(other, settings)
+    assert again.fingerprint != outcome.fingerprint
+    assert again.adapters["pt"] == outcome.adapters["pt"]
+    assert again.history["pt"] == outcome.history["pt"]
+    assert again.metrics["sft_steps"] == 2
 
 
 def test_a_registered_version_holds_the_pt_adapter(pt_run, tmp_path: Path) -> None:
@@ -210,9 +222,14 @@ def test_a_run_killed_mid_pt_resumes_from_its_last_checkpoint(
     config = pt_config(tiny_base_model, **overrides, dpo={"enabled": False})
     config_file = tmp_path / "training.yaml"
     config_file.write_text(yaml.safe_dump({"parameters": config.model_dump(mode="json")}))
-    checkpoints = (
-        data_dir / "training" / "runs" / prepare_run(config, settings).fingerprint / "pt"
-    ) / "checkpoints"
+    inputs = prepare_run(config, settings)
+    pt_folder = (
+        data_dir
+        / "training"
+        / "pt"
+        / config.pt_fingerprint(inputs.base_model, inputs.corpus.digest)
+    )
+    checkpoints = pt_folder / "checkpoints"
     env = {**os.environ, "DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
     env |= {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     process = subprocess.Popen(
