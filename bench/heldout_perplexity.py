@@ -3,6 +3,7 @@ stage: the base model, the continued-pretrained (pt) model, the SFT model and th
 
     DATA_DIR=... python -m bench.heldout_perplexity                 # the newest version
     DATA_DIR=... python -m bench.heldout_perplexity --version 3 --window 1024 --stages base,final
+    DATA_DIR=... python -m bench.heldout_perplexity --max-windows 10   # quicker, rougher
 
 The held-out documents are the documents of the version's instruct test split
 (``application.dataset.heldout``), read whole from the feature store: no training stage saw them.
@@ -27,30 +28,43 @@ app = typer.Typer(add_completion=False)
 STAGES = ("base", "pt", "sft", "final")
 
 
-def document_perplexity(model: Any, texts: list[str], tokenizer: Any, window: int) -> dict:
-    """Token-weighted perplexity of ``texts`` cut into ``window``-token windows.
+def windows_of(texts: list[str], tokenizer: Any, window: int, limit: int = 0) -> list[list[int]]:
+    """The documents' token windows (``window`` tokens, no overlap; one-token tails dropped);
+    with ``limit``, that many spread evenly over all of them (a quicker, rougher estimate).
+
+    Args:
+        texts: The documents' plain texts.
+        tokenizer: The models' tokenizer.
+        window: Tokens per window.
+        limit: Keep at most this many windows (0: all).
+    """
+    windows = []
+    for text in texts:
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        windows += [ids[i : i + window] for i in range(0, len(ids), window) if len(ids) - i > 1]
+    if limit and len(windows) > limit:
+        step = len(windows) / limit
+        windows = [windows[int(index * step)] for index in range(limit)]
+    return windows
+
+
+def document_perplexity(model: Any, windows: list[list[int]]) -> dict:
+    """Token-weighted perplexity of the windows: ``exp(total NLL / scored tokens)``.
 
     Args:
         model: A causal LM (eval mode).
-        texts: The documents' plain texts.
-        tokenizer: Its tokenizer.
-        window: Tokens per scored window.
+        windows: Token windows (:func:`windows_of`).
     """
     import torch
 
     total_nll, total_tokens = 0.0, 0
-    for text in texts:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        for start in range(0, len(ids), window):
-            chunk = ids[start : start + window]
-            if len(chunk) < 2:
-                continue
-            inputs = torch.tensor([chunk])
-            with torch.inference_mode():
-                logits = model(input_ids=inputs).logits[0, :-1].float()
-            nll = torch.nn.functional.cross_entropy(logits, inputs[0, 1:], reduction="sum")
-            total_nll += float(nll)
-            total_tokens += len(chunk) - 1
+    for chunk in windows:
+        inputs = torch.tensor([chunk])
+        with torch.inference_mode():
+            logits = model(input_ids=inputs).logits[0, :-1].float()
+        nll = torch.nn.functional.cross_entropy(logits, inputs[0, 1:], reduction="sum")
+        total_nll += float(nll)
+        total_tokens += len(chunk) - 1
     return {"perplexity": math.exp(total_nll / max(total_tokens, 1)), "tokens": total_tokens}
 
 
@@ -105,6 +119,9 @@ def main(
         STAGES
     ),
     model_name: Annotated[str, typer.Option("--model-name")] = "llm-twin",
+    max_windows: Annotated[
+        int, typer.Option(help="score this many windows spread over the documents (0: all)")
+    ] = 0,
 ) -> None:
     """Score the held-out documents under each stage's model of a registered version."""
     import torch
@@ -125,6 +142,7 @@ def main(
     base = resolve_base_model(config, settings)
     texts = held_out_texts(version, settings)
     tokenizer = AutoTokenizer.from_pretrained(str(version.model_dir))
+    windows = windows_of(texts, tokenizer, window, max_windows)
     results: dict[str, Any] = {}
     for stage in [name.strip() for name in stages.split(",") if name.strip()]:
         started = time.perf_counter()
@@ -132,7 +150,7 @@ def main(
         if model is None:
             continue
         model.eval()
-        scored = document_perplexity(model, texts, tokenizer, window)
+        scored = document_perplexity(model, windows)
         del model
         results[stage] = scored | {"seconds": round(time.perf_counter() - started, 1)}
         if "base" in results:
@@ -144,6 +162,7 @@ def main(
         "version": version.version,
         "documents": len(texts),
         "window": window,
+        "windows": len(windows),
         "threads": torch.get_num_threads(),
         "perplexity": {stage: round(r["perplexity"], 3) for stage, r in results.items()},
     }
