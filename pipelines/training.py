@@ -1,8 +1,10 @@
-"""Training: fine-tune the base model on the instruct dataset (SFT), align it on the preference
-dataset (DPO), register the result as a new model version.
+"""Training: continue pretraining the base model on the author's documents (pt, when enabled),
+fine-tune it on the instruct dataset (SFT), align it on the preference dataset (DPO), register the
+result as a new model version.
 
-    poe run-training-pipeline                       # configs/training.yaml: CPU smoke run
-    poe run-training-pipeline --config configs/training_full.yaml   # GPU
+    poe run-training-pipeline                       # configs/training.yaml: the quickstart run
+    poe run-training-pipeline --config configs/training_cpu.yaml    # a longer CPU run
+    poe run-training-pipeline --config configs/training_full.yaml   # GPU (QLoRA)
 
 The config is ``llm_twin.model.finetuning.config.TrainingConfig``, validated when it is loaded,
 so a bad config fails before any step runs.
@@ -17,7 +19,7 @@ from steps.training.train_twin import train_twin
 
 @pipeline
 def training(config: TrainingConfig) -> None:
-    """SFT → DPO → register.
+    """pt → SFT → DPO → register.
 
     Args:
         config: ``configs/training*.yaml``.

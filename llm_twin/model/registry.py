@@ -7,7 +7,11 @@ Layout: ``DATA_DIR/registry/<model name>/<version>/`` holds
 - ``model/``: the merged model in Hugging Face format with its tokenizer and chat template
   (what the inference service loads),
 - ``model-ct2-int8/``: its int8 CTranslate2 export (the CPU engine; see :mod:`.export`),
-- ``adapters/sft``, ``adapters/dpo``: the LoRA adapters,
+- ``adapters/pt`` (when the continued-pretraining stage trained a LoRA adapter: a PEFT adapter on
+  the base model), ``adapters/sft`` (on the pt-merged model when pt ran, else on the base model),
+  ``adapters/dpo`` (on the SFT-merged model): the LoRA adapters,
+- ``pt_model/``: the continued-pretrained model when the pt stage trained every weight
+  (``pt.method: full``), a Hugging Face folder,
 - ``chat_template.jinja``, ``config.yaml`` (the run's config), ``training_curves.png``,
 - ``README.md``: the model card (base model, dataset versions, config, metrics, git commit,
   data lineage, curves),
@@ -283,6 +287,9 @@ class ModelRegistry:
             transfer(str(outcome.model_dir), str(staging / "model"))
             for stage, adapter in outcome.adapters.items():
                 shutil.copytree(adapter, staging / "adapters" / stage)
+            if outcome.pt_model:
+                # Copied: the pt stage's folder is shared by the runs that reuse it.
+                shutil.copytree(outcome.pt_model, staging / "pt_model")
             shutil.copy2(outcome.curves, staging / "training_curves.png")
             (staging / "chat_template.jinja").write_text(TRAINING_CHAT_TEMPLATE + "\n")
             config_dump = config.model_dump(mode="json")

@@ -2,6 +2,7 @@
 Plane), give it the configured stage, push it to the Hub when configured."""
 
 import shutil
+from pathlib import Path
 from typing import Annotated, Any
 
 from zenml import step
@@ -45,9 +46,11 @@ def register_twin(
             {k: v for k, v in training_run.items() if k != "reused_version"}
         )
         version = registry.register(outcome, config)
-        # The SFT model merged for DPO is a full copy of the weights: not needed any more (a
-        # forced re-run merges it again from the adapter).
-        shutil.rmtree(outcome.run_dir / "sft" / "merged", ignore_errors=True)
+        # The pt and SFT models merged for the next stage are full copies of the weights: not
+        # needed any more (a forced re-run merges them again from the adapters).
+        for stage in ("pt", "sft"):
+            if stage in outcome.adapters:
+                shutil.rmtree(Path(outcome.adapters[stage]).parent / "merged", ignore_errors=True)
     if _should_promote(version.stage, config.promote_to, reused=reused is not None):
         version = registry.promote(version.version, config.promote_to)
     pushed = 0

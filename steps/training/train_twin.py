@@ -1,4 +1,5 @@
-"""Training step: SFT then DPO on the configured datasets (or reuse the identical run)."""
+"""Training step: continued pretraining (when enabled), SFT then DPO on the configured datasets (or
+reuse the identical run)."""
 
 from typing import Annotated, Any
 
@@ -13,6 +14,13 @@ from steps.metadata import record_counts
 
 #: Summary metrics reported in the run's JSON ``counts`` (as numbers).
 REPORTED_METRICS = (
+    "pt_steps",
+    "pt_train_documents",
+    "pt_train_tokens",
+    "pt_loss_start",
+    "pt_loss_end",
+    "pt_eval_loss",
+    "pt_seconds_per_step",
     "sft_steps",
     "sft_train_samples",
     "sft_loss_start",

@@ -1,6 +1,7 @@
-"""End to end: `tools.run training` on the tiny model through ZenML: SFT + DPO, a registered
-production version and a JSON summary with numeric counts; a second run reuses the version;
-a bad config and a missing dataset fail with clear messages."""
+"""End to end: `tools.run training` on the tiny model through ZenML: continued pretraining on the
+author's documents, SFT + DPO, a registered production version and a JSON summary with numeric
+counts; a second run reuses the version; a bad config and a missing dataset fail with clear
+messages."""
 
 import json
 import os
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.model.conftest import build_tiny_model, save_datasets
+from tests.model.conftest import build_tiny_model
+from tests.model.finetuning.conftest import save_documents, save_pt_datasets
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,6 +60,16 @@ def tiny_parameters(base: Path) -> dict:
         "base_model": str(base),
         "device": "cpu",
         "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
+        "pt": {
+            "enabled": True,
+            "block_size": 32,
+            "max_steps": 3,
+            "batch_size": 4,
+            "gradient_accumulation_steps": 1,
+            "learning_rate": 1e-2,
+            "eval_blocks": 1,
+            "save_steps": 3,
+        },
         "sft": {
             "max_steps": 4,
             "batch_size": 6,
@@ -83,12 +95,14 @@ def test_training_pipeline_registers_a_production_version_once(
     env: dict, tiny_base_model: Path, tmp_path: Path
 ) -> None:
     data_dir = Path(env["DATA_DIR"])
-    versions = save_datasets(data_dir)
+    versions = save_pt_datasets(data_dir)
+    save_documents(data_dir)
     config = write_config(tmp_path / "training.yaml", tiny_parameters(tiny_base_model))
     result, summary = run_training(config, env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert summary["pipeline"] == "training" and summary["status"] == "completed"
     counts = summary["counts"]
+    assert counts["pt_steps"] == 3 and counts["pt_train_documents"] == 3
     assert counts["sft_steps"] == 4 and counts["dpo_steps"] == 3
     assert counts["sft_train_samples"] == 6 and counts["dpo_train_samples"] == 6
     for key in ("sft_loss_start", "sft_loss_end", "dpo_reward_margin_end", "dpo_loss_end"):
@@ -103,6 +117,13 @@ def test_training_pipeline_registers_a_production_version_once(
     assert production is not None and (production / "config.json").is_file()
     record = json.loads((production.parent / "version.json").read_text())
     assert record["dataset_versions"] == versions
+    assert (production.parent / "adapters" / "pt" / "adapter_config.json").is_file()
+    assert record["metrics"]["pt_steps"] == 3
+    # The pt and SFT models merged for the next stage are gone (the adapters rebuild them).
+    (pt_folder,) = (data_dir / "training" / "pt").iterdir()
+    (run_folder,) = (data_dir / "training" / "runs").iterdir()
+    assert (pt_folder / "adapter").is_dir() and (run_folder / "sft" / "adapter").is_dir()
+    assert not (pt_folder / "merged").exists() and not (run_folder / "sft" / "merged").exists()
     assert record["stage"] == "production"
     # Comet ran offline: an archive to upload later.
     assert list((data_dir / "comet").glob("*.zip"))

@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(outcome.model_dir, target / "model", dirs_exist_ok=True)
         for stage, adapter in outcome.adapters.items():
             shutil.copytree(adapter, target / "adapters" / stage, dirs_exist_ok=True)
+        if outcome.pt_model:
+            shutil.copytree(outcome.pt_model, target / "pt_model", dirs_exist_ok=True)
         shutil.copy2(outcome.curves, target / "training_curves.png")
         (target / "training_summary.json").write_text(json.dumps(summary, indent=1))
         for archive in [outcome.comet.get("archive")]:

@@ -14,42 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.model.finetuning.dpo_config import DPOStageConfig
+from llm_twin.model.finetuning.pt_config import PTStageConfig
 from llm_twin.model.finetuning.sft_config import SFTStageConfig
+from llm_twin.model.finetuning.stage_config import LoraSettings
 
 #: ``base_model`` value meaning the offline SmolLM2-135M-Instruct converted under ``DATA_DIR``.
 OFFLINE_BASE_MODEL = "offline:smollm2-135m-instruct"
-
-
-class LoraSettings(BaseModel):
-    """PEFT LoRA adapter settings (used by both stages; each stage trains its own adapter).
-
-    Attributes:
-        r: Rank of the update matrices.
-        alpha: Scaling numerator (``lora_alpha``); the update is scaled by ``alpha / r``.
-        dropout: Dropout on the adapter input.
-        target_modules: Module names to adapt, or ``all-linear`` for every linear layer but the
-            output head.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    r: int = Field(default=16, ge=1, le=1024)
-    alpha: int = Field(default=32, ge=1)
-    dropout: float = Field(default=0.05, ge=0, lt=1)
-    target_modules: list[str] | Literal["all-linear"] = "all-linear"
-
-    def to_peft(self) -> Any:
-        """The ``peft.LoraConfig`` for a causal LM."""
-        from peft import LoraConfig
-
-        return LoraConfig(
-            r=self.r,
-            lora_alpha=self.alpha,
-            lora_dropout=self.dropout,
-            target_modules=self.target_modules,
-            bias="none",
-            task_type="CAUSAL_LM",
-        )
 
 
 class TrainingConfig(BaseModel):
@@ -67,7 +37,9 @@ class TrainingConfig(BaseModel):
         quantization: ``4bit`` loads the base model in NF4 via bitsandbytes (QLoRA; GPU only).
         gradient_checkpointing: ``auto`` turns it on for GPUs, off on CPU (where it only slows).
         seed: Seed for Python, NumPy, torch and the data order.
-        lora: The LoRA adapter settings.
+        lora: The LoRA adapter settings (of every LoRA stage unless ``pt.lora`` overrides them).
+        pt: Continued-pretraining stage settings (causal LM on the author's documents, before
+            SFT; off unless ``pt.enabled``).
         sft: Supervised fine-tuning stage settings.
         dpo: Preference alignment stage settings.
         tracking: ``comet`` (online with COMET_API_KEY, else an offline archive under
@@ -92,6 +64,7 @@ class TrainingConfig(BaseModel):
     gradient_checkpointing: bool | Literal["auto"] = "auto"
     seed: int = Field(default=42, ge=0)
     lora: LoraSettings = Field(default_factory=LoraSettings)
+    pt: PTStageConfig = Field(default_factory=PTStageConfig)
     sft: SFTStageConfig = Field(default_factory=SFTStageConfig)
     dpo: DPOStageConfig = Field(default_factory=DPOStageConfig)
     tracking: Literal["comet", "none"] = "comet"
@@ -112,6 +85,11 @@ class TrainingConfig(BaseModel):
             raise ValueError("quantization '4bit' (QLoRA) needs device 'cuda' or 'auto'")
         if self.precision in ("bf16", "fp16") and self.device == "cpu":
             raise ValueError(f"precision {self.precision!r} needs a GPU; use 'fp32' on CPU")
+        if self.pt.enabled and self.pt.method == "full" and self.quantization == "4bit":
+            raise ValueError(
+                "pt.method 'full' trains every weight, which a 4-bit (QLoRA) base cannot: use "
+                "pt.method 'lora' or quantization 'none'"
+            )
         return self
 
     @property
@@ -119,16 +97,48 @@ class TrainingConfig(BaseModel):
         """True when the base model is the offline SmolLM2 conversion."""
         return self.base_model == OFFLINE_BASE_MODEL
 
-    def fingerprint(self, dataset_versions: dict[str, str], base_model_id: str) -> str:
+    def fingerprint(
+        self, dataset_versions: dict[str, str], base_model_id: str, pt_documents: str = ""
+    ) -> str:
         """A short hash of what determines the trained weights: this config (minus the fields
-        that do not change them), the resolved dataset versions and the base model.
+        that do not change them), the resolved dataset versions, the base model and, when the
+        pt stage runs, the digest of the documents it trains on.
 
         Args:
             dataset_versions: ``{"instruct": version, "preference": version}`` resolved.
             base_model_id: The base model as resolved (id or path).
+            pt_documents: Digest of the pt stage's training documents
+                (``corpus.PretrainingCorpus.digest``); empty when the stage is off.
         """
         relevant = self.model_dump(exclude={"promote_to", "push_to_hub", "force", "tracking"})
-        payload = {"config": relevant, "datasets": dataset_versions, "base": base_model_id}
+        payload: dict[str, Any] = {
+            "config": relevant,
+            "datasets": dataset_versions,
+            "base": base_model_id,
+        }
+        if pt_documents:
+            payload["pt_documents"] = pt_documents
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def pt_fingerprint(self, base_model_id: str, pt_documents: str) -> str:
+        """A short hash of what determines the pt stage's weights alone: its settings (and the
+        run's LoRA settings when it uses them), the hardware choices, the seed, the base model and
+        the documents. Runs that differ only after pt (SFT, DPO, datasets) share its result.
+
+        Args:
+            base_model_id: The base model as resolved (id or path).
+            pt_documents: Digest of the pt stage's training documents.
+        """
+        relevant = self.model_dump(
+            include={"device", "precision", "quantization", "gradient_checkpointing", "seed", "pt"}
+        )
+        lora = self.pt.lora_settings(self.lora)
+        payload = {
+            "config": relevant,
+            "lora": lora.model_dump() if lora is not None else None,
+            "base": base_model_id,
+            "documents": pt_documents,
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -1,4 +1,5 @@
-"""The training-curves PNG of the model card: SFT loss, DPO loss and DPO reward margin per step."""
+"""The training-curves PNG of the model card: pt loss (when the stage ran), SFT loss, DPO loss and
+DPO reward margin per step."""
 
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,10 @@ def _series(history: list[dict[str, Any]], key: str) -> tuple[list[int], list[fl
 
 
 def plot_curves(
-    sft_history: list[dict[str, Any]], dpo_history: list[dict[str, Any]], path: Path
+    sft_history: list[dict[str, Any]],
+    dpo_history: list[dict[str, Any]],
+    path: Path,
+    pt_history: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Draw the curves into ``path`` (PNG) and return it.
 
@@ -18,13 +22,15 @@ def plot_curves(
         sft_history: ``trainer.state.log_history`` of the SFT stage.
         dpo_history: The same for DPO (empty when DPO was skipped).
         path: Output file.
+        pt_history: The same for the pt stage (None or empty when it did not run).
     """
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display here
     import matplotlib.pyplot as plt
 
-    panels = [("SFT loss", sft_history, ["loss"])]
+    panels = [("PT loss", pt_history, ["loss"])] if pt_history else []
+    panels += [("SFT loss", sft_history, ["loss"])]
     if dpo_history:
         panels += [
             ("DPO loss", dpo_history, ["loss"]),

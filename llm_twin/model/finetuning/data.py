@@ -1,11 +1,14 @@
-"""From the dataset store's rows to the conversational formats TRL trains on.
+"""From the dataset store's rows to the formats TRL trains on: the conversational examples of
+SFT and DPO, and the packed blocks of plain text of continued pretraining.
 
-Every example is built with :func:`llm_twin.domain.prompts.build_messages` (the twin's system
-prompt + the user turn), exactly what the inference service sends, so the model learns the format
-it is served with. Training examples carry no retrieved context.
+Every conversational example is built with :func:`llm_twin.domain.prompts.build_messages` (the
+twin's system prompt + the user turn), exactly what the inference service sends, so the model
+learns the format it is served with. Training examples carry no retrieved context.
 """
 
-from collections.abc import Callable
+import dataclasses
+import random
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llm_twin.domain.exceptions import InvalidInput
@@ -13,6 +16,7 @@ from llm_twin.domain.prompts import build_messages
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
+    from transformers import PreTrainedTokenizerBase
 
 
 def sft_example(row: dict[str, Any]) -> dict[str, Any]:
@@ -69,3 +73,77 @@ def dpo_splits(
     test = dataset["test"]
     test = _prepare(test, dpo_example, max_samples, seed, "preference test") if len(test) else None
     return train, test
+
+
+def pack_texts(
+    texts: Sequence[str], tokenizer: "PreTrainedTokenizerBase", block_size: int
+) -> list[list[int]]:
+    """Tokenize ``texts``, join them with the end-of-sequence token after each and cut the
+    stream into blocks of ``block_size`` tokens (the last block may be shorter).
+
+    Args:
+        texts: The documents' plain texts, in order.
+        tokenizer: The training tokenizer (its ``eos_token_id`` separates the documents).
+        block_size: Tokens per block.
+    """
+    stream: list[int] = []
+    for text in texts:
+        stream.extend(tokenizer(text, add_special_tokens=False)["input_ids"])
+        stream.append(tokenizer.eos_token_id)
+    blocks = [stream[start : start + block_size] for start in range(0, len(stream), block_size)]
+    # A one-token tail has no next token to predict.
+    return [block for block in blocks if len(block) > 1]
+
+
+@dataclasses.dataclass(frozen=True)
+class PackedCorpus:
+    """The pt stage's data: ``input_ids`` blocks to train on and the blocks set aside.
+
+    Attributes:
+        train: Training blocks (``input_ids``).
+        test: The blocks set aside for the evaluation loss, or None.
+        train_tokens: Tokens in the training blocks.
+        documents: Documents packed.
+    """
+
+    train: "Dataset"
+    test: "Dataset | None"
+    train_tokens: int
+    documents: int
+
+
+def pt_splits(
+    texts: Sequence[str],
+    tokenizer: "PreTrainedTokenizerBase",
+    block_size: int,
+    eval_blocks: int,
+    seed: int,
+) -> PackedCorpus:
+    """Pack the documents' texts (:func:`pack_texts`) and set ``eval_blocks`` of the blocks
+    (a seeded pick, never all of them) aside for evaluation.
+
+    Args:
+        texts: The trainable documents' texts.
+        tokenizer: The training tokenizer.
+        block_size: Tokens per block.
+        eval_blocks: Blocks to set aside (0: none).
+        seed: Seed of the pick.
+
+    Raises:
+        InvalidInput: the documents hold no text to train on.
+    """
+    from datasets import Dataset
+
+    blocks = pack_texts(texts, tokenizer, block_size)
+    if not blocks:
+        raise InvalidInput("the pt stage's documents hold no text to train on")
+    count = min(eval_blocks, len(blocks) - 1)
+    held = set(random.Random(seed).sample(range(len(blocks)), count)) if count > 0 else set()
+    train = [block for index, block in enumerate(blocks) if index not in held]
+    test = [blocks[index] for index in sorted(held)]
+    return PackedCorpus(
+        train=Dataset.from_dict({"input_ids": train}),
+        test=Dataset.from_dict({"input_ids": test}) if test else None,
+        train_tokens=sum(len(block) for block in train),
+        documents=len(texts),
+    )

@@ -44,8 +44,13 @@ class HardwarePlan:
             self.precision
         ]
 
+    @property
+    def described(self) -> tuple[str, str]:
+        """``(device name, precision)`` for the logs."""
+        return self.device_name, self.precision
+
     def trainer_arguments(self, seed: int) -> dict[str, Any]:
-        """Arguments both ``SFTConfig`` and ``DPOConfig`` get (device, precision, seeds, I/O).
+        """Arguments every stage's TRL config gets (device, precision, seeds, I/O).
 
         Args:
             seed: Seed of the model init and the data order.
@@ -57,7 +62,7 @@ class HardwarePlan:
             "gradient_checkpointing": self.gradient_checkpointing,
             "seed": seed,
             "data_seed": seed,
-            # Tracking is done by our own callback (one Comet experiment for both stages).
+            # Tracking is done by our own callback (one Comet experiment for every stage).
             "report_to": "none",
             "save_strategy": "steps",
             "save_total_limit": 2,

@@ -34,6 +34,31 @@ def _dataset_lineage(data_dir: Path | None, versions: dict[str, str]) -> str:
     return "\n".join(lines) or "- (no dataset)"
 
 
+def _pt_sentence(config: dict[str, Any], version: "ModelVersion") -> str:
+    """How the continued-pretraining stage changed the base model (empty when it did not run)."""
+    pt = config.get("pt", {})
+    if not pt.get("enabled"):
+        return ""
+    metrics = version.metrics
+    method = "with a LoRA adapter merged in" if pt.get("method") == "lora" else "on every weight"
+    return (
+        f"continued-pretrained ({method}: causal language modelling on "
+        f"{int(metrics.get('pt_train_documents', 0))} of the author's documents of the train "
+        f"split, {int(metrics.get('pt_corpus_tokens', 0))} tokens in blocks of "
+        f"{pt.get('block_size')}, {int(metrics.get('pt_steps', 0))} steps; the documents of the "
+        "test split are held out), then "
+    )
+
+
+def _pt_folder(config: dict[str, Any]) -> str:
+    pt = config.get("pt", {})
+    if not pt.get("enabled"):
+        return ""
+    if pt.get("method") == "full":
+        return "; `pt_model/` holds the continued-pretrained model"
+    return " (`adapters/pt` on the base model, `adapters/sft` on the pt-merged model)"
+
+
 def write_model_card(
     path: Path, version: "ModelVersion", config: dict[str, Any], outcome: "TrainingOutcome"
 ) -> Path:
@@ -46,11 +71,12 @@ def write_model_card(
         outcome: The ``finetuning.run.TrainingOutcome`` (device, Comet, durations).
     """
     data_dir = Path(outcome.run_dir).parents[2] if outcome.run_dir else None
+    stages = ["continued-pretraining", "sft"] if config.get("pt", {}).get("enabled") else ["sft"]
     front_matter = {
         "base_model": version.base_model,
         "library_name": "transformers",
         "license": "apache-2.0",
-        "tags": ["llm-twin", "sft", "dpo", "lora", "trl"],
+        "tags": ["llm-twin", *stages, "dpo", "lora", "trl"],
         "pipeline_tag": "text-generation",
     }
     comet = outcome.comet or {}
@@ -60,11 +86,12 @@ def write_model_card(
 
 # {version.name} version {version.version}
 
-A digital twin of an author: `{version.base_model}` fine-tuned with LoRA by supervised
-fine-tuning (TRL `SFTTrainer`, loss on the answers only) on the instruct dataset, then aligned
-with DPO (TRL `DPOTrainer`, reference = the SFT model with the adapter disabled) on the
-preference dataset. The `model/` folder holds the merged weights, the tokenizer and the chat
-template the twin is served with (`chat_template.jinja`); `adapters/` holds the LoRA adapters.
+A digital twin of an author: `{version.base_model}` {_pt_sentence(config, version)}fine-tuned
+with LoRA by supervised fine-tuning (TRL `SFTTrainer`, loss on the answers only) on the instruct
+dataset, then aligned with DPO (TRL `DPOTrainer`, reference = the SFT model with the adapter
+disabled) on the preference dataset. The `model/` folder holds the merged weights, the tokenizer
+and the chat template the twin is served with (`chat_template.jinja`); `adapters/` holds the LoRA
+adapters{_pt_folder(config)}.
 
 | | |
 | --- | --- |

@@ -1,8 +1,11 @@
-"""One training run end to end: resolve the base model and datasets, SFT, DPO, curves, tracking.
+"""One training run end to end: resolve the base model, the datasets and the pt stage's documents,
+continued pretraining (when enabled), SFT, DPO, curves, tracking.
 
 The run's folder is ``DATA_DIR/training/runs/<fingerprint>``: the same config on the same data
 reuses it, so a crashed run resumes (finished stages are skipped, an interrupted one continues
-from its last checkpoint). Registering the result is the registry's job (``model.registry``).
+from its last checkpoint). The pt stage has its own folder,
+``DATA_DIR/training/pt/<pt fingerprint>``, shared by runs that differ only after it.
+Registering the result is the registry's job (``model.registry``).
 """
 
 import dataclasses
@@ -18,6 +21,9 @@ from llm_twin.model.finetuning.config import TrainingConfig
 from llm_twin.settings import Settings
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from llm_twin.model.finetuning.corpus import PretrainingCorpus
     from llm_twin.model.finetuning.hardware import HardwarePlan
     from llm_twin.model.finetuning.stage import StageResult
     from llm_twin.model.finetuning.tracking import Tracker
@@ -31,17 +37,20 @@ class TrainingOutcome:
         fingerprint: Hash of config + data + base model (the run's identity).
         run_dir: The run's working folder.
         model_dir: The final merged model (HF folder with tokenizer and chat template).
-        adapters: ``{"sft": folder, "dpo": folder}`` of the LoRA adapters.
+        adapters: ``{"pt": folder, "sft": folder, "dpo": folder}`` of the LoRA adapters trained
+            (``pt`` only when the pt stage trained a LoRA adapter).
         base_model: The base model as resolved (id or path).
         dataset_versions: ``{"instruct": version, "preference": version or ""}``.
         device: ``cpu`` or ``cuda`` and the device name.
         precision: Compute precision used.
         quantization: ``none`` or ``4bit``.
-        metrics: Flat summary metrics (``sft_loss_end``, ``dpo_reward_margin_end``...).
-        history: ``{"sft": [...], "dpo": [...]}`` trainer log histories.
+        metrics: Flat summary metrics (``pt_loss_end``, ``sft_loss_end``,
+            ``dpo_reward_margin_end``...).
+        history: ``{"pt": [...], "sft": [...], "dpo": [...]}`` trainer log histories.
         curves: The training-curves PNG.
         comet: ``{"experiment_key", "archive"}`` when tracked.
         duration_s: Wall-clock seconds of the whole run.
+        pt_model: The fully fine-tuned pt model folder (``pt.method: full``), else empty.
     """
 
     fingerprint: str
@@ -58,6 +67,7 @@ class TrainingOutcome:
     curves: Path
     comet: dict[str, str]
     duration_s: float
+    pt_model: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (paths as strings), e.g. to pass between pipeline steps."""
@@ -113,25 +123,36 @@ def resolve_dataset_versions(config: TrainingConfig, settings: Settings) -> dict
 
 @dataclasses.dataclass(frozen=True)
 class RunInputs:
-    """What a run trains on, resolved: base model, dataset versions and the run's fingerprint."""
+    """What a run trains on, resolved: base model, dataset versions, the pt stage's documents
+    (None when the stage is off) and the run's fingerprint."""
 
     base_model: str
     dataset_versions: dict[str, str]
     fingerprint: str
+    corpus: "PretrainingCorpus | None" = None
 
 
 def prepare_run(config: TrainingConfig, settings: Settings) -> RunInputs:
-    """Resolve the datasets (first: a missing dataset fails before any model work) and the base
-    model (converting the offline one on first use) and fingerprint the run."""
+    """Resolve the datasets (first: a missing dataset fails before any model work), the pt
+    stage's documents (read from the feature store) and the base model (converting the offline
+    one on first use) and fingerprint the run."""
     versions = resolve_dataset_versions(config, settings)
+    corpus = None
+    if config.pt.enabled:
+        from llm_twin.model.finetuning.corpus import load_corpus
+
+        instruct = store.load(settings.storage.data_dir, "instruct", versions["instruct"])
+        corpus = load_corpus(settings, instruct, config.pt)
     base = resolve_base_model(config, settings)
-    return RunInputs(base, versions, config.fingerprint(versions, base))
+    digest = corpus.digest if corpus is not None else ""
+    return RunInputs(base, versions, config.fingerprint(versions, base, digest), corpus)
 
 
 @dataclasses.dataclass(frozen=True)
 class _Stages:
-    """The finished stages of a run: SFT, and DPO unless it is disabled."""
+    """The finished stages of a run: pt when enabled, SFT, and DPO unless it is disabled."""
 
+    pt: "StageResult | None"
     sft: "StageResult"
     dpo: "StageResult | None"
 
@@ -140,21 +161,32 @@ class _Stages:
         """The stage whose merged model is the run's result."""
         return self.dpo if self.dpo is not None else self.sft
 
+    def _finished(self) -> list["StageResult"]:
+        return [stage for stage in (self.pt, self.sft, self.dpo) if stage is not None]
+
     def history(self) -> dict[str, list[dict[str, Any]]]:
-        """``{"sft": [...], "dpo": [...]}`` trainer log histories."""
-        return {"sft": self.sft.history, "dpo": self.dpo.history if self.dpo else []}
+        """``{"pt": [...], "sft": [...], "dpo": [...]}`` trainer log histories."""
+        return {
+            "pt": self.pt.history if self.pt else [],
+            "sft": self.sft.history,
+            "dpo": self.dpo.history if self.dpo else [],
+        }
 
     def adapters(self) -> dict[str, str]:
-        """``{"sft": folder, "dpo": folder}`` of the LoRA adapters trained."""
-        return {"sft": self.sft.adapter_dir} | ({"dpo": self.dpo.adapter_dir} if self.dpo else {})
+        """``{"pt": folder, "sft": folder, "dpo": folder}`` of the LoRA adapters trained."""
+        return {stage.stage: stage.adapter_dir for stage in self._finished() if stage.adapter_dir}
+
+    def pt_model(self) -> str:
+        """The fully fine-tuned pt model's folder (``pt.method: full``), else empty."""
+        return self.pt.merged_dir if self.pt is not None and not self.pt.adapter_dir else ""
 
     def metrics(self) -> dict[str, float]:
         """Each stage's metrics, steps and sample count with the stage as prefix."""
-        metrics: dict[str, float] = {f"sft_{key}": value for key, value in self.sft.metrics.items()}
-        metrics |= {"sft_steps": self.sft.steps, "sft_train_samples": self.sft.train_samples}
-        if self.dpo is not None:
-            metrics |= {f"dpo_{key}": value for key, value in self.dpo.metrics.items()}
-            metrics |= {"dpo_steps": self.dpo.steps, "dpo_train_samples": self.dpo.train_samples}
+        metrics: dict[str, float] = {}
+        for stage in self._finished():
+            metrics |= {f"{stage.stage}_{key}": value for key, value in stage.metrics.items()}
+            metrics[f"{stage.stage}_steps"] = stage.steps
+            metrics[f"{stage.stage}_train_samples"] = stage.train_samples
         return metrics
 
 
@@ -166,7 +198,8 @@ def _train_stages(
     plan: "HardwarePlan",
     tracker: "Tracker",
 ) -> _Stages:
-    """SFT on the instruct dataset, then (when enabled) DPO on the preference dataset."""
+    """Continued pretraining on the author's documents (when enabled), SFT on the instruct
+    dataset from its result, then (when enabled) DPO on the preference dataset."""
     from llm_twin.model.finetuning.data import dpo_splits, sft_splits
     from llm_twin.model.finetuning.dpo_trainer import DPOStage
     from llm_twin.model.finetuning.sft_trainer import SFTStage
@@ -175,18 +208,46 @@ def _train_stages(
     versions = inputs.dataset_versions
     tokenizer = prepare_tokenizer(inputs.base_model)
     instruct = store.load(settings.storage.data_dir, "instruct", versions["instruct"])
+    pt = _pretrain(config, inputs, tokenizer, settings.storage.data_dir, plan, tracker)
+    start = pt.merged_dir if pt is not None else inputs.base_model
     sft_train, sft_test = sft_splits(instruct, config.sft.max_samples, config.seed)
     sft = SFTStage().run(
-        inputs.base_model, tokenizer, sft_train, sft_test, config, plan, run_dir / "sft", tracker
+        start, tokenizer, sft_train, sft_test, config, plan, run_dir / "sft", tracker
     )
     if not config.dpo.enabled:
-        return _Stages(sft, None)
+        return _Stages(pt, sft, None)
     preference = store.load(settings.storage.data_dir, "preference", versions["preference"])
     dpo_train, dpo_test = dpo_splits(preference, config.dpo.max_samples, config.seed)
     dpo = DPOStage().run(
         sft.merged_dir, tokenizer, dpo_train, dpo_test, config, plan, run_dir / "dpo", tracker
     )
-    return _Stages(sft, dpo)
+    return _Stages(pt, sft, dpo)
+
+
+def _pretrain(
+    config: TrainingConfig,
+    inputs: RunInputs,
+    tokenizer: "PreTrainedTokenizerBase",
+    data_dir: Path,
+    plan: "HardwarePlan",
+    tracker: "Tracker",
+) -> "StageResult | None":
+    """The pt stage on the run's corpus (None when the stage is off), in
+    ``DATA_DIR/training/pt/<pt fingerprint>``: runs that differ only after pt reuse it."""
+    if not config.pt.enabled or inputs.corpus is None:
+        return None
+    from llm_twin.model.finetuning.data import pt_splits
+    from llm_twin.model.finetuning.pt_trainer import PTStage
+
+    pt = config.pt
+    texts = [document.content for document in inputs.corpus.documents]
+    packed = pt_splits(texts, tokenizer, pt.block_size, pt.eval_blocks, config.seed)
+    digest = inputs.corpus.digest
+    folder = data_dir / "training" / "pt" / config.pt_fingerprint(inputs.base_model, digest)
+    inputs.corpus.save(folder / "corpus.json")
+    return PTStage(packed).run(
+        inputs.base_model, tokenizer, packed.train, packed.test, config, plan, folder, tracker
+    )
 
 
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:
@@ -199,7 +260,8 @@ def _rounded(metrics: dict[str, float]) -> dict[str, float]:
 def run_training(
     config: TrainingConfig, settings: Settings, inputs: RunInputs | None = None
 ) -> TrainingOutcome:
-    """Train: SFT on the instruct dataset, then DPO on the preference dataset.
+    """Train: continued pretraining on the author's documents (when enabled), SFT on the
+    instruct dataset, then DPO on the preference dataset.
 
     Args:
         config: The validated run config.
@@ -233,7 +295,8 @@ def run_training(
         )
         stages = _train_stages(config, settings, inputs, run_dir, plan, tracker)
         history = stages.history()
-        curves = plot_curves(history["sft"], history["dpo"], run_dir / "training_curves.png")
+        curves_path = run_dir / "training_curves.png"
+        curves = plot_curves(history["sft"], history["dpo"], curves_path, pt_history=history["pt"])
         tracker.log_image(curves, "training_curves")
         comet = {"experiment_key": tracker.key or ""}
     finally:
@@ -255,4 +318,5 @@ def run_training(
         curves=curves,
         comet=comet,
         duration_s=round(time.perf_counter() - started, 2),
+        pt_model=stages.pt_model(),
     )

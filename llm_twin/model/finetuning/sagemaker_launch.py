@@ -38,9 +38,25 @@ def _offline_base_model(settings: Settings) -> Path:
     return base
 
 
+def _pt_documents(config: TrainingConfig, settings: Settings, instruct: str) -> tuple[Path, str]:
+    """Snapshot the pt stage's documents (the job has no feature store) into
+    ``DATA_DIR/training/pt-corpus/<digest>/documents.jsonl``; return that folder and the file's
+    path in the job's ``DATA_DIR`` (the ``datasets`` channel is copied to ``DATA_DIR/datasets``).
+    """
+    from llm_twin.application.dataset import store
+    from llm_twin.model.finetuning.corpus import load_corpus, write_documents_file
+
+    dataset = store.load(settings.storage.data_dir, "instruct", instruct)
+    corpus = load_corpus(settings, dataset, config.pt)
+    folder = settings.storage.data_dir / "training" / "pt-corpus" / corpus.digest
+    write_documents_file(corpus.documents, folder / "documents.jsonl")
+    return folder, f"datasets/pt-corpus/{corpus.digest}/documents.jsonl"
+
+
 def job_inputs(config: TrainingConfig, settings: Settings) -> TrainingJobInputs:
     """What a job training ``config`` uploads: the dataset versions it names (resolved now), the
-    offline base model when it uses it, and the config with those versions pinned.
+    pt stage's documents (a snapshot of the feature store's), the offline base model when it
+    uses it, and the config with those versions and documents pinned.
 
     Args:
         config: The validated training config.
@@ -61,16 +77,20 @@ def job_inputs(config: TrainingConfig, settings: Settings) -> TrainingJobInputs:
         for kind, version in versions.items()
         if version
     }
+    update: dict[str, object] = {
+        "instruct_dataset_version": versions["instruct"],
+        "preference_dataset_version": versions["preference"] or "latest",
+    }
+    if config.pt.enabled and not config.pt.documents_file:
+        folder, documents_file = _pt_documents(config, settings, versions["instruct"])
+        datasets[str(Path(documents_file).parent.relative_to("datasets"))] = folder
+        update["pt"] = config.pt.model_copy(update={"documents_file": documents_file})
     channels = {"datasets": datasets}
     if config.uses_offline_base:
         channels["base_model"] = {"": _offline_base_model(settings)}
-    # The job trains on exactly the versions resolved here, whatever "latest" becomes.
-    pinned = config.model_copy(
-        update={
-            "instruct_dataset_version": versions["instruct"],
-            "preference_dataset_version": versions["preference"] or "latest",
-        }
-    )
+    # The job trains on exactly the versions (and documents) resolved here, whatever "latest"
+    # becomes.
+    pinned = config.model_copy(update=update)
     return TrainingJobInputs(
         config_text=yaml.safe_dump({"parameters": pinned.model_dump(mode="json")}),
         channels=channels,

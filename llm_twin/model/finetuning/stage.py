@@ -1,8 +1,9 @@
-"""What the SFT and DPO stages share: the tokenizer setup, resumable checkpoints, the result
-record written when a stage finishes (so a re-run after a crash skips finished stages), merging
-a LoRA adapter into its base model, and the stage run itself (:class:`TrainingStage`: seed, load,
-train with resume, evaluate, summarise, save and merge), which ``sft_trainer`` and ``dpo_trainer``
-specialise with their TRL trainer and their metrics."""
+"""What the training stages (continued pretraining, SFT, DPO) share: the tokenizer setup,
+resumable checkpoints, the result record written when a stage finishes (so a re-run after a crash
+skips finished stages), merging a LoRA adapter into its base model, and the stage run itself
+(:class:`TrainingStage`: seed, load, train with resume, evaluate, summarise, save and merge),
+which ``pt_trainer``, ``sft_trainer`` and ``dpo_trainer`` specialise with their TRL trainer, their
+data and their metrics."""
 
 import dataclasses
 import json
@@ -35,14 +36,15 @@ class StageResult:
     """Outcome of one finished stage.
 
     Attributes:
-        stage: ``sft`` or ``dpo``.
+        stage: ``pt``, ``sft`` or ``dpo``.
         steps: Optimizer steps done.
-        train_samples: Training examples (or pairs) used.
+        train_samples: Training examples (pairs, blocks) used.
         runtime_s: Wall-clock seconds of ``trainer.train`` (this process's part when resumed).
         metrics: Summary numbers (loss_start, loss_end, eval_loss, reward_margin, ...).
         history: Every log record of the trainer (for the curves and the model card).
-        adapter_dir: Folder of the trained LoRA adapter.
-        merged_dir: Folder of the base model with the adapter merged in.
+        adapter_dir: Folder of the trained LoRA adapter (empty after full fine-tuning).
+        merged_dir: Folder of the base model with the adapter merged in (or of the fully
+            fine-tuned model).
     """
 
     stage: str
@@ -94,13 +96,31 @@ def prepare_tokenizer(path: Path | str) -> "PreTrainedTokenizerBase":
     return tokenizer
 
 
-def last_checkpoint(folder: Path) -> str | None:
-    """The newest ``checkpoint-N`` folder of an interrupted stage, to resume from."""
-    from transformers.trainer_utils import get_last_checkpoint
+def _complete(checkpoint: Path) -> bool:
+    """True when the trainer finished writing ``checkpoint``: its ``trainer_state.json``, written
+    after the weights, optimizer and RNG states, is there and whole."""
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return True
 
+
+def last_checkpoint(folder: Path) -> str | None:
+    """The newest complete ``checkpoint-N`` folder of an interrupted stage, to resume from.
+
+    A process killed while saving (SIGKILL, a lost spot instance) leaves a partial newest
+    checkpoint: it is removed, so the stage resumes from the one before.
+    """
     if not folder.is_dir():
         return None
-    return get_last_checkpoint(str(folder))
+    found = [p for p in folder.glob("checkpoint-*") if p.is_dir() and p.name[11:].isdigit()]
+    for checkpoint in sorted(found, key=lambda path: int(path.name[11:]), reverse=True):
+        if _complete(checkpoint):
+            return str(checkpoint)
+        logger.warning("removing the incomplete checkpoint {} (killed while saving)", checkpoint)
+        shutil.rmtree(checkpoint, ignore_errors=True)
+    return None
 
 
 def train_with_resume(trainer: "Trainer", checkpoints: Path) -> float:
@@ -145,6 +165,13 @@ def merge_adapter(
     return target
 
 
+def _has_adapter(model: "PreTrainedModel") -> bool:
+    """True for a PEFT model (a LoRA adapter on a frozen base)."""
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
+
+
 def first_and_last(history: list[dict[str, Any]], key: str) -> tuple[float | None, float | None]:
     """First and last logged value of ``key`` in a trainer's log history."""
     values = [float(entry[key]) for entry in history if key in entry]
@@ -157,13 +184,13 @@ def or_nan(value: float | None) -> float:
 
 
 class TrainingStage:
-    """One LoRA training stage run end to end; subclasses name the TRL trainer and add their
-    metrics.
+    """One training stage run end to end (a LoRA adapter merged into its base model, unless the
+    stage trains every weight); subclasses name the TRL trainer and add their metrics.
 
     Attributes:
-        name: ``sft`` or ``dpo``: the metric prefix and the result's ``stage``.
+        name: ``pt``, ``sft`` or ``dpo``: the metric prefix and the result's ``stage``.
         label: How logs name the stage (``SFT``).
-        unit: What one training row is, for the logs (``examples``, ``pairs``).
+        unit: What one training row is, for the logs (``examples``, ``pairs``, ``blocks``).
     """
 
     name = ""
@@ -171,8 +198,17 @@ class TrainingStage:
     unit = "examples"
 
     def settings(self, config: "TrainingConfig") -> "StageSettings":
-        """This stage's part of the run config (``config.sft``, ``config.dpo``)."""
+        """This stage's part of the run config (``config.pt``, ``config.sft``, ``config.dpo``)."""
         raise NotImplementedError
+
+    def peft_config(self, config: "TrainingConfig") -> Any:
+        """The ``peft.LoraConfig`` the stage trains (``config.lora``), or None to train every
+        weight.
+
+        Args:
+            config: The run's config.
+        """
+        return config.lora.to_peft()
 
     def build_trainer(
         self,
@@ -225,16 +261,20 @@ class TrainingStage:
         folder: Path,
         tracker: Tracker,
     ) -> StageResult:
-        """Train a LoRA adapter on ``model_path`` and merge it; skip when already done.
+        """Train the stage on ``model_path`` (a LoRA adapter, then merged into it, or every
+        weight); skip it when already done.
 
         Args:
-            model_path: The model trained (base model id or folder, or the merged SFT folder).
+            model_path: The model trained (base model id or folder, or the previous stage's
+                merged folder).
             tokenizer: Tokenizer with the training chat template (``prepare_tokenizer``).
-            train: The conversational training split (``data.sft_splits``, ``data.dpo_splits``).
+            train: The training split (``data.pt_splits``, ``data.sft_splits``,
+                ``data.dpo_splits``).
             test: Its test split, or None.
             config: The run's config (this stage's settings, ``config.lora``, ``config.seed``).
             plan: Device, precision, quantization.
-            folder: The stage's folder: ``checkpoints/``, ``adapter/``, ``merged/``, result record.
+            folder: The stage's folder: ``checkpoints/``, ``adapter/``, ``merged/`` (or
+                ``model/`` after full fine-tuning), result record.
             tracker: Where metrics go.
         """
         finished = StageResult.load(folder)
@@ -252,18 +292,11 @@ class TrainingStage:
             {
                 "train_dataset": train,
                 "processing_class": tokenizer,
-                "peft_config": config.lora.to_peft(),
+                "peft_config": self.peft_config(config),
                 "callbacks": [metrics_callback(tracker, self.name)],
             },
         )
-        logger.info(
-            "{}: {} {} on {} ({})",
-            self.label,
-            len(train),
-            self.unit,
-            plan.device_name,
-            plan.precision,
-        )
+        logger.info("{}: {} {} on {} ({})", self.label, len(train), self.unit, *plan.described)
         runtime = train_with_resume(trainer, checkpoints)
         history = list(trainer.state.log_history)
         metrics: dict[str, float] = {}
@@ -271,10 +304,10 @@ class TrainingStage:
             metrics.update(self.evaluation_metrics(trainer, test, tracker))
         steps = int(trainer.state.global_step)
         metrics.update(self._summary(history, runtime, steps, plan))
-        adapter_dir = folder / "adapter"
-        trainer.save_model(str(adapter_dir))
+        adapter_dir, merged = self.save_trained(trainer, tokenizer, folder)
         del trainer, model
-        merged = merge_adapter(model_path, adapter_dir, tokenizer, plan, folder / "merged")
+        if adapter_dir is not None:
+            merged = merge_adapter(model_path, adapter_dir, tokenizer, plan, folder / "merged")
         result = StageResult(
             stage=self.name,
             steps=steps,
@@ -282,12 +315,38 @@ class TrainingStage:
             runtime_s=runtime,
             metrics=metrics,
             history=history,
-            adapter_dir=str(adapter_dir),
+            adapter_dir=str(adapter_dir) if adapter_dir else "",
             merged_dir=str(merged),
         )
         result.save(folder)
         self.log_done(result)
         return result
+
+    def save_trained(
+        self, trainer: "Trainer", tokenizer: "PreTrainedTokenizerBase", folder: Path
+    ) -> tuple[Path | None, Path | None]:
+        """Save what the stage trained: ``(adapter folder, None)`` for a LoRA adapter (merged
+        afterwards, once the trainer is freed), ``(None, model folder)`` when every weight was
+        trained (the model saved whole with the tokenizer).
+
+        Args:
+            trainer: The trained trainer.
+            tokenizer: The training tokenizer.
+            folder: The stage's folder.
+        """
+        if _has_adapter(trainer.model):
+            adapter_dir = folder / "adapter"
+            trainer.save_model(str(adapter_dir))
+            return adapter_dir, None
+        target = folder / "model"
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        trainer.model.config.use_cache = True
+        trainer.save_model(str(staging))
+        tokenizer.save_pretrained(staging)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        return None, target
 
     def _summary(
         self, history: list[dict[str, Any]], runtime: float, steps: int, plan: HardwarePlan

@@ -1,12 +1,13 @@
-"""What the SFT and DPO stage settings share: the optimisation schedule, the logging and
-checkpoint cadence, and its translation to the arguments every TRL config class takes.
+"""What the stage settings share (continued pretraining, SFT, DPO): the LoRA adapter settings,
+the optimisation schedule, the logging and checkpoint cadence, and its translation to the
+arguments every TRL config class takes.
 
-Each stage's own module (``sft_config.py``, ``dpo_config.py``, after TRL's ``SFTConfig`` /
-``DPOConfig``) adds its fields and defaults and names the TRL class.
+Each stage's own module (``pt_config.py``, ``sft_config.py``, ``dpo_config.py``, after TRL's
+``SFTConfig`` / ``DPOConfig``) adds its fields and defaults and names the TRL class.
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -14,8 +15,40 @@ if TYPE_CHECKING:
     from transformers import TrainingArguments
 
 
+class LoraSettings(BaseModel):
+    """PEFT LoRA adapter settings (each LoRA stage trains its own adapter with them).
+
+    Attributes:
+        r: Rank of the update matrices.
+        alpha: Scaling numerator (``lora_alpha``); the update is scaled by ``alpha / r``.
+        dropout: Dropout on the adapter input.
+        target_modules: Module names to adapt, or ``all-linear`` for every linear layer but the
+            output head.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    r: int = Field(default=16, ge=1, le=1024)
+    alpha: int = Field(default=32, ge=1)
+    dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+    def to_peft(self) -> Any:
+        """The ``peft.LoraConfig`` for a causal LM."""
+        from peft import LoraConfig
+
+        return LoraConfig(
+            r=self.r,
+            lora_alpha=self.alpha,
+            lora_dropout=self.dropout,
+            target_modules=self.target_modules,
+            bias="none",
+            task_type="CAUSAL_LM",
+        )
+
+
 class StageSettings(BaseModel):
-    """Hyperparameters both stages have (each stage sets its own defaults).
+    """Hyperparameters every stage has (each stage sets its own defaults).
 
     Attributes:
         max_steps: Optimizer steps; ``-1`` trains for ``epochs`` instead.
@@ -58,7 +91,7 @@ class StageSettings(BaseModel):
 
         Args:
             output_dir: Folder for checkpoints.
-            common: Hardware and seed arguments shared by both stages (see ``hardware``).
+            common: Hardware and seed arguments shared by every stage (see ``hardware``).
         """
         return {
             "output_dir": str(output_dir),
@@ -89,7 +122,7 @@ class StageSettings(BaseModel):
 
         Args:
             output_dir: Folder for checkpoints.
-            common: Hardware and seed arguments shared by both stages (see ``hardware``).
+            common: Hardware and seed arguments shared by every stage (see ``hardware``).
         """
         return self.trl_config_class()(
             **self.stage_arguments(), **self.trl_arguments(output_dir, common)

@@ -26,6 +26,15 @@ ROOT = Path(__file__).resolve().parents[3]
         ({"sft": {"max_steps": 0}}, "max_steps must be -1"),
         ({"instruct_dataset_version": " "}, "instruct_dataset_version: Value error, must not"),
         ({"epochs": 3}, "epochs: Extra inputs are not permitted"),
+        ({"pt": {"method": "half"}}, "pt.method"),
+        ({"pt": {"max_length": 512}}, "set block_size, not max_length"),
+        ({"pt": {"categories": ["poems"]}}, "unknown data category 'poems'"),
+        ({"pt": {"block_size": 8}}, "pt.block_size"),
+        ({"pt": {"method": "full", "lora": {"r": 8}}}, "apply to method 'lora' only"),
+        (
+            {"pt": {"enabled": True, "method": "full"}, "quantization": "4bit"},
+            "pt.method 'full' trains every weight",
+        ),
     ],
 )
 def test_bad_values_are_named(values: dict, expected: str) -> None:
@@ -47,6 +56,16 @@ def test_shipped_configs_are_valid() -> None:
     assert parse_config(evaluation).promote_to == "production"
     full = load_config_file(ROOT / "configs" / "training_full.yaml")
     assert full.device == "cuda" and full.quantization == "4bit"
+    cpu = load_config_file(ROOT / "configs" / "training_cpu.yaml")
+    assert cpu.device == "cpu" and cpu.promote_to == "staging"
+    # Every profile continues pretraining on the author's documents before SFT.
+    for profile in (smoke, cpu, full):
+        assert profile.pt.enabled and profile.pt.block_size >= 256
+    assert full.pt.method == "lora"  # QLoRA: a 4-bit base trains adapters only
+    # Each profile's header states its measured time on this machine.
+    for name in ("training.yaml", "training_cpu.yaml", "training_full.yaml"):
+        header = (ROOT / "configs" / name).read_text().split("parameters:")[0]
+        assert "Measured time" in header, name
 
 
 def test_config_file_errors(tmp_path: Path) -> None:
@@ -65,6 +84,11 @@ def test_fingerprint_ignores_fields_that_do_not_change_the_weights() -> None:
     assert base.fingerprint(versions, "m") == same.fingerprint(versions, "m")
     other = parse_config({"sft": {"learning_rate": 1e-3}})
     assert base.fingerprint(versions, "m") != other.fingerprint(versions, "m")
+    pt = parse_config({"pt": {"enabled": True}})
+    assert pt.fingerprint(versions, "m", "docs1") != base.fingerprint(versions, "m", "docs1")
+    assert pt.fingerprint(versions, "m", "docs1") != pt.fingerprint(versions, "m", "docs2")
+    rank = parse_config({"pt": {"enabled": True, "lora": {"r": 4}}})
+    assert rank.fingerprint(versions, "m", "docs1") != pt.fingerprint(versions, "m", "docs1")
     assert base.fingerprint(versions, "m") != base.fingerprint({**versions, "instruct": "c"}, "m")
 
 
