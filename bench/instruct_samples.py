@@ -14,6 +14,7 @@ re-run must create no new dataset version).
 """
 
 import random
+import statistics
 import time
 from collections import Counter
 from pathlib import Path
@@ -91,13 +92,16 @@ def _report(
         f"documents: train {len({r['document_id'] for r in train})}, "
         f"test {len({r['document_id'] for r in test})}; {seconds:.1f} s",
         "",
-        "| template | generated | train | test |",
-        "| --- | --- | --- | --- |",
+        "| template | generated | train | test | median instruction chars | median answer chars |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for template in sorted(set(in_train) | set(in_test) | (set(generated) - {"extracts"})):
+        kept = [r for r in rows if r.get("template") == template]
+        instruction = statistics.median(len(str(r["instruction"])) for r in kept) if kept else 0
+        answer = statistics.median(len(str(r["answer"])) for r in kept) if kept else 0
         lines.append(
             f"| {template} | {generated.get(template, 0)} | {in_train[template]} | "
-            f"{in_test[template]} |"
+            f"{in_test[template]} | {instruction:.0f} | {answer:.0f} |"
         )
     rng = random.Random(seed)
     for template in sorted(set(in_train) | set(in_test)):

@@ -23,7 +23,7 @@ _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(\S.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _FILE_HEADING = re.compile(r"^### File: (\S.*)$")
 # "1\. ", "#1. ", "1.1. ", "Step 2: " style numbering at the start of a heading.
-_NUMBERING = re.compile(r"^(?:#?\d+(?:\\?\.\d+)*\\?[.)]?|step \d+:)\s+", re.IGNORECASE)
+_NUMBERING = re.compile(r"^(?:#?\d+(?:\.\d+)*[.)]|step \d+:)\s+", re.IGNORECASE)
 _EMPHASIS = re.compile(r"(\*\*|__|\*|`)")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -260,17 +260,19 @@ def parse_outline(document: SourceDocument) -> Outline:
         body, furniture = _body_start(content, position, headings, subtitle)
         subtitle = subtitle or _subtitle_line(furniture, author_words)
         rest = [h for h in rest if h.start >= body]
-    return Outline(title, subtitle, tuple(_regions(content, body, rest)))
+    repeated = {" ".join(words(title)), " ".join(words(subtitle))}
+    return Outline(title, subtitle, tuple(_regions(content, body, rest, repeated)))
 
 
-def _regions(content: str, body: int, headings: list[_Heading]) -> list[Region]:
-    """The opening (``body`` to the first heading) and one region per heading."""
+def _regions(content: str, body: int, headings: list[_Heading], repeated: set[str]) -> list[Region]:
+    """The opening (``body`` to the first heading) and one region per heading; headings that
+    repeat the title or subtitle, or head navigation, make ``other`` regions."""
     ends = [h.start for h in headings[1:]] + [len(content)]
     regions = []
     if not headings or headings[0].start > body:
         regions.append(Region("opening", "", body, headings[0].start if headings else len(content)))
     for heading, end in zip(headings, ends, strict=True):
-        navigation = " ".join(words(heading.text)) in NAVIGATION_HEADINGS
-        kind = "other" if navigation or not heading.text else "section"
+        name = " ".join(words(heading.text))
+        kind = "other" if not name or name in NAVIGATION_HEADINGS | repeated else "section"
         regions.append(Region(kind, heading.text, heading.end, end))
     return regions

@@ -37,6 +37,7 @@ from llm_twin.application.dataset.outline import Outline, Region, parse_outline,
 from llm_twin.application.dataset.questions import question_for
 from llm_twin.application.dataset.samples import Extract
 from llm_twin.domain.exceptions import InvalidInput
+from llm_twin.domain.vectors import Embedder
 
 if TYPE_CHECKING:
     from llm_twin.application.dataset.keyphrase import KeyphraseGenerator
@@ -150,7 +151,7 @@ class StructureGenerator(Generator):
         grounded_share: float = 0.35,
         distractors: int = 2,
         context_chars: int | None = None,
-        embedder: Any = None,  # an Embedder (loaded lazily by the key-phrase fallback)
+        embedder: Embedder | None = None,
         keyphrase_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -223,12 +224,9 @@ class StructureGenerator(Generator):
             if not phrases:
                 continue
             if results[i].extra.get("template") == "post":
+                platform = platform_name(extract.document.link)
                 topic = join_topics(phrases[:2])
-                results[
-                    i
-                ].instruction = (
-                    f"Write a {platform_name(extract.document.link)} post about {topic}."
-                )
+                results[i].instruction = f"Write a {platform} post about {topic}."
             else:
                 results[i].instruction = instruction_for(extract, phrases)
                 results[i].extra = {"template": "keyphrase"}

@@ -32,6 +32,8 @@ def test_outline_of_a_crawled_article():
 def test_headings_and_titles_are_cleaned():
     assert clean_heading("### **1\\. System Design**") == "System Design"
     assert clean_heading("### #2. 7 tips to reduce VRAM") == "7 tips to reduce VRAM"
+    assert clean_heading("## 7 tips to reduce VRAM") == "7 tips to reduce VRAM"
+    assert clean_heading("#### 4.1. Embed query") == "Embed query"
     assert clean_heading("## 🔧 Supervised Fine-Tuning") == "Supervised Fine-Tuning"
     assert clean_heading("#### [Links](https://x.y) and `code`") == "Links and code"
     assert reader_title("Real-time RAG - by Paul Iusztin", "Paul Iusztin") == "Real-time RAG"
