@@ -120,7 +120,8 @@ def key_sentence_question(sentence: str, passage: str = "") -> tuple[str, str] |
     sentence = " ".join(sentence.strip().strip("*_").split())
     goal = _GOAL.match(sentence)
     if goal:
-        return f"How do you {goal.group('goal').rstrip()}?", goal.group("goal")
+        aim = " ".join(_OWNER.get(word, word) for word in goal.group("goal").split())
+        return f"How do you {aim}?", aim
     enables = _ENABLES.match(sentence)
     if enables:
         subject = _subject(enables.group("subject"), passage)

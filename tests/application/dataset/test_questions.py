@@ -39,6 +39,7 @@ def test_heading_and_author_questions_come_first():
         ),
         ("Qdrant is used to store the embeddings.", "What is Qdrant used for?"),
         ("To uncensor an LLM, we first need to find a direction.", "How do you uncensor an LLM?"),
+        ("To deploy our model, you must build an image.", "How do you deploy your model?"),
         ("Bytewax lets you write streaming pipelines in Python.", "What does Bytewax let you do?"),
     ],
 )
