@@ -267,7 +267,7 @@ def parse_outline(document: SourceDocument) -> Outline:
 def _regions(content: str, body: int, headings: list[_Heading], repeated: set[str]) -> list[Region]:
     """The opening (``body`` to the first heading) and one region per heading; headings that
     repeat the title or subtitle, or head navigation, make ``other`` regions."""
-    ends = [h.start for h in headings[1:]] + [len(content)]
+    ends = [h.start for h in headings[1:]] + [len(content)] if headings else []
     regions = []
     if not headings or headings[0].start > body:
         regions.append(Region("opening", "", body, headings[0].start if headings else len(content)))

@@ -103,9 +103,7 @@ def test_contexts_never_quote_the_other_split():
         d.__class__(
             **{
                 **d.to_dict(),
-                "content": ARTICLE.replace("laptop", f"laptop {n}")
-                .replace("LoRA", f"LoRA-{n}")
-                .replace("data", f"data-{n}"),
+                "content": ARTICLE.replace(" the ", f" the {n} "),
             }
         )
         for n, d in enumerate(documents, 1)
