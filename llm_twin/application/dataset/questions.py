@@ -40,6 +40,8 @@ _ABSTRACT = _word_set(
     "advantage benefit downside drawback reason solution secret catch rule strategy approach "
     "objective intuition motivation"
 )
+# Words glued by the crawler ("DesignThe retrieval"): a lower-case run then a capitalised word.
+_GLUED = re.compile(r"[a-z]{3,}[A-Z][a-z]{2,}")
 _WORD = re.compile(r"[A-Za-z][\w'’-]*")
 _COPULA = re.compile(
     r"^(?P<subject>[A-Z(][^,;:!?]{1,80}?)\s+(?P<verb>is|are)\s+"
@@ -80,7 +82,11 @@ def standalone_question(sentence: str, min_words: int = 4) -> str | None:
     """``sentence`` when it is a question that makes sense without the text before it (between
     ``min_words`` and 25 words, no pronoun pointing at earlier text, no link or code)."""
     sentence = " ".join(sentence.strip().strip("*_").split())
-    if not sentence.endswith("?") or not sentence[:1].isupper():
+    # "But what does X learn?" reads on its own without the conjunction.
+    sentence = re.sub(
+        r"^(?:But|And|So|Or|Now|Then),?\s+(\w)", lambda m: m.group(1).upper(), sentence
+    )
+    if not sentence.endswith("?") or not sentence[:1].isupper() or _GLUED.search(sentence):
         return None
     found = _words(sentence)
     if not min_words <= len(found) <= 25 or set(found) & _PRONOUNS:
@@ -105,7 +111,8 @@ def _subject(text: str, passage: str = "") -> str | None:
         parts[0][1:].islower() and re.search(rf"\b{re.escape(lowered)}\b", passage)
     ):
         parts[0] = lowered
-    if any(w.lower() in ("we", "i", "you") for w in parts):
+    lowered_words = {w.lower() for w in parts}
+    if lowered_words & (_PRONOUNS | {"we", "i", "you", "our", "us"}) or _GLUED.search(text):
         return None
     return " ".join(parts)
 

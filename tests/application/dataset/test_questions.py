@@ -23,6 +23,7 @@ def test_heading_and_author_questions_come_first():
     assert standalone_question("What is it?") is None
     assert standalone_question("Is LoRA worth it for small models?") is None
     assert standalone_question("Why do we need a vector database here?") is None
+    assert standalone_question("But what does a GCN learn?") == "What does a GCN learn?"
 
 
 @pytest.mark.parametrize(
@@ -54,6 +55,8 @@ def test_key_sentences_become_questions(sentence, question):
         "Deploying models is hard.",  # no definition follows the verb
         "We are going to build a pipeline.",
         "This is the best part of the course.",
+        "The reason for these two lists is that they differ.",  # points at earlier text
+        "System DesignThe retrieval system is a pipeline.",  # words glued by the crawler
     ],
 )
 def test_sentences_without_a_question(sentence):
