@@ -128,6 +128,8 @@ def key_sentence_question(sentence: str, passage: str = "") -> tuple[str, str] |
     goal = _GOAL.match(sentence)
     if goal:
         aim = " ".join(_OWNER.get(word, word) for word in goal.group("goal").split())
+        if set(_words(aim)) & _PRONOUNS:
+            return None  # "How do you handle this?" points back at earlier text
         return f"How do you {aim}?", aim
     enables = _ENABLES.match(sentence)
     if enables:
