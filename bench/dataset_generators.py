@@ -1,11 +1,13 @@
 """Time each offline generator on a few extracts of the indexed corpus and print their pairs.
 
-    python -m bench.dataset_generators [--extracts 10] [--generators keyphrase,local]
+    python -m bench.dataset_generators [--extracts 10] [--generators structure,keyphrase,local]
 
 Reads the cleaned documents from the feature store (run the feature pipeline first), takes a
 seeded sample of extracts, and for each generator prints seconds, usage and the
-instruction → answer pairs (answers cut to 300 characters). ``local`` also writes a generic
-answer to each instruction (the preference pipeline's "rejected"), timed separately.
+instruction → answer pairs (answers cut to 300 characters; extracts cut along the documents'
+sections). ``local`` also writes a generic answer to each instruction (the preference
+pipeline's "rejected"), timed separately. ``bench/instruct_samples.py`` shows samples per
+template of a whole dataset.
 """
 
 import json
@@ -20,7 +22,9 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def main(
     extracts: Annotated[int, typer.Option(help="Extracts per generator")] = 10,
-    generators: Annotated[str, typer.Option(help="Comma-separated kinds")] = "keyphrase,local",
+    generators: Annotated[
+        str, typer.Option(help="Comma-separated kinds")
+    ] = "structure,keyphrase,local",
     seed: Annotated[int, typer.Option(help="Sample seed")] = 42,
     threads: Annotated[int, typer.Option(help="torch threads")] = 2,
 ) -> None:
@@ -40,7 +44,8 @@ def main(
     torch.set_num_threads(threads)
     with open_vector_store(get_settings()) as store:
         documents = read_cleaned_documents(store)
-    chosen = sample_extracts(split_documents(documents, ExtractConfig()), extracts, seed)
+    every = split_documents(documents, ExtractConfig(sections=True))
+    chosen = sample_extracts(every, extracts, seed)
     for kind in generators.split(","):
         generator = build_generator(kind.strip())
         started = time.perf_counter()
@@ -49,7 +54,8 @@ def main(
         print(f"## {generator.name}: {len(rows)}/{len(chosen)} pairs in {seconds:.1f} s")
         print(json.dumps(generator.usage.counts("usage")))
         for row in rows:
-            print(json.dumps({"instruction": row["instruction"], "answer": row["answer"][:300]}))
+            shown = {"template": row["template"], "instruction": row["instruction"]}
+            print(json.dumps({**shown, "answer": row["answer"][:300]}))
         if kind.strip() == "local":
             started = time.perf_counter()
             answers = generator.answers([row["instruction"] for row in rows])

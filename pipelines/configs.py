@@ -300,9 +300,9 @@ class Seeded(PipelineConfig):
 class ExtractSampling(Seeded):
     """How documents are cut into extracts and how many are used."""
 
-    extracts: dict[str, int] = Field(
+    extracts: dict[str, int | bool] = Field(
         default_factory=dict,
-        description="{min_chars, max_chars, max_per_document} (see ExtractConfig).",
+        description="{min_chars, max_chars, max_per_document, sections} (see ExtractConfig).",
     )
     max_extracts: int = Field(
         default=0, description="At most this many extracts (seeded sample; 0: all)."
@@ -318,7 +318,9 @@ class InstructGeneration(ExtractSampling):
     """What the instruct generation step takes (its cache key)."""
 
     generator: str = Field(
-        default="keyphrase", description="keyphrase (offline, no LLM), local (SmolLM2) or openai."
+        default="structure",
+        description="structure (offline: the documents' structure and a reader's questions), "
+        "keyphrase (offline, key phrases), local (SmolLM2) or openai.",
     )
     generator_options: dict[str, Any] = _options("the generator")
     mode: str = Field(

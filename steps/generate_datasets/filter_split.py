@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from zenml import step
 
 from pipelines.configs import DatasetSplit
+from steps.generate_datasets.common import template_counts
 from steps.metadata import record_counts
 
 
@@ -18,7 +19,8 @@ def filter_and_split(
     train rows that overlap the test split.
 
     Args:
-        samples: Output of a generation step (``{"rows", "generators", "counts"}``).
+        samples: Output of a generation step (``{"rows", "generators", "counts"}``, and
+            ``grounding`` when grounded question samples need their context).
         feedback_pairs: Preference rows from user corrections (train only).
         split: The ``filters`` (``FilterConfig`` settings: length, languages, boilerplate,
             near_dup…), ``test_size`` (fraction of documents per category in test) and
@@ -34,8 +36,16 @@ def filter_and_split(
 
     config = FilterConfig.from_dict(split.filters)
     rows = list(samples["rows"]) + list(feedback_pairs or [])
-    train, test, report = assemble(rows, config, split.test_size, split.seed)
-    counts = {**report.counts(), "train_samples": len(train), "test_samples": len(test)}
+    train, test, report = assemble(
+        rows, config, split.test_size, split.seed, grounding=samples.get("grounding")
+    )
+    counts = {
+        **report.counts(),
+        "train_samples": len(train),
+        "test_samples": len(test),
+        **{f"train_{k}": v for k, v in template_counts(train).items()},
+        **{f"test_{k}": v for k, v in template_counts(test).items()},
+    }
     record_counts({"seed": split.seed, "test_size": split.test_size}, **counts)
     generators = list(samples["generators"])
     if feedback_pairs:

@@ -1,6 +1,7 @@
 """End-to-end ZenML runs of both dataset pipelines on a few cleaned documents indexed through
-the public VectorStore API: instruct with the no-LLM generator (real MiniLM), preference with
-rejected answers from a fake OpenAI-compatible server on 127.0.0.1 and a user correction."""
+the public VectorStore API: instruct with the no-LLM structure generator (real MiniLM for its
+key-phrase fallback), preference with rejected answers from a fake OpenAI-compatible server on
+127.0.0.1 and a user correction."""
 
 import json
 import uuid
@@ -14,6 +15,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def indexed_documents(settings_env, sample_warehouse_dir):
     """Six short sample articles (two authors) indexed as cleaned documents, two as posts."""
+    from llm_twin.application.preprocessing.cleaning import clean_text
     from llm_twin.domain.features import CLEANED_DOCUMENTS_COLLECTION, CleanedDocument
     from llm_twin.domain.vectors import VectorPoint
     from llm_twin.infrastructure.db.vector_store import open_vector_store
@@ -31,7 +33,7 @@ def indexed_documents(settings_env, sample_warehouse_dir):
             platform=record["platform"],
             link=record["link"],
             title=record["content"]["Title"],
-            content=record["content"]["Content"],
+            content=clean_text(record["content"]["Content"], record["platform"]),
             source_hash=f"hash{number}",
         )
         for number, record in enumerate(records)
@@ -62,6 +64,8 @@ def test_instruct_and_preference_pipelines(
     from typer.testing import CliRunner
 
     from llm_twin.application.dataset import store
+    from llm_twin.application.dataset.structure import TEMPLATES
+    from llm_twin.domain.prompts import format_user_message
     from tools.datasets import app as datasets_cli
     from tools.run import run_pipeline
 
@@ -72,9 +76,18 @@ def test_instruct_and_preference_pipelines(
         yaml.safe_dump(
             {
                 "parameters": {
-                    "extracts": {"min_chars": 300, "max_chars": 900, "max_per_document": 2},
-                    "generator": "keyphrase",
-                    "generator_options": {"top_n": 2, "candidates": 10},
+                    "extracts": {
+                        "min_chars": 300,
+                        "max_chars": 900,
+                        "max_per_document": 2,
+                        "sections": True,
+                    },
+                    "generator": "structure",
+                    "generator_options": {
+                        "grounded_share": 1.0,
+                        "context_chars": 2500,
+                        "keyphrase_options": {"top_n": 2, "candidates": 10},
+                    },
                     "filters": FILTERS,
                     "test_size": 0.34,
                     "seed": 1,
@@ -99,11 +112,21 @@ def test_instruct_and_preference_pipelines(
     contents = {str(d.document_id): d.content for d in indexed_documents}
     train_docs = set(dataset["train"]["document_id"])
     assert not train_docs & set(dataset["test"]["document_id"])
-    for row in dataset["train"]:
-        assert row["answer"] in contents[row["document_id"]]  # the author's own text
-        assert row["generator"] == "keyphrase-minilm-v1"
+    templates = {}
+    for split in ("train", "test"):
+        for row in dataset[split]:
+            assert row["answer"] in contents[row["document_id"]]  # the author's own text
+            assert row["generator"] == "structure-v1"
+            templates[row["template"]] = templates.get(row["template"], 0) + 1
+            if row["template"] == "grounded_qa":
+                assert row["instruction"] == format_user_message(row["question"], row["context"])
+                assert row["answer"] in row["context"]
+    assert set(templates) <= set(TEMPLATES) and len(templates) >= 2
+    assert sum(templates.values()) == (
+        counts["train_samples"] + counts["test_samples"]
+    )
     card = (store.resolve(data_dir, "instruct") / "README.md").read_text()
-    assert "keyphrase-minilm-v1" in card and "seed=1" in card
+    assert "structure-v1" in card and "seed=1" in card and "| template | train | test |" in card
 
     # Same input, same dataset: the re-run saves no new version.
     again = run_pipeline("generate_instruct_datasets", config, no_cache=True)

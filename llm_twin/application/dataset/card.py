@@ -21,8 +21,8 @@ def render_card(
     test_size: float,
     parameters: Mapping[str, Any] | None = None,
 ) -> str:
-    """Markdown card: source documents, generators, prompt templates, filters with their
-    drop counts, split sizes and seed."""
+    """Markdown card: source documents, rows per instruction template, generators, prompt
+    templates, filters with their drop counts, split sizes and seed."""
     rows = [*train, *test]
     documents = {(r.get("document_id"), r.get("link"), r.get("category")) for r in rows}
     documents = {d for d in documents if d[0]}
@@ -50,6 +50,8 @@ def render_card(
     ]
     if kind == "preference":
         lines.append("- row origins: " + ", ".join(f"{o}: {n}" for o, n in sorted(origins.items())))
+    lines += ["", "## Templates", ""]
+    lines += template_table(train, test)
     lines += ["", "## Generators", ""]
     lines += [f"- `{name}`" for name in generators] or ["- none"]
     lines += ["", "## Prompt templates (versions in this release)", ""]
@@ -64,3 +66,17 @@ def render_card(
     lines += ["", "## Documents", ""]
     lines += [f"- [{category}] {link}" for _, link, category in sorted(documents, key=str)]
     return "\n".join(lines) + "\n"
+
+
+def template_table(train: Sequence[Row], test: Sequence[Row]) -> list[str]:
+    """Markdown table lines: rows per ``template`` in train and test (user corrections count
+    as ``feedback``)."""
+
+    def name(row: Row) -> str:
+        return str(row.get("template") or row.get("origin") or "unknown")
+
+    in_train, in_test = Counter(map(name, train)), Counter(map(name, test))
+    lines = ["| template | train | test |", "| --- | --- | --- |"]
+    for template in sorted(set(in_train) | set(in_test)):
+        lines.append(f"| {template} | {in_train[template]} | {in_test[template]} |")
+    return lines

@@ -27,11 +27,16 @@ class ExtractConfig:
             a single longer sentence becomes an extract on its own, cut at ``max_chars``.
         max_per_document: At most this many extracts per document (0: no limit), taken evenly
             spread over the document.
+        sections: Cut along the document's outline
+            (:func:`~llm_twin.application.dataset.outline.parse_outline`): no extract spans
+            two sections (or two files of a repository), heading lines and the title block are
+            not part of any extract, and text before the title heading is skipped.
     """
 
     min_chars: int = 400
     max_chars: int = 1200
     max_per_document: int = 0
+    sections: bool = False
 
     def __post_init__(self) -> None:
         if self.min_chars < 1 or self.max_chars < self.min_chars:
@@ -68,9 +73,31 @@ def _trimmed(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 
 def split_document(document: SourceDocument, config: ExtractConfig) -> list[Extract]:
     """The document's extracts, in order."""
+    content = document.content
+    if config.sections:
+        from llm_twin.application.dataset.outline import parse_outline
+
+        ranges = [(r.start, r.end) for r in parse_outline(document).regions]
+    else:
+        ranges = [(0, len(content))]
+    spans = [span for lo, hi in ranges for span in _range_spans(content, lo, hi, config)]
+    spans = [(s, e) for s, e in spans if _stripped_length(content, s, e) >= config.min_chars]
+    if config.max_per_document and len(spans) > config.max_per_document:
+        step = len(spans) / config.max_per_document
+        spans = [spans[int(i * step)] for i in range(config.max_per_document)]
+    extracts = []
+    for index, (s, e) in enumerate(spans):
+        s, e = next(_trimmed(content, s, e))
+        extracts.append(Extract(document, index, s, e))
+    return extracts
+
+
+def _range_spans(content: str, lo: int, hi: int, config: ExtractConfig) -> list[tuple[int, int]]:
+    """Runs of whole sentences of ``content[lo:hi]`` (offsets into ``content``)."""
     spans: list[tuple[int, int]] = []
     start = end = -1
-    for sentence_start, sentence_end in sentence_spans(document.content):
+    for sentence_start, sentence_end in sentence_spans(content[lo:hi]):
+        sentence_start, sentence_end = sentence_start + lo, sentence_end + lo
         while sentence_end - sentence_start > config.max_chars:  # one huge "sentence" (code)
             if start >= 0:
                 spans.append((start, end))
@@ -89,17 +116,7 @@ def split_document(document: SourceDocument, config: ExtractConfig) -> list[Extr
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((start, end))
-    spans = [
-        (s, e) for s, e in spans if _stripped_length(document.content, s, e) >= config.min_chars
-    ]
-    if config.max_per_document and len(spans) > config.max_per_document:
-        step = len(spans) / config.max_per_document
-        spans = [spans[int(i * step)] for i in range(config.max_per_document)]
-    extracts = []
-    for index, (s, e) in enumerate(spans):
-        s, e = next(_trimmed(document.content, s, e))
-        extracts.append(Extract(document, index, s, e))
-    return extracts
+    return spans
 
 
 def _stripped_length(text: str, start: int, end: int) -> int:

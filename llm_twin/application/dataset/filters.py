@@ -115,11 +115,13 @@ def _keep(
 
 
 def by_length(rows: list[Row], config: FilterConfig, report: FilterReport) -> list[Row]:
+    # A grounded question ("What is LoRA?") may be short: its prompt gets the context later.
     def keep(row: Row) -> bool:
         answer, prompt = len(text_of(row).strip()), len(prompt_of(row).strip())
+        shortest = 1 if row.get("question") else config.min_instruction_chars
         return (
             config.min_answer_chars <= answer <= config.max_answer_chars
-            and config.min_instruction_chars <= prompt <= config.max_instruction_chars
+            and shortest <= prompt <= config.max_instruction_chars
         )
 
     return _keep(rows, "length", keep, report)

@@ -1,7 +1,8 @@
 """The generator interface shared by the no-LLM, local-LLM and OpenAI-compatible generators.
 
 A generator writes, for extracts of the author's text, the instruction each extract answers
-(instruction back-translation); LLM generators can also write answers (the reference's mode,
+(instruction back-translation; ``Generated.extra["template"]`` names the kind of
+instruction); LLM generators can also write answers (the reference's mode,
 and the generic "rejected" answers of preference pairs). Each reports its usage.
 """
 
@@ -57,7 +58,7 @@ class Generator(ABC):
     """Writes instructions (and, for LLM generators, answers).
 
     Attributes:
-        kind: ``keyphrase``, ``local`` or ``openai``.
+        kind: ``structure``, ``keyphrase``, ``local`` or ``openai``.
         usage: Accumulated :class:`Usage`.
     """
 
@@ -96,11 +97,14 @@ class Generator(ABC):
         """Release models and clients."""
 
 
-GENERATOR_KINDS = ("keyphrase", "local", "openai")
+GENERATOR_KINDS = ("structure", "keyphrase", "local", "openai")
 
 
 def build_generator(kind: str, options: dict[str, Any] | None = None) -> Generator:
     """A generator by kind, configured by ``options`` (the config's keyword arguments).
+
+    ``structure`` (the default, offline) writes instructions from the documents' structure
+    and a reader's questions; ``keyphrase`` from titles and key phrases (offline, MiniLM).
 
     ``openai`` takes ``base_url``/``model``/``api_key`` from the options, else from the
     ``OPENAI_BASE_URL``/``OPENAI_MODEL_ID``/``OPENAI_API_KEY`` settings (the key never comes
@@ -112,6 +116,10 @@ def build_generator(kind: str, options: dict[str, Any] | None = None) -> Generat
     """
     options = dict(options or {})
     try:
+        if kind == "structure":
+            from llm_twin.application.dataset.structure import StructureGenerator
+
+            return StructureGenerator(**options)
         if kind == "keyphrase":
             from llm_twin.application.dataset.keyphrase import KeyphraseGenerator
 

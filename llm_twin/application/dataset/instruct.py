@@ -9,7 +9,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from llm_twin.application.dataset.generation import Generator
+from llm_twin.application.dataset.generation import Generated, Generator
 from llm_twin.application.dataset.samples import Extract
 from llm_twin.domain.exceptions import InvalidInput
 
@@ -33,6 +33,8 @@ def instruct_rows(
         extracts: The author's extracts.
         generator: Writes the instructions (and answers in ``answer`` mode).
         mode: ``backtranslation`` (answer = the extract) or ``answer`` (answer by the LLM).
+
+    Each row records its ``template`` (see :func:`template_columns`).
     """
     if mode not in MODES:
         raise InvalidInput(f"unknown instruct mode {mode!r}; use one of {MODES}")
@@ -51,6 +53,16 @@ def instruct_rows(
                 answer=answer,
                 generator=generator.name,
                 mode=mode,
+                **template_columns(item, generator),
             )
         )
     return rows
+
+
+def template_columns(item: Generated, generator: Generator) -> dict[str, Any]:
+    """The ``template`` column (the structure generator's template, else the generator's kind)
+    and, for grounded samples, the ``question`` (the assembly adds its context)."""
+    columns: dict[str, Any] = {"template": str(item.extra.get("template") or generator.kind)}
+    if item.extra.get("question"):
+        columns["question"] = str(item.extra["question"])
+    return columns

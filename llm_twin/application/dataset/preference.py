@@ -54,13 +54,15 @@ def preference_rows(
         raise InvalidInput("preference ranking 'judge' needs a judge generator")
     generated = instruction_generator.instructions(extracts)
     pending = [
-        (e, g.instruction) for e, g in zip(extracts, generated, strict=True) if g.instruction
+        (e, g.instruction, str(g.extra.get("template") or instruction_generator.kind))
+        for e, g in zip(extracts, generated, strict=True)
+        if g.instruction
     ]
-    answers = answer_generator.answers([instruction for _, instruction in pending])
+    answers = answer_generator.answers([instruction for _, instruction, _ in pending])
     rows: list[dict[str, Any]] = []
     failed = len(extracts) - len(pending)
     similar = 0
-    for (extract, instruction), rejected in zip(pending, answers, strict=True):
+    for (extract, instruction, template), rejected in zip(pending, answers, strict=True):
         if not rejected:
             failed += 1
             continue
@@ -85,6 +87,7 @@ def preference_rows(
                 generator=f"{instruction_generator.name}+{answer_generator.name}",
                 origin=ORIGIN,
                 judge_swapped=swapped,
+                template=template,
             )
         )
     report.add("generation_failed", failed)

@@ -8,10 +8,14 @@ content it holds, so saving identical data twice yields the same version (idempo
 Columns (the contract between dataset generation and training):
 
 - ``instruct``: ``instruction``, ``answer`` (the author's text), plus ``document_id``,
-  ``category``, ``author_full_name``, ``link``, ``generator``.
+  ``category``, ``author_full_name``, ``link``, ``generator`` and ``template`` (the kind of
+  instruction: ``opening``, ``section``, ``continuation``, ``post``, ``code``, ``grounded_qa``,
+  ``keyphrase``, or the LLM generator's kind); ``grounded_qa`` rows also carry ``question``
+  and ``context`` (their ``instruction`` is the inference service's user turn built from
+  both). Versions saved before ``template`` existed lack it; it is not required.
 - ``preference``: ``prompt``, ``chosen`` (the author's text), ``rejected``, plus ``document_id``,
   ``category``, ``author_full_name``, ``link``, ``generator``, ``origin`` (``author`` or
-  ``feedback``).
+  ``feedback``) and ``template`` (of the prompt).
 """
 
 import datetime as dt

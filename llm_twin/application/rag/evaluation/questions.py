@@ -169,9 +169,11 @@ def generated_questions(
             f"the test split of instruct dataset {path.name} has no rows with a link: "
             "regenerate it with test_size > 0"
         )
+    # Grounded samples carry a reader's question (their instruction quotes the context).
+    rows = [row for row in rows if row.get("question")] or rows
     questions = []
     for row in spread_sample(rows, limit, seed):
-        text = str(row["instruction"]).strip()
+        text = str(row.get("question") or row["instruction"]).strip()
         if hide_titles:
             text = hide_title(text, row.get("title"))
         questions.append(
