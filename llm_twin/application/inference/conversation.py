@@ -38,8 +38,8 @@ _ANAPHORA = (
 ANAPHORA = frozenset(_ANAPHORA.split())
 #: Openings of an elliptical follow-up ("and for posts?", "what about AWQ?").
 _CONTINUATIONS = re.compile(
-    r"^\s*(?:and|also|but|so|then|ok(?:ay)?|what about|how about|why|how come|more|"
-    r"tell me more|go on|any|which one)\b",
+    r"^\s*(?:and|also|but|so|then|ok(?:ay)?|what about|how about|tell me more|go on|"
+    r"which one)\b",
     re.IGNORECASE,
 )
 #: Function words and question words: not a subject.
