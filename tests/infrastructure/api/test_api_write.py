@@ -124,3 +124,27 @@ def test_write_and_chat_completions_abstain_too(client):
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
     assert text.startswith("I haven't written about that")
     assert chunks[-1]["abstained"] is True
+
+
+def test_write_waits_in_the_same_generation_queue_as_rag(tmp_path, retriever, settings_for):
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    from llm_twin.infrastructure.api import create_app
+    from tests.infrastructure.api.test_api_admission import BlockingLLM, _wait_for
+
+    llm = BlockingLLM()
+    settings = settings_for(tmp_path, API_GENERATION_QUEUE_DEPTH=0, API_GENERATION_DEADLINE=30)
+    with TestClient(create_app(settings, retriever=retriever, llm=llm)) as client:
+        holder = threading.Thread(target=lambda: client.post("/rag", json={"query": "GPTQ"}))
+        holder.start()
+        _wait_for(lambda: llm.started == 1)
+        refused = client.post("/write", json={"topic": "abliteration of chat models"})
+        llm.release.set()
+        holder.join(timeout=10)
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    assert llm.started == 1
+    traces = [json.loads(line) for line in (tmp_path / "traces" / "traces.jsonl").open()]
+    written = [t for t in traces if t["endpoint"] == "/write"]
+    assert [(t.get("error") or {}).get("type") for t in written] == ["Overloaded"]
