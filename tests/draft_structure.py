@@ -9,7 +9,7 @@ def structure_problems(format_name: str, draft: str) -> list[str]:
     """What is missing from ``draft``'s format (empty: well formed)."""
     lines = [line for line in draft.splitlines() if line.strip()]
     problems = []
-    if format_name == "article_section" and not lines[0].startswith("## "):
+    if format_name == "article_section" and not re.match(r"^#{1,3} \S", lines[0]):
         problems.append("no Markdown heading first")
     if format_name == "thread":
         numbers = [re.match(r"^(\d+)/(\d+) ", line) for line in lines]

@@ -28,6 +28,7 @@ TOKENS_PER_WORD = 1.6
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+")
 _NUMBERED = re.compile(r"^\s*\d+\s*(?:/\s*\d+|[/.)])\s*")
 _HASHTAG = re.compile(r"#\w+")
+_HEADING = re.compile(r"^#{1,3} \S")
 
 
 def writing_format(name: str) -> WritingFormat:
@@ -103,26 +104,42 @@ def _title(topic: str) -> str:
 def _hashtags(topic: str, count: int = 3) -> str:
     words = [re.sub(r"\W", "", w) for w in content_words(topic)]
     tags = [f"#{w[:1].upper()}{w[1:]}" for w in words if len(w) > 2][:count]
-    return " ".join(tags or ["#AI"])
+    padding = [tag for tag in ("#AI", "#Writing") if tag not in tags]
+    return " ".join([*tags, *padding][: max(len(tags), 2)])
+
+
+def _split_post(text: str, room: int) -> list[str]:
+    """``text`` as posts of at most ``room`` characters: whole sentences packed in order, a
+    sentence too long for one post cut at a space."""
+    posts: list[str] = []
+    current = ""
+    for sentence in _SENTENCE.split(text):
+        sentence = sentence.strip()
+        while len(sentence) > room:
+            cut = sentence.rfind(" ", 0, room)
+            cut = cut if cut > 0 else room
+            if current:
+                posts.append(current)
+                current = ""
+            posts.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        if not sentence:
+            continue
+        if current and len(current) + 1 + len(sentence) <= room:
+            current = f"{current} {sentence}"
+        else:
+            if current:
+                posts.append(current)
+            current = sentence
+    return [*posts, current] if current else posts
 
 
 def _thread_posts(text: str) -> list[str]:
-    """The draft as posts of at most :data:`THREAD_POST_CHARS` (numbering added after)."""
-    lines = [_NUMBERED.sub("", line).strip() for line in text.splitlines()]
-    sentences = [s for line in lines if line for s in _SENTENCE.split(line) if s.strip()]
-    posts: list[str] = []
+    """The draft as posts of at most :data:`THREAD_POST_CHARS` (numbering added after): each
+    of the model's lines is a post, split when it is too long."""
     room = THREAD_POST_CHARS - len("99/99 ")
-    for sentence in sentences:
-        while len(sentence) > room:  # one over-long sentence: cut at a space
-            cut = sentence.rfind(" ", 0, room)
-            cut = cut if cut > 0 else room
-            posts.append(sentence[:cut].strip())
-            sentence = sentence[cut:].strip()
-        if posts and len(posts[-1]) + 1 + len(sentence) <= room:
-            posts[-1] = f"{posts[-1]} {sentence}"
-        elif sentence:
-            posts.append(sentence)
-    return posts
+    lines = [_NUMBERED.sub("", line).strip() for line in text.splitlines()]
+    return [post for line in lines if line for post in _split_post(line, room)]
 
 
 def shape_draft(format_name: str, draft: str, topic: str, author: str | None = None) -> str:
@@ -136,7 +153,7 @@ def shape_draft(format_name: str, draft: str, topic: str, author: str | None = N
     """
     text = draft.strip()
     if format_name == "article_section":
-        if not text.startswith("#"):
+        if not _HEADING.match(text):
             text = f"## {_title(topic)}\n\n{text}"
     elif format_name == "thread":
         posts = _thread_posts(text) or [_title(topic)]
