@@ -60,7 +60,7 @@ def test_the_llm_rewrites_the_follow_up_when_configured(make_client, fake_server
 
 def test_long_chat_history_keeps_the_system_prompt_and_the_newest_turns(make_client, tmp_path):
     """Issue 18 finding 7 / issue 20: trimmed to LLM_HISTORY_TOKENS (the model's tokenizer)."""
-    client = make_client(LLM_HISTORY_TOKENS=300)
+    client = make_client(LLM_HISTORY_TOKENS=1000)
     turns = [
         {"role": "user" if n % 2 == 0 else "assistant", "content": f"turn {n} " + "y" * 400}
         for n in range(60)
