@@ -421,7 +421,7 @@ class RagSettings(SettingsGroup):
         description="Seconds to wait for the LLM in self-query/expansion.",
     )
     abstain_threshold: float = Field(
-        default=0.3,
+        default=0.25,
         ge=0,
         le=1,
         alias="RAG_ABSTAIN_THRESHOLD",

@@ -30,6 +30,7 @@ def test_turn_3_of_a_conversation_retrieves_the_article_of_turn_1(client, tmp_pa
     response = client.post("/v1/chat/completions", json=body)
     assert response.status_code == 200, response.text
     assert response.json()["sources"][0]["link"] == ABLITERATION
+    assert not response.json()["abstained"]
     trace = _last_trace(tmp_path)
     assert trace["standalone_query"]["method"] == "rules"
     assert "abliteration" in trace["standalone_query"]["query"]
