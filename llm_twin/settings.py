@@ -420,6 +420,28 @@ class RagSettings(SettingsGroup):
         alias="RAG_LLM_TIMEOUT",
         description="Seconds to wait for the LLM in self-query/expansion.",
     )
+    abstain_threshold: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        alias="RAG_ABSTAIN_THRESHOLD",
+        description=(
+            "The twin says it has not written about a question (with the nearest sources, "
+            "nothing generated) when the best retrieved passage's dense cosine similarity is "
+            "below this; 0 turns abstaining off. Calibrated by ``poe bench-abstain``."
+        ),
+    )
+    query_rewrite: Literal["auto", "llm", "rules", "off"] = Field(
+        default="auto",
+        alias="RAG_QUERY_REWRITE",
+        description=(
+            "How a follow-up in a conversation becomes the standalone query retrieval searches: "
+            "``rules`` (offline: the question plus the subject of the earlier user turns it "
+            "refers to), ``llm`` (rewritten by the OPENAI_BASE_URL LLM, ``rules`` when it "
+            "fails), ``auto`` (``llm`` when that LLM is configured, else ``rules``), ``off`` "
+            "(the last message alone)."
+        ),
+    )
     query_threads: int = Field(
         default=1,
         ge=0,
@@ -594,13 +616,14 @@ class LLMSettings(SettingsGroup):
         alias="LLM_CONTEXT_CHARS",
         description="Most characters of retrieved context put into the prompt.",
     )
-    history_chars: int = Field(
-        default=2000,
+    history_tokens: int = Field(
+        default=512,
         ge=0,
-        alias="LLM_HISTORY_CHARS",
+        alias="LLM_HISTORY_TOKENS",
         description=(
-            "Most characters of earlier chat turns put into the prompt (the newest turns are "
-            "kept), so a long conversation never pushes the system prompt out of the context."
+            "Most tokens of earlier chat turns put into the prompt (counted with the served "
+            "model's tokenizer, else estimated; the newest turns are kept, the system prompt "
+            "always), so a long conversation never pushes the system prompt out of the context."
         ),
     )
 

@@ -122,9 +122,7 @@ def test_instruct_and_preference_pipelines(
                 assert row["instruction"] == format_user_message(row["question"], row["context"])
                 assert row["answer"] in row["context"]
     assert set(templates) <= set(TEMPLATES) and len(templates) >= 2
-    assert sum(templates.values()) == (
-        counts["train_samples"] + counts["test_samples"]
-    )
+    assert sum(templates.values()) == (counts["train_samples"] + counts["test_samples"])
     card = (store.resolve(data_dir, "instruct") / "README.md").read_text()
     assert "structure-v1" in card and "seed=1" in card and "| template | train | test |" in card
 

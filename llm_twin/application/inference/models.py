@@ -49,6 +49,8 @@ class Answer(BaseModel):
         model: Id of the model that answered (``none`` when nothing was generated).
         finish_reason: ``stop``, ``length``, ``error`` or ``retrieval_only``.
         cached: Whether it was served from the response cache.
+        abstained: Whether the twin abstained: nothing it wrote was relevant enough, so it
+            said so (with the nearest sources) instead of generating.
     """
 
     answer: str
@@ -59,3 +61,4 @@ class Answer(BaseModel):
     model: str
     finish_reason: str
     cached: bool = False
+    abstained: bool = False

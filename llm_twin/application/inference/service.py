@@ -10,8 +10,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llm_twin.application.inference.abstention import relevance, should_abstain
 from llm_twin.application.inference.admission import Cancellation, GenerationGate
 from llm_twin.application.inference.cache import ResponseCache
+from llm_twin.application.inference.conversation import (
+    QueryRewriter,
+    recent_turns,
+    token_counter,
+)
 from llm_twin.application.inference.guardrails import (
     check_query,
     injection_flags,
@@ -19,9 +25,9 @@ from llm_twin.application.inference.guardrails import (
     mask_stream,
 )
 from llm_twin.application.inference.models import Answer, AnswerSource, Latency, Usage
+from llm_twin.application.inference.tasks import ASK, PromptTask, check_instructions
 from llm_twin.application.inference.traces import TraceStore, elapsed_ms, new_trace_id
 from llm_twin.domain.exceptions import LLMTwinError, StoreUnavailable
-from llm_twin.domain.prompts import build_messages
 from llm_twin.infrastructure.llm.base import (
     Completion,
     GenerationParams,
@@ -43,6 +49,15 @@ NOTHING_GENERATED = Completion(
     backend="none",
     finish_reason="retrieval_only",
 )
+#: What an abstaining request records as its "generation".
+ABSTAINED = Completion(
+    text="",
+    prompt_tokens=0,
+    completion_tokens=0,
+    model="none",
+    backend="none",
+    finish_reason="abstained",
+)
 
 
 @dataclass
@@ -58,6 +73,8 @@ class Prepared:
         started: ``time.perf_counter()`` at the start of the request.
         retrieval_ms: Retrieval time.
         hit: The cached answer found for this request, if any (then nothing was retrieved).
+        abstention: What the twin says instead of generating, when the best passage was below
+            ``RAG_ABSTAIN_THRESHOLD`` (then nothing is generated).
     """
 
     trace: dict[str, Any]
@@ -68,10 +85,28 @@ class Prepared:
     started: float
     retrieval_ms: float
     hit: Answer | None = None
+    abstention: str | None = None
 
     @property
     def trace_id(self) -> str:
         return self.trace["trace_id"]
+
+
+@dataclass(frozen=True)
+class PromptRequest:
+    """What the prompt is built from, besides the passages.
+
+    Attributes:
+        query: The checked question (or write mode's topic).
+        history: Earlier turns of the conversation.
+        task: Answer (``ask``) or draft (``write``).
+        instructions: The client's system prompt (appended to the twin's), or ``None``.
+    """
+
+    query: str
+    history: Sequence[Mapping[str, str]]
+    task: PromptTask
+    instructions: str | None
 
 
 def _sources(chunks: Sequence["RetrievedChunk"]) -> list[AnswerSource]:
@@ -113,8 +148,10 @@ class TwinService:
     # One search at a time: the embedded store and the embedder are shared by all requests.
     _retrieval_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     gate: GenerationGate = field(init=False)
+    rewriter: QueryRewriter | None = field(init=False)
 
     def __post_init__(self) -> None:
+        self.rewriter = QueryRewriter.from_settings(self.settings)
         api = self.settings.api
         self.gate = GenerationGate(
             self.model_id,
@@ -145,14 +182,19 @@ class TwinService:
         use_cache: bool = True,
         published_after: dt.date | None = None,
         published_before: dt.date | None = None,
+        instructions: str | None = None,
+        task: PromptTask = ASK,
     ) -> Prepared:
         """Check the question, retrieve passages and build the prompt.
 
         With ``use_cache`` and a cached answer for the same question, filters, history, model
-        and parameters, retrieval is skipped: :meth:`cached` then returns that answer.
+        and parameters, retrieval is skipped: :meth:`cached` then returns that answer. A
+        follow-up is searched as the standalone query built from ``history``; when the best
+        passage is below ``RAG_ABSTAIN_THRESHOLD`` the request abstains (:meth:`cached` returns
+        the twin's "I haven't written about that" with the nearest sources).
 
         Args:
-            query: The question.
+            query: The question (or write mode's topic).
             endpoint: Where the request came from (recorded in the trace).
             k: Passages to retrieve (default ``RAG_TOP_K``).
             author: Restrict sources to this author.
@@ -164,9 +206,12 @@ class TwinService:
                 (undated ones kept).
             published_before: Restrict sources to those published on or before this day
                 (undated ones kept).
+            instructions: The client's own system prompt, appended after the twin's.
+            task: What to do with the passages: answer (default) or draft (write mode).
 
         Raises:
-            InvalidInput: bad question, k, author or category (nothing is generated).
+            InvalidInput: bad question, k, author, category or system prompt (nothing is
+                generated).
             StoreUnavailable: the retriever is not loaded.
         """
         started = time.perf_counter()
@@ -176,6 +221,7 @@ class TwinService:
             # Bounded: a rejected oversized question must not fill the disk.
             "query": query[: self.settings.api.max_query_chars],
             "filters": {"k": k, "author": author, "categories": categories},
+            "task": task.options(),
         }
         dates = _date_filters(published_after, published_before)
         trace["filters"] |= {name: str(value) for name, value in dates.items()}
@@ -183,24 +229,57 @@ class TwinService:
         params = params or GenerationParams.from_settings(self.settings)
         try:
             query = check_query(query, self.settings.api.max_query_chars)
-            trace["injection_flags"] = injection_flags(query)
-            cache_key = ResponseCache.key(
-                query=query,
-                k=k,
-                **filters,
-                history=list(history),
-                model=self.model_id,
-                params=vars(params),
-            )
+            instructions = check_instructions(instructions, self.settings.api.max_query_chars)
+            trace["injection_flags"] = injection_flags(f"{query}\n{instructions or ''}")
+            request = PromptRequest(query, history, task, instructions)
+            cache_key = self._cache_key(request, k, filters, params)
             hit = self.cache.get(cache_key) if use_cache else None
             if hit is not None:
                 trace |= {"sources": _records(hit.sources), "params": vars(params)}
                 return Prepared(trace, [], hit.sources, params, cache_key, started, 0.0, hit)
-            chunks, retrieval_ms = self._retrieve(trace, query, k, filters)
+            search = self._standalone(trace, query, history)
+            chunks, retrieval_ms = self._retrieve(trace, search, k, filters)
         except LLMTwinError as error:
             self.finish_error(trace, started, error)
             raise
-        return self._prompt(trace, query, chunks, history, params, cache_key, started, retrieval_ms)
+        return self._prompt(trace, request, chunks, params, cache_key, started, retrieval_ms)
+
+    def _cache_key(
+        self,
+        request: PromptRequest,
+        k: int | None,
+        filters: Mapping[str, object],
+        params: GenerationParams,
+    ) -> str:
+        """The response-cache key of a request (arguments as in :meth:`prepare`)."""
+        return ResponseCache.key(
+            query=request.query,
+            k=k,
+            **filters,
+            history=list(request.history),
+            model=self.model_id,
+            params=vars(params),
+            task=request.task.options(),
+            instructions=request.instructions,
+        )
+
+    def _standalone(
+        self, trace: dict[str, Any], query: str, history: Sequence[Mapping[str, str]]
+    ) -> str:
+        """What retrieval searches for ``query`` after ``history`` (noted in ``trace`` when it
+        differs from the question).
+
+        Args:
+            trace: The request's trace.
+            query: The checked question.
+            history: Earlier turns.
+        """
+        if self.rewriter is None or not history:
+            return query
+        directory = getattr(self.retriever, "directory", None)
+        search, method = self.rewriter.rewrite(query, history, directory)
+        trace["standalone_query"] = {"query": search, "method": method}
+        return search
 
     def _retrieve(
         self,
@@ -229,24 +308,35 @@ class TwinService:
     def _prompt(
         self,
         trace: dict[str, Any],
-        query: str,
+        request: PromptRequest,
         chunks: list["RetrievedChunk"],
-        history: Sequence[Mapping[str, str]],
         params: GenerationParams,
         cache_key: str,
         started: float,
         retrieval_ms: float,
     ) -> Prepared:
-        """The request with its prompt built from ``chunks`` (arguments as in :meth:`prepare`)."""
+        """The request with its prompt built from ``chunks`` (arguments as in :meth:`prepare`),
+        or its abstention when the best passage is below ``RAG_ABSTAIN_THRESHOLD``."""
         from llm_twin.application.rag import to_context
 
         context = to_context(chunks, max_chars=self.settings.llm.context_chars)
-        messages = build_messages(
-            query, context, recent_turns(history, self.settings.llm.history_chars)
-        )
+        budget = self.settings.llm.history_tokens
+        history = recent_turns(request.history, budget, token_counter(self.llm))
+        messages = request.task.messages(request.query, context, history, request.instructions)
         sources = _sources(chunks)
-        trace |= {"sources": _records(sources), "prompt": messages, "params": vars(params)}
-        return Prepared(trace, messages, sources, params, cache_key, started, retrieval_ms)
+        threshold = self.settings.rag.abstain_threshold
+        abstained = should_abstain(chunks, threshold)
+        trace |= {
+            "sources": _records(sources),
+            "prompt": messages,
+            "params": vars(params),
+            "relevance": relevance(chunks),
+            "abstained": abstained,
+        }
+        prepared = Prepared(trace, messages, sources, params, cache_key, started, retrieval_ms)
+        if abstained:
+            prepared.abstention = request.task.abstention(request.query, sources)
+        return prepared
 
     def _extracted_filters(self, query: str) -> dict[str, list[str]] | None:
         """What rule-based self-query reads from the question (only that one: it is free)."""
@@ -263,7 +353,10 @@ class TwinService:
 
     # -- generation --------------------------------------------------------------------------
     def cached(self, prepared: Prepared) -> Answer | None:
-        """The cached answer :meth:`prepare` found for this request (traced), or ``None``."""
+        """The answer that needs no generation (traced): the cached one :meth:`prepare` found,
+        or the abstention when nothing relevant was retrieved; else ``None``."""
+        if prepared.hit is None and prepared.abstention is not None:
+            return self._finish(prepared, prepared.abstention, ABSTAINED, 0.0, cache=False)
         if prepared.hit is None:
             return None
         latency = Latency(
@@ -400,6 +493,7 @@ class TwinService:
             trace_id=prepared.trace_id,
             model=generated.model,
             finish_reason=generated.finish_reason if error is None else "error",
+            abstained=prepared.abstention is not None,
         )
         prepared.trace |= {
             "answer": text,
@@ -486,25 +580,6 @@ class AnswerStream:
             ttft_ms=self.ttft_ms,
             error=error,
         )
-
-
-def recent_turns(history: Sequence[Mapping[str, str]], max_chars: int) -> list[Mapping[str, str]]:
-    """The newest turns of ``history`` whose contents fit in ``max_chars`` (oldest first): the
-    budget that keeps a long conversation from pushing the system prompt and the question out
-    of the model's context (the local backend cuts prompts from the start).
-
-    Args:
-        history: Earlier turns, oldest first.
-        max_chars: Most characters of turn contents kept (0: none).
-    """
-    kept: list[Mapping[str, str]] = []
-    used = 0
-    for turn in reversed(history):
-        used += len(str(turn.get("content", "")))
-        if used > max_chars:
-            break
-        kept.append(turn)
-    return kept[::-1]
 
 
 def _error_record(error: Exception | None) -> dict[str, str] | None:

@@ -19,6 +19,18 @@ class RagLatency(BaseModel):
     total: float = Field(description="Whole request, ms")
 
 
+class Turn(BaseModel):
+    """An earlier turn of a conversation."""
+
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20000)
+
+
+#: Write mode's formats and lengths (see ``domain/prompts.py`` for each format's conventions).
+DraftFormat = Literal["linkedin_post", "article_section", "thread", "newsletter"]
+DraftLength = Literal["short", "medium", "long"]
+
+
 class RagRequest(BaseModel):
     """A question to the twin."""
 
@@ -43,6 +55,13 @@ class RagRequest(BaseModel):
     retrieval_only: bool = Field(
         default=False, description="Only retrieve: empty answer, the sources and their latency"
     )
+    history: list[Turn] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Earlier turns of the conversation, oldest first: a follow-up is searched "
+        "as a standalone query built from them, and they go into the prompt (newest first, "
+        "within LLM_HISTORY_TOKENS)",
+    )
 
 
 class RagResponse(BaseModel):
@@ -53,6 +72,45 @@ class RagResponse(BaseModel):
     trace_id: str
     model: str
     cached: bool = False
+    abstained: bool = Field(
+        default=False,
+        description="Nothing retrieved was relevant enough (RAG_ABSTAIN_THRESHOLD): the answer "
+        "says the twin has not written about it and names the nearest sources; nothing generated",
+    )
+
+
+class WriteRequest(BaseModel):
+    """A draft to write in the author's voice."""
+
+    topic: str = Field(min_length=1, description="What to write about")
+    format: DraftFormat = Field(default="linkedin_post", description="The kind of draft")
+    length: DraftLength = Field(default="medium", description="Target length")
+    author: str | None = Field(
+        default=None, description="Write as this author (their passages only)"
+    )
+    instructions: str | None = Field(
+        default=None,
+        description="Your own system prompt, appended after the twin's (never replacing it)",
+    )
+    k: int | None = Field(default=None, ge=1, le=20, description="Passages to draw on")
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+
+class WriteResponse(BaseModel):
+    """A draft with the passages it drew on."""
+
+    draft: str = Field(description="The draft, in the format's structure")
+    format: DraftFormat
+    sources: list[Source] = Field(description="The author's documents it drew on, best first")
+    usage: Usage
+    latency_ms: RagLatency
+    trace_id: str
+    model: str
+    abstained: bool = Field(
+        default=False,
+        description="The author never wrote about the topic: no draft, the nearest sources",
+    )
 
 
 class ChatMessage(BaseModel):
@@ -71,7 +129,10 @@ class ChatMessage(BaseModel):
 class ChatCompletionRequest(BaseModel):
     """OpenAI chat completion request; unknown OpenAI fields are accepted and ignored.
 
-    Retrieval augments the last user message. Extensions: ``k``, ``author``.
+    Retrieval augments the last user message (a follow-up is searched as a standalone query
+    built from the conversation). System messages are appended after the twin's own system
+    prompt. Extensions: ``k``, ``author``, ``mode`` (``write``: the last message is a topic to
+    draft on, in ``format`` and ``length``).
     """
 
     model_config = ConfigDict(extra="allow")
@@ -85,6 +146,12 @@ class ChatCompletionRequest(BaseModel):
     top_p: float | None = Field(default=None, gt=0, le=1)
     k: int | None = Field(default=None, ge=1, le=20, description="Extension: passages")
     author: str | None = Field(default=None, description="Extension: restrict to an author")
+    mode: Literal["ask", "write"] = Field(
+        default="ask",
+        description="Extension: `ask` answers the last message; `write` drafts new content on it",
+    )
+    format: DraftFormat = Field(default="linkedin_post", description="Extension: write mode")
+    length: DraftLength = Field(default="medium", description="Extension: write mode")
 
 
 class ChatChoice(BaseModel):
@@ -110,6 +177,9 @@ class ChatCompletionResponse(BaseModel):
     usage: ChatUsage
     sources: list[Source] = Field(description="Extension: the documents the answer used")
     trace_id: str = Field(description="Extension: id for POST /feedback")
+    abstained: bool = Field(
+        default=False, description="Extension: nothing relevant retrieved, nothing generated"
+    )
 
 
 class FeedbackRequest(BaseModel):

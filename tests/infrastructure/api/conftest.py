@@ -9,8 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_chat_server import fake_server
 
 from llm_twin.domain.features import EMBEDDED_CHUNKS_COLLECTION, Chunk, chunk_id
+
+__all__ = ["fake_server"]
 
 MAXIME = (str(uuid.uuid5(uuid.NAMESPACE_DNS, "maxime")), "Maxime Labonne")
 PAUL = (str(uuid.uuid5(uuid.NAMESPACE_DNS, "paul")), "Paul Iusztin")

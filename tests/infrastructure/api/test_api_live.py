@@ -117,3 +117,42 @@ def test_sse_is_sent_incrementally(live_server):
                 arrivals.append((time.perf_counter() - started, json.loads(line[6:])))
     assert len(arrivals) > 3
     assert "answer" in arrivals[-1][1]
+
+
+def test_chat_page_follow_up_keeps_the_subject_and_write_mode_drafts(live_server, browser):
+    """Issue 20: a pronoun follow-up finds the first turn's article; Write mode drafts a thread
+    in its format with the passages it drew on."""
+    from draft_structure import structure_problems
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    browser.get(live_server + "/")
+    wait = WebDriverWait(browser, 90)
+    box = browser.find_element(By.ID, "question")
+
+    def finished(count: int):
+        done = ".turn.assistant[data-done='true']"
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, done)) == count)
+        return browser.find_elements(By.CSS_SELECTOR, done)[-1]
+
+    def links(turn) -> list[str]:
+        return [a.get_attribute("href") for a in turn.find_elements(By.CSS_SELECTOR, ".sources a")]
+
+    box.send_keys("What is abliteration?")
+    browser.find_element(By.ID, "send").click()
+    assert links(finished(1))[0] == "https://m.example/abliteration"
+    box.send_keys("Which weights does it change?")
+    browser.find_element(By.ID, "send").click()
+    assert links(finished(2))[0] == "https://m.example/abliteration"
+
+    browser.find_element(By.ID, "mode-write").click()
+    Select(browser.find_element(By.ID, "format")).select_by_value("thread")
+    Select(browser.find_element(By.ID, "length")).select_by_value("short")
+    box.send_keys("4-bit quantization with GPTQ")
+    browser.find_element(By.ID, "send").click()
+    draft = finished(3)
+    assert (
+        "draft" in draft.get_attribute("class") and draft.get_attribute("data-format") == "thread"
+    )
+    assert structure_problems("thread", draft.find_element(By.CSS_SELECTOR, ".text").text) == []
+    assert links(draft)[0] == "https://m.example/gptq"

@@ -1,6 +1,12 @@
 """The OpenAI-compatible API: ``GET /v1/models`` and ``POST /v1/chat/completions`` (whole or
 streamed as ``chat.completion.chunk`` events ending with ``data: [DONE]``). Responses carry the
-extension fields ``sources`` and ``trace_id`` (in the first chunk when streaming)."""
+extension fields ``sources``, ``trace_id`` and ``abstained`` (in the first chunk when
+streaming, ``abstained`` in the last).
+
+The conversation's system messages are the client's instructions, appended after the twin's
+own system prompt. The extension field ``mode: "write"`` (with ``format`` and ``length``) makes
+the last user message a topic to draft on, as ``POST /write`` does; the draft is shaped to its
+format in whole responses (streamed deltas are the model's text as it comes)."""
 
 import time
 from dataclasses import dataclass
@@ -12,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from llm_twin.application.inference import Answer, Prepared, Usage
 from llm_twin.application.inference.admission import check_max_tokens
+from llm_twin.application.inference.tasks import ASK, PromptTask
+from llm_twin.application.inference.writing import DraftTask, finish_draft
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.infrastructure.api.cancel import run_cancellable
 from llm_twin.infrastructure.api.deps import AppSettings, Client, Service, StartedAt
@@ -86,15 +94,32 @@ class ChatEvents:
         return self._delta({"content": text})
 
     def done(self, answer: Answer) -> str:
-        # A cached answer ends with "stop" whatever ended the original generation.
-        finish = "stop" if answer.cached else answer.finish_reason
-        return self._delta({}, finish) + self._chunk([], usage=_usage(answer.usage).model_dump())
+        usage = _usage(answer.usage).model_dump()
+        return self._delta({}, _finish_reason(answer)) + self._chunk(
+            [], usage=usage, abstained=answer.abstained
+        )
 
     def error(self, error: Exception) -> str:
         return sse_event(error_event_body(error))
 
     def closing(self) -> str:
         return "data: [DONE]\n\n"
+
+
+def _finish_reason(answer: Answer) -> str:
+    """OpenAI's finish reason: a cached answer or an abstention ends with ``stop`` (whatever
+    ended the original generation; nothing was generated)."""
+    return "stop" if answer.cached or answer.abstained else answer.finish_reason
+
+
+def _instructions(body: ChatCompletionRequest) -> str | None:
+    """The client's system (and developer) messages, joined: its instructions to the twin."""
+    texts = [m.text() for m in body.messages if m.role in ("system", "developer")]
+    return "\n\n".join(text for text in texts if text.strip()) or None
+
+
+def _task(body: ChatCompletionRequest) -> PromptTask:
+    return DraftTask.of(body.format, body.length) if body.mode == "write" else ASK
 
 
 def _history(body: ChatCompletionRequest) -> list[dict[str, str]]:
@@ -125,9 +150,11 @@ async def chat_completions(
     limit = settings.llm.max_tokens_limit
     check_max_tokens(body.max_tokens, limit, "max_tokens")
     check_max_tokens(body.max_completion_tokens, limit, "max_completion_tokens")
+    task = _task(body)
+    default_tokens = task.max_new_tokens(limit) if isinstance(task, DraftTask) else None
     params = GenerationParams.from_settings(
         settings,
-        max_new_tokens=body.max_completion_tokens or body.max_tokens,
+        max_new_tokens=body.max_completion_tokens or body.max_tokens or default_tokens,
         temperature=body.temperature,
         top_p=body.top_p,
     )
@@ -139,6 +166,8 @@ async def chat_completions(
             author=body.author,
             history=_history(body),
             params=params,
+            instructions=_instructions(body),
+            task=task,
         )
     )
     events = ChatEvents(
@@ -150,6 +179,8 @@ async def chat_completions(
     answer = await run_cancellable(
         request, cancellation, lambda: service.answer(prepared, cancellation)
     )
+    if isinstance(task, DraftTask):
+        answer = finish_draft(answer, task, last.text(), body.author)
     return ChatCompletionResponse(
         id=events.completion_id,
         created=events.created,
@@ -158,10 +189,11 @@ async def chat_completions(
             ChatChoice(
                 index=0,
                 message={"role": "assistant", "content": answer.answer},
-                finish_reason=answer.finish_reason,
+                finish_reason=_finish_reason(answer),
             )
         ],
         usage=_usage(answer.usage),
         sources=[Source(**source.model_dump()) for source in answer.sources],
         trace_id=prepared.trace_id,
+        abstained=answer.abstained,
     )

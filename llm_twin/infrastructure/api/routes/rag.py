@@ -1,5 +1,6 @@
 """``POST /rag``: ask the twin; the whole answer as JSON, or streamed as server-sent events
-(``sources``, then ``token`` events, then ``done`` or ``error``)."""
+(``sources``, then ``token`` events, then ``done`` or ``error``). With ``history``, a follow-up
+is searched as the standalone query built from the conversation."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -35,6 +36,7 @@ class RagEvents:
             "model": answer.model,
             "trace_id": answer.trace_id,
             "cached": answer.cached,
+            "abstained": answer.abstained,
         }
         return sse_event(summary, "done")
 
@@ -64,6 +66,7 @@ async def rag(
             published_before=body.published_before,
             params=params,
             use_cache=not body.retrieval_only,
+            history=[turn.model_dump() for turn in body.history],
         )
     )
     if body.retrieval_only:
