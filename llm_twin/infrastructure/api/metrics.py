@@ -11,7 +11,8 @@ separate counts). Three sources feed it, none of them in the answering code itse
 - a collector read at scrape time: response-cache hits and misses, the generation queue, the
   model serving new requests (an info metric and its registry version number).
 
-Abstentions are counted by :func:`record_abstention`, model reloads by
+Abstentions are counted from the traces (``"abstained": true``) or by
+:func:`record_abstention`, model reloads by
 :meth:`ServiceMetrics.record_reload`.
 """
 
@@ -125,6 +126,8 @@ class ServiceMetrics:
             measured = generated or stage == "total" or (stage == "retrieval" and not cached)
             if measured and isinstance(value, int | float):
                 self.stage_seconds.labels(stage, endpoint).observe(value / 1000)
+        if trace.get("abstained") is True:
+            self.abstentions.labels(endpoint).inc()
         model = str(trace.get("model") or "unknown")
         outcome = "error" if trace.get("error") else "cached" if cached else "ok"
         self.answers.labels(endpoint, model, outcome).inc()

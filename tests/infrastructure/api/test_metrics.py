@@ -111,3 +111,12 @@ def test_metrics_follow_the_api_key(make_client):
     assert client.get("/metrics").status_code == 401
     allowed = client.get("/metrics", headers={"Authorization": "Bearer s3cret-key"})
     assert allowed.status_code == 200
+
+
+def test_an_abstained_answer_is_counted_from_its_trace(make_client):
+    # Every passage scores below a threshold of 0.99, so the twin abstains without generating.
+    client = make_client(RAG_ABSTAIN_THRESHOLD=0.99)
+    response = client.post("/rag", json={"query": QUESTION})
+    assert response.status_code == 200 and response.json()["abstained"] is True
+    samples = _samples(client)
+    assert _value(samples, "llm_twin_abstentions_total", endpoint="/rag") == 1
