@@ -3,7 +3,8 @@ SFT and DPO, and the packed blocks of plain text of continued pretraining.
 
 Every conversational example is built with :func:`llm_twin.domain.prompts.build_messages` (the
 twin's system prompt + the user turn), exactly what the inference service sends, so the model
-learns the format it is served with. Training examples carry no retrieved context.
+learns the format it is served with. Grounded question-answer rows carry their retrieved context
+inside the instruction, in the same format.
 """
 
 import dataclasses
@@ -12,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llm_twin.domain.exceptions import InvalidInput
-from llm_twin.domain.prompts import build_messages
+from llm_twin.domain.prompts import build_messages, render_prompt
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
@@ -49,8 +50,52 @@ def _prepare(
     return split.map(convert, remove_columns=split.column_names)
 
 
+#: Fewest answer tokens an SFT example must keep within ``max_length``; a prompt longer than
+#: that (a grounded question with its retrieved context at a short ``max_length``) would leave
+#: nothing to learn, and a batch of only such examples has no token to take the loss on.
+MIN_ANSWER_TOKENS = 32
+
+
+def _answer_fits(
+    split: "Dataset", tokenizer: "PreTrainedTokenizerBase", max_length: int, name: str
+) -> "Dataset":
+    """The rows of ``split`` whose rendered prompt leaves ``MIN_ANSWER_TOKENS`` for the answer.
+
+    Raises:
+        InvalidInput: no row fits (``max_length`` is too short for every prompt).
+    """
+    from loguru import logger
+
+    def fits(row: dict[str, Any]) -> bool:
+        prompt = render_prompt(tokenizer, build_messages(str(row["instruction"])))
+        tokens = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        return len(tokens) + MIN_ANSWER_TOKENS <= max_length
+
+    kept = split.filter(fits, keep_in_memory=True)
+    if len(split) and not len(kept):
+        raise InvalidInput(
+            f"sft.max_length {max_length}: no {name} prompt leaves {MIN_ANSWER_TOKENS} tokens "
+            "for its answer; raise sft.max_length"
+        )
+    if len(kept) < len(split):
+        logger.info(
+            "SFT {}: {} of {} examples left out, their prompt leaves no room for the answer "
+            "within max_length {}",
+            name,
+            len(split) - len(kept),
+            len(split),
+            max_length,
+        )
+    return kept
+
+
 def sft_splits(
-    dataset: "DatasetDict", max_samples: int | None, seed: int
+    dataset: "DatasetDict",
+    max_samples: int | None,
+    seed: int,
+    *,
+    tokenizer: "PreTrainedTokenizerBase | None" = None,
+    max_length: int | None = None,
 ) -> "tuple[Dataset, Dataset | None]":
     """(train, test) conversational datasets for SFT from an instruct ``DatasetDict``.
 
@@ -58,9 +103,15 @@ def sft_splits(
         dataset: ``DatasetDict`` with ``train``/``test`` splits of ``instruction``/``answer``.
         max_samples: Keep at most this many rows per split (a seeded random sample).
         seed: Seed of that sample.
+        tokenizer: With ``max_length``: rows whose prompt leaves fewer than
+            :data:`MIN_ANSWER_TOKENS` answer tokens are left out before sampling.
+        max_length: The stage's ``max_length`` (tokens of prompt + answer).
     """
-    train = _prepare(dataset["train"], sft_example, max_samples, seed, "instruct train")
-    test = dataset["test"]
+    train, test = dataset["train"], dataset["test"]
+    if tokenizer is not None and max_length:
+        train = _answer_fits(train, tokenizer, max_length, "train")
+        test = _answer_fits(test, tokenizer, max_length, "test") if len(test) else test
+    train = _prepare(train, sft_example, max_samples, seed, "instruct train")
     test = _prepare(test, sft_example, max_samples, seed, "instruct test") if len(test) else None
     return train, test
 

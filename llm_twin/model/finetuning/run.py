@@ -210,7 +210,13 @@ def _train_stages(
     instruct = store.load(settings.storage.data_dir, "instruct", versions["instruct"])
     pt = _pretrain(config, inputs, tokenizer, settings.storage.data_dir, plan, tracker)
     start = pt.merged_dir if pt is not None else inputs.base_model
-    sft_train, sft_test = sft_splits(instruct, config.sft.max_samples, config.seed)
+    sft_train, sft_test = sft_splits(
+        instruct,
+        config.sft.max_samples,
+        config.seed,
+        tokenizer=tokenizer,
+        max_length=config.sft.max_length,
+    )
     sft = SFTStage().run(
         start, tokenizer, sft_train, sft_test, config, plan, run_dir / "sft", tracker
     )

@@ -51,3 +51,43 @@ def test_training_template_renders_like_the_served_prompt(tiny_base_model: Path)
     # The training text is the served prompt followed by the answer and its end token.
     assert trained == served + "In Cluj.<|im_end|>\n"
     assert served.endswith("<|im_start|>assistant\n")
+
+
+def test_examples_whose_prompt_leaves_no_room_for_the_answer_are_left_out(
+    tiny_base_model: Path,
+) -> None:
+    import pytest
+    from datasets import Dataset, DatasetDict
+
+    from llm_twin.domain.exceptions import InvalidInput
+    from llm_twin.domain.prompts import build_messages, render_prompt
+    from llm_twin.model.finetuning.data import MIN_ANSWER_TOKENS, sft_splits
+    from llm_twin.model.finetuning.stage import prepare_tokenizer
+
+    tokenizer = prepare_tokenizer(tiny_base_model)
+    short = {"instruction": "Where do I live?", "answer": "In Cluj."}
+    context = "passage " * 400
+    grounded = {"instruction": f"Context:\n{context}\n\nQuestion: Why?", "answer": "x"}
+    prompt = render_prompt(tokenizer, build_messages(short["instruction"]))
+    tokens = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    max_length = len(tokens) + MIN_ANSWER_TOKENS + 8
+    rows = Dataset.from_list([short, grounded, short])
+    train, test = sft_splits(
+        DatasetDict(train=rows, test=Dataset.from_list([grounded, short])),
+        None,
+        0,
+        tokenizer=tokenizer,
+        max_length=max_length,
+    )
+    assert len(train) == 2 and test is not None and len(test) == 1
+    assert all("passage" not in row["messages"][1]["content"] for row in train)
+    # Without a tokenizer nothing is filtered (the old behaviour).
+    assert len(sft_splits(DatasetDict(train=rows, test=rows), None, 0)[0]) == 3
+    with pytest.raises(InvalidInput, match=r"sft\.max_length"):
+        sft_splits(
+            DatasetDict(train=Dataset.from_list([grounded]), test=Dataset.from_list([])),
+            None,
+            0,
+            tokenizer=tokenizer,
+            max_length=max_length,
+        )
