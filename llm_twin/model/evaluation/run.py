@@ -185,8 +185,10 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
 
     Returns:
         ``{"model_name", "version", "fingerprint", "evaluated_at", "twin", "metrics",
-        "details", "samples", "samples_in_report", "reused"}`` where ``metrics`` is
-        ``{"base": {...}, "sft": {...}, "dpo": {...}}`` (no ``dpo`` for an SFT-only version).
+        "comparability", "details", "samples", "samples_in_report", "reused"}`` where
+        ``metrics`` is ``{"base": {...}, "pt": {...}, "sft": {...}, "dpo": {...}}`` (no ``pt``
+        without continued pretraining, no ``dpo`` for an SFT-only version) and
+        ``comparability`` the per-metric hashes the gate compares with production's.
     """
     from llm_twin.model.evaluation.judge import describe, resolve_judge
 
@@ -203,37 +205,28 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
     fingerprint = config.fingerprint(
         **_fingerprint_inputs(version, dataset_version, judge_endpoint, specs, heldout)
     )
-    if not config.force:
-        stored = stored_result(version, fingerprint)
-        if stored is not None:
-            logger.info(
-                "version {} was evaluated with this config and data: reusing {} (force: true "
-                "evaluates again)",
-                version.version,
-                version.path / EVALUATION_DIR,
-            )
-            return stored | {"reused": True, "samples_in_report": config.samples_in_report}
-
+    stored = None if config.force else stored_result(version, fingerprint)
+    if stored is not None:
+        logger.info(
+            "version {} was evaluated with this config and data: reusing {} (force: true "
+            "evaluates again)",
+            version.version,
+            version.path / EVALUATION_DIR,
+        )
+        return stored | {"reused": True, "samples_in_report": config.samples_in_report}
     instructions, references = test_rows(dataset, config.max_samples, config.seed)
-    from llm_twin.model.evaluation.stylometry import StyleProfile
-
-    author_texts = [str(answer) for answer in dataset["train"]["answer"]]
-    profile = StyleProfile.from_texts(author_texts or references, config.style_words)
+    profile = _style_profile(dataset, references, config.style_words)
     answers, metrics, engine, device = _run_models(
         config, specs, instructions, references, heldout.texts
     )
     for name, texts in answers.items():
         metrics[name] |= _style_metrics(profile, texts, references, settings)
     twin = "dpo" if "dpo" in answers else "sft"
-    judgements: dict[str, list[Any]] = {}
-    if judge_endpoint is not None:
-        judgements = _judge(
-            config, judge_endpoint, instructions, references, answers, metrics, twin
-        )
-    metrics = {
-        name: {key: round(float(value), 6) for key, value in values.items()}
-        for name, values in metrics.items()
-    }
+    judgements = (
+        {}
+        if judge_endpoint is None
+        else _judge(config, judge_endpoint, instructions, references, answers, metrics, twin)
+    )
     samples = _samples(instructions, references, answers, judgements)
     return {
         "model_name": version.name,
@@ -241,7 +234,10 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
         "fingerprint": fingerprint,
         "evaluated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "twin": twin,
-        "metrics": metrics,
+        "metrics": {
+            name: {key: round(float(value), 6) for key, value in values.items()}
+            for name, values in metrics.items()
+        },
         "comparability": config.comparability(
             base_model=version.base_model,
             dataset_version=dataset_version,
@@ -264,6 +260,15 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
         "samples_in_report": config.samples_in_report,
         "reused": False,
     }
+
+
+def _style_profile(dataset: "DatasetDict", references: list[str], words: int) -> "StyleProfile":
+    """The author's style profile: from the train split's answers (the test references when the
+    split is empty)."""
+    from llm_twin.model.evaluation.stylometry import StyleProfile
+
+    author_texts = [str(answer) for answer in dataset["train"]["answer"]]
+    return StyleProfile.from_texts(author_texts or references, words)
 
 
 def _style_metrics(
