@@ -38,7 +38,7 @@ def evaluate_rag(
     if twin is not None:
         settings, config = _for_version(settings, config, twin)
     result = run_evaluation(settings, config)
-    result["fingerprint"] = comparability_fingerprint(config, settings)
+    result["fingerprint"] = comparability_fingerprint(config, settings, result["generation"])
     retrieval, generation = result["retrieval"], result["generation"]
     log_metadata(
         metadata={
@@ -69,12 +69,21 @@ def evaluate_rag(
     return result
 
 
-def comparability_fingerprint(config: RagEvaluationConfig, settings: Settings) -> str:
+def comparability_fingerprint(
+    config: RagEvaluationConfig, settings: Settings, generation: dict[str, Any]
+) -> str:
     """A hash of what the RAG metrics of two versions must share to be compared: the RAG
     evaluation's config (its instruct dataset version resolved), the labelled questions file's
-    content and the retrieval settings (``RAG_*`` and the embedding model; not the threads,
-    timeouts, device or engine, which do not change results). The index's content is not
-    hashed: re-indexing other documents between two evaluations goes unnoticed."""
+    content, the retrieval settings (``RAG_*`` and the embedding model; not the threads,
+    timeouts, device or engine, which do not change results) and how the answers were scored
+    (offline or by which judge). The index's content is not hashed: re-indexing other documents
+    between two evaluations goes unnoticed.
+
+    Args:
+        config: The RAG evaluation's config.
+        settings: The settings it ran with.
+        generation: Its result's ``generation`` section (scoring mode, judge model).
+    """
     from llm_twin.application.rag.evaluation.questions import resolve_path
     from llm_twin.model.evaluation.config import digest
 
@@ -86,6 +95,7 @@ def comparability_fingerprint(config: RagEvaluationConfig, settings: Settings) -
         {
             "config": config.model_dump(mode="json"),
             "questions": questions,
+            "scoring": [generation.get("mode"), generation.get("judge_model")],
             "rag": {
                 name: value
                 for name, value in settings.rag.model_dump(mode="json").items()
