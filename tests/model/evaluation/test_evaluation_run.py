@@ -87,7 +87,6 @@ def test_base_sft_and_dpo_are_scored_on_every_offline_metric(first: dict) -> Non
     heldout = first["details"]["heldout"]
     assert heldout["documents"] == 1 and heldout["capped"] is False
     assert heldout["tokens_scored"] == heldout["tokens_total"] == _tokens(HELDOUT_TEXT)
-    assert _tokens(TRAIN_TEXT) != heldout["tokens_total"]
     assert set(first["comparability"]) == {"heldout_perplexity", "perplexity", "style_delta"}
     assert first["details"]["rows"] == 3 and len(first["samples"]) == 3
     assert set(first["samples"][0]["answers"]) == {"base", "sft", "dpo"}
