@@ -108,7 +108,7 @@ class EvaluationConfig(BaseModel):
     repetition_penalty: float = Field(default=1.1, ge=1, le=2)
     max_length: int = Field(default=512, ge=16)
     heldout_documents: bool = True
-    heldout_max_tokens: int = Field(default=8192, ge=0)
+    heldout_max_tokens: int = Field(default=4096, ge=0)
     heldout_window: int = Field(default=512, ge=16)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(default=0, ge=0, le=256)
