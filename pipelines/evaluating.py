@@ -1,6 +1,7 @@
-"""Evaluation: score a registered model version (base vs SFT vs DPO) on the held-out test split
-of its instruct dataset; report, model card, registry record, ZenML metadata, Comet; optionally
-promote it when the gate passes.
+"""Evaluation: score a registered model version (base vs pt vs SFT vs DPO) on the held-out
+documents and test split of its instruct dataset; report, model card, registry record, ZenML
+metadata, Comet; optionally promote it when the gate (against its base and the production
+version) passes.
 
     poe run-evaluation-pipeline                          # configs/evaluating.yaml, offline
 

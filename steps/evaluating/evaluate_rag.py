@@ -28,7 +28,9 @@ def evaluate_rag(
             questions come from the test split of the instruct dataset it was trained on.
 
     Returns:
-        ``{"retrieval", "generation", "examples", "k", "seconds"}`` (see ``evaluate_rag``).
+        ``{"retrieval", "generation", "examples", "k", "seconds", "fingerprint"}`` (see
+        ``evaluate_rag``; ``fingerprint``: :func:`comparability_fingerprint`, which the gate
+        uses to decide whether two versions' RAG metrics may be compared).
     """
     from llm_twin.application.rag.evaluation.run import evaluate_rag as run_evaluation
 
@@ -36,6 +38,7 @@ def evaluate_rag(
     if twin is not None:
         settings, config = _for_version(settings, config, twin)
     result = run_evaluation(settings, config)
+    result["fingerprint"] = comparability_fingerprint(config, settings, result["generation"])
     retrieval, generation = result["retrieval"], result["generation"]
     log_metadata(
         metadata={
@@ -64,6 +67,42 @@ def evaluate_rag(
         rag_eval_judge_failures=generation.get("judge_failures", 0),
     )
     return result
+
+
+def comparability_fingerprint(
+    config: RagEvaluationConfig, settings: Settings, generation: dict[str, Any]
+) -> str:
+    """A hash of what the RAG metrics of two versions must share to be compared: the RAG
+    evaluation's config (its instruct dataset version resolved), the labelled questions file's
+    content, the retrieval settings (``RAG_*`` and the embedding model; not the threads,
+    timeouts, device or engine, which do not change results) and how the answers were scored
+    (offline or by which judge). The index's content is not hashed: re-indexing other documents
+    between two evaluations goes unnoticed.
+
+    Args:
+        config: The RAG evaluation's config.
+        settings: The settings it ran with.
+        generation: Its result's ``generation`` section (scoring mode, judge model).
+    """
+    from llm_twin.application.rag.evaluation.questions import resolve_path
+    from llm_twin.model.evaluation.config import digest
+
+    questions = None
+    if config.questions_file:
+        path = resolve_path(config.questions_file)
+        questions = digest(path.read_text(encoding="utf-8")) if path.is_file() else str(path)
+    return digest(
+        {
+            "config": config.model_dump(mode="json"),
+            "questions": questions,
+            "scoring": [generation.get("mode"), generation.get("judge_model")],
+            "rag": {
+                name: value
+                for name, value in settings.rag.model_dump(mode="json").items()
+                if not any(word in name for word in ("threads", "timeout", "device", "engine"))
+            },
+        }
+    )
 
 
 def _for_version(

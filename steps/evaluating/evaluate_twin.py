@@ -1,4 +1,5 @@
-"""Twin evaluation step: base vs SFT vs DPO of a registered version on the held-out test split."""
+"""Twin evaluation step: base vs pt vs SFT vs DPO of a registered version on its held-out
+documents and test split."""
 
 from typing import Annotated, Any
 
@@ -27,6 +28,8 @@ def evaluate_twin(config: EvaluationConfig) -> Annotated[dict[str, Any], "twin_e
         {"fingerprint": result["fingerprint"], "details": details},
         evaluation_reused=int(result["reused"]),
         test_rows=result["details"]["rows"],
+        heldout_documents=result["details"].get("heldout", {}).get("documents", 0),
+        heldout_tokens=result["details"].get("heldout", {}).get("tokens_scored", 0),
         models_evaluated=len(result["metrics"]),
     )
     return result

@@ -71,9 +71,11 @@ def publish_evaluation(
             "summary_metrics": metrics,
             "report": published["report"],
             "promotion": published["promotion"],
+            "gate_decided_by": published["gate"]["decided_by"],
         },
         model_version=version.version,
         gate_passed=int(published["gate"]["passed"]),
+        gate_checks_skipped=len(published["gate"]["skipped"]),
         promoted=int(published["promotion"].startswith("promoted")),
     )
     return {key: value for key, value in published.items() if key != "samples"}

@@ -130,15 +130,33 @@ def test_evaluation_pipeline_reports_every_model_and_reuses_results(
         assert metrics[model]["judge_accuracy"] == 3.0 and metrics[model]["judge_style"] == 2.0
     assert metrics["dpo"]["tie_rate"] == 1.0 and metrics["dpo"]["win_rate"] == 0.0
     assert metrics["dpo"]["perplexity"] < metrics["base"]["perplexity"]
+    assert metrics["dpo"]["heldout_perplexity"] < metrics["base"]["heldout_perplexity"]
     assert metrics["gate"]["passed"] is True and metrics["gate"]["model"] == "dpo"
-    assert {check["name"] for check in metrics["gate"]["checks"]} >= {"perplexity", "judge_style"}
+    assert metrics["gate"]["decided_by"] == "all passed"
+    assert metrics["gate"]["skipped"] == [
+        {
+            "name": "all production checks",
+            "against": "production",
+            "reason": "no version is in production",
+        }
+    ]
+    assert {check["name"] for check in metrics["gate"]["checks"]} >= {
+        "heldout_perplexity",
+        "perplexity",
+        "judge_style",
+    }
     counts = summary["counts"]
     assert counts["model_version"] == 1 and counts["promoted"] == 1
     assert counts["evaluation_reused"] == 0 and counts["test_rows"] == 3
     assert again["counts"]["evaluation_reused"] == 1 and again["counts"]["promoted"] == 0
-    assert {k: v for k, v in again["metrics"].items() if k != "rag"} == {
-        k: v for k, v in metrics.items() if k != "rag"
+    assert {k: v for k, v in again["metrics"].items() if k not in ("rag", "gate")} == {
+        k: v for k, v in metrics.items() if k not in ("rag", "gate")
     }
+    # Now in production itself: nothing else to compare with, and the gate says so.
+    assert again["metrics"]["gate"]["skipped"][0]["against"] == "production v1"
+    assert again["metrics"]["gate"]["skipped"][0]["reason"] == (
+        "the candidate is the production version"
+    )
     rag = metrics["rag"]
     assert rag["retrieval"]["questions"] == 2 and rag["retrieval"]["recall@5"] == 1.0
     assert rag["generation"]["questions"] == 1 and rag["generation"]["mode"] == "offline"

@@ -6,7 +6,7 @@ folder layout): callers pass a ``served_model`` resolver, e.g.
 :func:`llm_twin.model.registry.served_model`.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -138,7 +138,7 @@ def local_backend(
     model_id: str | None = None,
     threads: int = 0,
     tokenizer_path: Path | str | None = None,
-    adapter: Path | str | None = None,
+    adapter: Path | str | Sequence[Path | str] | None = None,
     allow_hub_id: bool = False,
 ) -> "TransformersBackend":
     """A backend for an explicit local model folder (not loaded yet).
@@ -151,7 +151,8 @@ def local_backend(
         threads: Torch CPU threads (0: leave torch's setting).
         tokenizer_path: Where the tokenizer (and chat template) comes from (default: the model
             folder).
-        adapter: A LoRA adapter folder merged into the weights at load time.
+        adapter: A LoRA adapter folder merged into the weights at load time, or an ordered stack
+            of them.
         allow_hub_id: Accept a Hugging Face Hub id for ``model_path``.
     """
     from llm_twin.infrastructure.llm.local import TransformersBackend

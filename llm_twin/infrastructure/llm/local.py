@@ -42,7 +42,8 @@ class TransformersBackend(LLMBackend):
             process-wide: this sets it for the whole process at :meth:`load`.
         tokenizer_path: Where the tokenizer (and its chat template) comes from (default:
             ``model_path``).
-        adapter: A LoRA adapter folder merged into the weights in memory at :meth:`load`.
+        adapter: A LoRA adapter folder merged into the weights in memory at :meth:`load`, or an
+            ordered stack of them (each merged into the result of the previous).
         allow_hub_id: Accept a Hugging Face Hub id (``org/name``) for ``model_path``, fetched
             by transformers (a base model recorded by id); otherwise the folder must exist.
 
@@ -64,14 +65,15 @@ class TransformersBackend(LLMBackend):
         threads: int = 0,
         *,
         tokenizer_path: Path | str | None = None,
-        adapter: Path | str | None = None,
+        adapter: Path | str | Sequence[Path | str] | None = None,
         allow_hub_id: bool = False,
     ) -> None:
         self.allow_hub_id = allow_hub_id
         self.threads = threads
         self.model_path = Path(model_path)
         self.tokenizer_path = Path(tokenizer_path) if tokenizer_path else self.model_path
-        self.adapter = Path(adapter) if adapter else None
+        stack = [adapter] if isinstance(adapter, Path | str) else list(adapter or ())
+        self.adapters = tuple(Path(folder) for folder in stack if folder)
         self.device = device
         self.timeout = timeout
         self.model_id = model_id or self.model_path.name
@@ -106,10 +108,11 @@ class TransformersBackend(LLMBackend):
         if not getattr(tokenizer, "chat_template", None):
             raise LLMUnavailable(f"the tokenizer at {self.tokenizer_path} has no chat template")
         model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype)
-        if self.adapter is not None:
+        if self.adapters:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, self.adapter).merge_and_unload()
+            for adapter in self.adapters:
+                model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
         model.to(device).eval()
         self.tokenizer, self.model, self.device = tokenizer, model, device
         logger.info("local LLM {} loaded on {}", self.model_id, device)

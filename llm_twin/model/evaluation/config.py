@@ -9,26 +9,56 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from llm_twin.domain.exceptions import InvalidInput
 
 
-class GateThresholds(BaseModel):
-    """When the evaluated twin may be promoted. Ratios compare the twin with its base model on
-    metrics where lower is better; judge minimums apply only when a judge ran.
+class ProductionTolerances(BaseModel):
+    """How much worse than the current production version the candidate may be (the production
+    version's own saved evaluation is the reference; see :mod:`.gate`).
 
     Attributes:
-        max_perplexity_ratio: The twin's perplexity may be at most this times the base's.
+        heldout_perplexity: Relative: the candidate's held-out-document perplexity may be at
+            most ``(1 + this)`` times production's.
+        perplexity: Relative, for the answer perplexity.
+        style_delta: Relative, for the style Delta.
+        retrieval_recall: Absolute: the RAG evaluation's recall@5 may be at most this much lower
+            than production's.
+        faithfulness: Absolute, for the RAG answers' faithfulness (0-1).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    heldout_perplexity: float = Field(default=0.02, ge=0)
+    perplexity: float = Field(default=0.02, ge=0)
+    style_delta: float = Field(default=0.05, ge=0)
+    retrieval_recall: float = Field(default=0.05, ge=0, le=1)
+    faithfulness: float = Field(default=0.05, ge=0, le=1)
+
+
+class GateThresholds(BaseModel):
+    """When the evaluated twin may be promoted. Ratios compare the twin with its base model on
+    metrics where lower is better; the production tolerances compare it with the version in
+    production; judge minimums apply only when a judge ran.
+
+    Attributes:
+        max_heldout_perplexity_ratio: The twin's held-out-document perplexity may be at most
+            this times the base's.
+        max_perplexity_ratio: The twin's answer perplexity may be at most this times the base's.
         max_style_delta_ratio: The twin's ``style_delta`` may be at most this times the base's.
         min_judge_accuracy: Lowest acceptable mean judge accuracy (1-3) of the twin.
         min_judge_style: Lowest acceptable mean judge style score (1-3) of the twin.
         min_win_rate: Lowest acceptable share of pairwise comparisons the twin wins against the
             base (0-1; ties count as not won).
+        production: The tolerances against the production version (see
+            :class:`ProductionTolerances`).
     """
 
     model_config = ConfigDict(extra="forbid")
 
+    max_heldout_perplexity_ratio: float = Field(default=1.0, gt=0)
     max_perplexity_ratio: float = Field(default=1.0, gt=0)
-    max_style_delta_ratio: float = Field(default=1.25, gt=0)
+    max_style_delta_ratio: float = Field(default=1.0, gt=0)
     min_judge_accuracy: float = Field(default=1.5, ge=1, le=3)
     min_judge_style: float = Field(default=1.5, ge=1, le=3)
     min_win_rate: float = Field(default=0.0, ge=0, le=1)
+    production: ProductionTolerances = Field(default_factory=ProductionTolerances)
 
 
 class EvaluationConfig(BaseModel):
@@ -44,6 +74,12 @@ class EvaluationConfig(BaseModel):
         repetition_penalty: Generation's repetition penalty (1: none; 1.1 is the inference
             service's default ``LLM_REPETITION_PENALTY``).
         max_length: Most tokens of prompt + answer scored for perplexity (longer rows are cut).
+        heldout_documents: Also score the perplexity of the held-out documents' plain text (the
+            documents of the instruct test split, read from the feature store).
+        heldout_max_tokens: Most tokens of held-out documents scored per model (0: all). When
+            the documents hold more, each document contributes an equal share (its opening).
+        heldout_window: Tokens per scored window of a held-out document (the model's context
+            for it; every token is scored once).
         device: ``auto`` (cuda when available), ``cpu`` or ``cuda``.
         threads: Torch CPU threads (0: torch's default).
         use_vllm: ``auto`` generates with vLLM when it is installed and CUDA is available;
@@ -71,6 +107,9 @@ class EvaluationConfig(BaseModel):
     batch_size: int = Field(default=10, ge=1)
     repetition_penalty: float = Field(default=1.1, ge=1, le=2)
     max_length: int = Field(default=512, ge=16)
+    heldout_documents: bool = True
+    heldout_max_tokens: int = Field(default=4096, ge=0)
+    heldout_window: int = Field(default=512, ge=16)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(default=0, ge=0, le=256)
     use_vllm: Literal["auto", "never"] = "auto"
@@ -97,8 +136,47 @@ class EvaluationConfig(BaseModel):
         fingerprint, dataset version, judge): same fingerprint, same evaluation."""
         ignored = {"promote_to", "thresholds", "tracking", "force", "samples_in_report", "threads"}
         payload = {k: v for k, v in self.model_dump(mode="json").items() if k not in ignored}
-        text = json.dumps({"config": payload, "inputs": inputs}, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return digest({"config": payload, "inputs": inputs})
+
+    def comparability(self, **inputs: object) -> dict[str, str]:
+        """Per gated metric, a hash of what makes its values comparable between two versions
+        (the settings and data that measure it, not the version): two versions' values of a
+        metric may be compared when these agree.
+
+        Args:
+            inputs: ``base_model`` (the tokenizer), ``dataset_version`` (test rows) and
+                ``heldout`` (a digest of the scored held-out texts).
+        """
+        answers = {
+            "dataset_version": inputs.get("dataset_version"),
+            "max_samples": self.max_samples,
+            "seed": self.seed,
+            "base_model": inputs.get("base_model"),
+        }
+        return {
+            "heldout_perplexity": digest(
+                {
+                    "heldout": inputs.get("heldout"),
+                    "window": self.heldout_window,
+                    "base_model": inputs.get("base_model"),
+                }
+            ),
+            "perplexity": digest(answers | {"max_length": self.max_length}),
+            "style_delta": digest(
+                answers
+                | {
+                    "max_new_tokens": self.max_new_tokens,
+                    "repetition_penalty": self.repetition_penalty,
+                    "style_words": self.style_words,
+                }
+            ),
+        }
+
+
+def digest(value: object) -> str:
+    """A short, stable hash of plain data (16 hex digits)."""
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def parse_config(values: dict[str, Any]) -> EvaluationConfig:

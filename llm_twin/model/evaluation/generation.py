@@ -30,21 +30,31 @@ if TYPE_CHECKING:
     from llm_twin.infrastructure.llm.local import TransformersBackend
 
 
+#: The compared models, in report order: the base model, after continued pretraining (when the
+#: version ran it), after SFT, after DPO (when the version was aligned).
+MODEL_ORDER = ("base", "pt", "sft", "dpo")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """One compared model.
 
     Attributes:
-        name: ``base``, ``sft`` or ``dpo``.
+        name: One of :data:`MODEL_ORDER`.
         path: Hugging Face model folder (or Hub id) of the weights.
         tokenizer_path: Where its tokenizer (and chat template) comes from.
-        adapter: A LoRA adapter folder merged into ``path``'s weights in memory, if any.
+        adapters: LoRA adapter folders merged into ``path``'s weights in memory, in this order
+            (each on the result of the previous: ``adapters/pt`` then ``adapters/sft``).
     """
 
     name: str
     path: str
     tokenizer_path: str
-    adapter: str | None = None
+    adapters: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """``path + adapter + ...`` (what the report lists)."""
+        return " + ".join([self.path, *self.adapters])
 
 
 def resolve_device(device: str) -> str:
@@ -58,8 +68,8 @@ def resolve_device(device: str) -> str:
 
 @contextmanager
 def loaded(spec: ModelSpec, device: str = "cpu") -> Iterator["TransformersBackend"]:
-    """``spec`` loaded as a local backend (its adapter merged, left padding and a pad token set
-    for batches); freed on exit.
+    """``spec`` loaded as a local backend (its adapters merged in order, left padding and a pad
+    token set for batches); freed on exit.
 
     Args:
         spec: The model.
@@ -73,18 +83,12 @@ def loaded(spec: ModelSpec, device: str = "cpu") -> Iterator["TransformersBacken
         device,
         model_id=spec.name,
         tokenizer_path=spec.tokenizer_path,
-        adapter=spec.adapter,
+        adapter=spec.adapters,
         allow_hub_id=True,
     )
     backend.load()
     backend.pad_left()
-    logger.info(
-        "evaluating {} ({}{}) on {}",
-        spec.name,
-        spec.path,
-        f" + {spec.adapter}" if spec.adapter else "",
-        device,
-    )
+    logger.info("evaluating {} ({}) on {}", spec.name, spec.describe(), device)
     try:
         yield backend
     finally:
@@ -123,8 +127,8 @@ def generate(
 
 def ct2_export_for(spec: ModelSpec, device: str, engine: str = "auto") -> Path | None:
     """The CTranslate2 export that answers for ``spec`` (the engine the service would use), or
-    None: on the CPU, a folder with an export and its own tokenizer, no adapter. The sft model
-    (base + adapter merged in memory) keeps transformers: exporting it would mean saving the
+    None: on the CPU, a folder with an export and its own tokenizer, no adapter. The pt and sft
+    models (adapters merged in memory) keep transformers: exporting them would mean saving the
     merged weights and converting them for one batch of answers.
 
     Args:
@@ -136,7 +140,7 @@ def ct2_export_for(spec: ModelSpec, device: str, engine: str = "auto") -> Path |
     from llm_twin.infrastructure.llm.factory import engine_for
 
     folder = Path(spec.path)
-    if spec.adapter or spec.tokenizer_path != spec.path or not folder.is_dir():
+    if spec.adapters or spec.tokenizer_path != spec.path or not folder.is_dir():
         return None
     if engine_for(folder, "transformers" if engine == "transformers" else "auto", device) != "ct2":
         return None

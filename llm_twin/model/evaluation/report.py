@@ -7,8 +7,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from llm_twin.model.evaluation.generation import MODEL_ORDER
+
 #: Every metric the report knows: (one-line explanation, which way is better).
 METRICS: dict[str, tuple[str, str]] = {
+    "heldout_perplexity": (
+        "How surprised the model is by the plain text of the held-out documents (whole "
+        "documents of the test split that no training stage saw; no chat template; "
+        "token-weighted).",
+        "lower",
+    ),
     "perplexity": (
         "How surprised the model is by the author's held-out answers (answer tokens only, "
         "conditioned on the instruction in the chat template).",
@@ -58,6 +66,7 @@ METRICS: dict[str, tuple[str, str]] = {
 
 #: Metrics drawn in the PNG (the offline ones).
 PLOTTED = (
+    "heldout_perplexity",
     "perplexity",
     "style_delta",
     "sentence_length_distance",
@@ -79,8 +88,8 @@ def _number(value: object) -> str:
 
 
 def metrics_table(metrics: dict[str, dict[str, float]]) -> str:
-    """Markdown table: one row per metric, one column per model (base | sft | dpo)."""
-    models = [name for name in ("base", "sft", "dpo") if name in metrics]
+    """Markdown table: one row per metric, one column per model (base | pt | sft | dpo)."""
+    models = [name for name in MODEL_ORDER if name in metrics]
     names = [name for name in METRICS if any(name in metrics[m] for m in models)]
     names += sorted(
         {key for m in models for key in metrics[m]}
@@ -114,21 +123,31 @@ def explanations(metrics: dict[str, dict[str, float]]) -> str:
 
 
 def gate_section(gate: dict[str, Any] | None, promotion: str) -> str:
-    """The gate's verdict and checks."""
+    """The gate's verdict, the check that decided it, its checks and the skipped comparisons."""
     if gate is None:
         return "No gate was applied."
+    decided = gate.get("decided_by", "")
     lines = [
         f"Evaluated model: **{gate['model']}**. Gate **{'passed' if gate['passed'] else 'failed'}**"
         f"; {promotion}.",
         "",
-        "| check | value | limit | passed |",
-        "| --- | ---: | ---: | --- |",
+        f"Decided by: **{decided}**"
+        + (" (the first failing check)" if decided and not gate["passed"] else ""),
+        "",
+        "| check | against | value | reference | limit | passed |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
     ]
     for check in gate["checks"]:
+        reference = check.get("reference")
         lines.append(
-            f"| `{check['name']}` | {_number(check['value'])} | {check['comparison']} "
+            f"| `{check['name']}` | {check.get('against', 'base')} | {_number(check['value'])} "
+            f"| {'–' if reference is None else _number(reference)} | {check['comparison']} "
             f"{_number(check['limit'])} | {'yes' if check['passed'] else '**no**'} |"
         )
+    skipped = gate.get("skipped") or []
+    if skipped:
+        lines += ["", "Not compared:", ""]
+        lines += [f"- `{item['name']}` vs {item['against']}: {item['reason']}" for item in skipped]
     return "\n".join(lines)
 
 
@@ -172,13 +191,30 @@ def samples_section(samples: Sequence[dict[str, Any]], count: int) -> str:
     """``count`` test rows: instruction, the author's answer and every model's answer."""
     if count <= 0 or not samples:
         return ""
-    parts = ["## Sample answers\n"]
+    parts = [
+        "## Sample answers\n",
+        f"The first {min(count, len(samples))} test instructions, answered by every model "
+        "(greedy).\n",
+    ]
     for number, sample in enumerate(samples[:count], start=1):
         parts.append(f"### {number}. {sample['instruction'].strip()[:200]}\n")
         parts.append(f"**author (reference)**\n\n{_quote(sample['reference'])}\n")
         for model, answer in sample["answers"].items():
             parts.append(f"**{model}**\n\n{_quote(answer)}\n")
     return "\n".join(parts)
+
+
+def _heldout_line(heldout: dict[str, Any] | None) -> str:
+    if not heldout:
+        return "not scored"
+    if heldout.get("skipped"):
+        return f"not scored: {heldout['skipped']}"
+    capped = " (capped: each document's opening)" if heldout.get("capped") else ""
+    return (
+        f"{heldout.get('documents')} documents, {heldout.get('tokens_scored')} of "
+        f"{heldout.get('tokens_total')} tokens scored{capped}, windows of "
+        f"{heldout.get('window')} tokens"
+    )
 
 
 def render_report(result: dict[str, Any], rag: dict[str, Any] | None = None) -> str:
@@ -197,6 +233,7 @@ def render_report(result: dict[str, Any], rag: dict[str, Any] | None = None) -> 
         ("fingerprint", f"`{result.get('fingerprint', '')}`"),
         ("instruct dataset", f"`{details.get('dataset_version', '')}` (test split)"),
         ("test rows", details.get("rows", "")),
+        ("held-out documents", _heldout_line(details.get("heldout"))),
         ("generation", details.get("generation", "")),
         ("device", details.get("device", "")),
         ("judge", f"{judge['model']} at {judge['base_url'] or 'OpenAI'}" if judge else "none"),
@@ -205,9 +242,10 @@ def render_report(result: dict[str, Any], rag: dict[str, Any] | None = None) -> 
     lines = [
         f"# Evaluation of {result['model_name']} version {result['version']}",
         "",
-        "The base model, the SFT model (base + SFT adapter) and the DPO model (the version's "
-        "merged model) answer the held-out test instructions; their answers are compared with "
-        "the author's.",
+        "The base model, the model after continued pretraining (pt: base + pt adapter or the "
+        "pt model, when the version ran it), the SFT model (+ SFT adapter) and the DPO model "
+        "(the version's merged model) read the held-out documents and answer the held-out test "
+        "instructions; their answers are compared with the author's.",
         "",
         "| | |",
         "| --- | --- |",
@@ -237,6 +275,8 @@ def card_section(result: dict[str, Any], rag: dict[str, Any] | None = None) -> s
     """The model card's evaluation section (between :data:`CARD_START` and :data:`CARD_END`)."""
     gate = result.get("gate")
     verdict = "no gate" if gate is None else ("passed" if gate["passed"] else "failed")
+    if gate is not None and gate.get("decided_by"):
+        verdict += f" (decided by: {gate['decided_by']})"
     parts = [
         CARD_START,
         "## Evaluation",
@@ -263,18 +303,18 @@ def replace_card_section(card: str, section: str) -> str:
 
 
 def plot_metrics(metrics: dict[str, dict[str, float]], path: Path) -> Path:
-    """Bar charts of the offline metrics, one panel per metric, base | sft | dpo."""
+    """Bar charts of the offline metrics, one panel per metric, base | pt | sft | dpo."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display here
     import matplotlib.pyplot as plt
 
-    models = [name for name in ("base", "sft", "dpo") if name in metrics]
+    models = [name for name in MODEL_ORDER if name in metrics]
     names = [name for name in PLOTTED if any(name in metrics[m] for m in models)]
     columns = 4
     rows = max(1, -(-len(names) // columns))
     figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
-    colours = {"base": "#9e9e9e", "sft": "#4c72b0", "dpo": "#dd8452"}
+    colours = {"base": "#9e9e9e", "pt": "#55a868", "sft": "#4c72b0", "dpo": "#dd8452"}
     for index, axis in enumerate(axes.flat):
         if index >= len(names):
             axis.axis("off")

@@ -1,14 +1,16 @@
 """One evaluation of a registered version, end to end.
 
-:func:`evaluate` resolves the version and its test data, then for each compared model (base, sft,
-dpo) scores the perplexity of the author's held-out answers, generates answers and measures them
-(stylometry, embedding similarity, length, repetition), and asks the judge when one is configured.
-The result is reused when the version's ``evaluation/metrics.json`` holds the same fingerprint
-(same version, evaluation config, data and judge) unless ``force``.
+:func:`evaluate` resolves the version and its test data, then for each compared model (base, pt,
+sft, dpo: those the version has) scores the perplexity of the held-out documents' plain text and
+of the author's held-out answers, generates answers and measures them (stylometry, embedding
+similarity, length, repetition), and asks the judge when one is configured. The result is reused
+when the version's ``evaluation/metrics.json`` holds the same fingerprint (same version,
+evaluation config, data and judge) unless ``force``.
 
-:func:`publish` applies the gate, promotes when it passes and ``promote_to`` says so, writes the
-report files into ``registry/<name>/<n>/evaluation/``, records the results in the version (record
-and model card) and logs them to Comet.
+:func:`publish` applies the gate (against the base and against the production version's saved
+evaluation), promotes when it passes and ``promote_to`` says so, writes the report files into
+``registry/<name>/<n>/evaluation/``, records the results in the version (record and model card)
+and logs them to Comet.
 """
 
 import datetime as dt
@@ -30,13 +32,20 @@ from llm_twin.settings import Settings, get_settings
 if TYPE_CHECKING:
     from datasets import DatasetDict
 
+    from llm_twin.model.evaluation.gate import Production
+    from llm_twin.model.evaluation.heldout import HeldOutTexts
     from llm_twin.model.evaluation.stylometry import StyleProfile
 
-#: The compared models, in report order.
-MODEL_ORDER = ("base", "sft", "dpo")
 EVALUATION_DIR = "evaluation"
 #: Offline metrics of the twin copied into the version record's metrics (``eval_<name>``).
-RECORDED = ("perplexity", "style_delta", "reference_similarity", "judge_accuracy", "judge_style")
+RECORDED = (
+    "heldout_perplexity",
+    "perplexity",
+    "style_delta",
+    "reference_similarity",
+    "judge_accuracy",
+    "judge_style",
+)
 
 
 def base_model_path(version: ModelVersion, settings: Settings) -> str:
@@ -50,8 +59,15 @@ def base_model_path(version: ModelVersion, settings: Settings) -> str:
 
 
 def model_specs(version: ModelVersion, settings: Settings) -> list[ModelSpec]:
-    """base, sft (base + ``adapters/sft``) and, when the version was aligned, dpo (its merged
-    ``model/``). Without a DPO adapter ``model/`` *is* the SFT model: it is evaluated as sft.
+    """The compared models of ``version``, in the report's order
+    (:data:`~llm_twin.model.evaluation.generation.MODEL_ORDER`):
+
+    - base;
+    - pt, when the version ran continued pretraining: base + ``adapters/pt`` (LoRA) or its
+      ``pt_model/`` folder (full fine-tuning);
+    - sft: the pt model (else base) + ``adapters/sft``;
+    - dpo, when the version was aligned: its merged ``model/``. Without a DPO adapter
+      ``model/`` *is* the SFT model: it is evaluated as sft.
 
     Raises:
         InvalidInput: the version's model folder is missing.
@@ -60,11 +76,17 @@ def model_specs(version: ModelVersion, settings: Settings) -> list[ModelSpec]:
         raise InvalidInput(f"version {version.version} has no merged model at {version.model_dir}")
     base = base_model_path(version, settings)
     tokenizer = str(version.model_dir)  # the trained chat template, as the service uses it
+    adapters = version.path / "adapters"
     specs = [ModelSpec("base", base, base)]
-    sft_adapter = version.path / "adapters" / "sft"
-    has_dpo = (version.path / "adapters" / "dpo").is_dir()
-    if has_dpo and sft_adapter.is_dir():
-        specs.append(ModelSpec("sft", base, tokenizer, adapter=str(sft_adapter)))
+    trunk, stack = base, ()  # what the SFT adapter was trained on
+    if (adapters / "pt").is_dir():
+        stack = (str(adapters / "pt"),)
+        specs.append(ModelSpec("pt", base, tokenizer, stack))
+    elif (version.path / "pt_model" / "config.json").is_file():
+        trunk = str(version.path / "pt_model")
+        specs.append(ModelSpec("pt", trunk, tokenizer))
+    if (adapters / "dpo").is_dir() and (adapters / "sft").is_dir():
+        specs.append(ModelSpec("sft", trunk, tokenizer, (*stack, str(adapters / "sft"))))
         specs.append(ModelSpec("dpo", str(version.model_dir), tokenizer))
     else:
         specs.append(ModelSpec("sft", str(version.model_dir), tokenizer))
@@ -106,6 +128,7 @@ def _fingerprint_inputs(
     dataset_version: str,
     judge: JudgeEndpoint | None,
     specs: list[ModelSpec],
+    heldout: "HeldOutTexts",
 ) -> dict[str, Any]:
     return {
         "model": version.name,
@@ -114,7 +137,29 @@ def _fingerprint_inputs(
         "dataset_version": dataset_version,
         "models": [spec.name for spec in specs],
         "judge": None if judge is None else {"base_url": judge.base_url, "model": judge.model},
+        "heldout": heldout.digest if heldout.texts else heldout.reason,
     }
+
+
+def _heldout(
+    config: EvaluationConfig, settings: Settings, dataset: "DatasetDict", base: ModelSpec
+) -> "HeldOutTexts":
+    """The held-out documents' texts to score (none when ``heldout_documents`` is off)."""
+    from llm_twin.model.evaluation.heldout import HeldOutTexts, heldout_texts
+
+    if not config.heldout_documents:
+        return HeldOutTexts([], reason="held-out documents not scored (heldout_documents: false)")
+    texts = heldout_texts(settings, dataset, base.tokenizer_path, config.heldout_max_tokens)
+    if texts.reason:
+        logger.warning("held-out-document perplexity skipped: {}", texts.reason)
+    else:
+        logger.info(
+            "held-out documents: {} ({} of {} tokens scored per model)",
+            texts.documents,
+            texts.tokens_selected,
+            texts.tokens_total,
+        )
+    return texts
 
 
 def stored_result(version: ModelVersion, fingerprint: str) -> dict[str, Any] | None:
@@ -140,8 +185,10 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
 
     Returns:
         ``{"model_name", "version", "fingerprint", "evaluated_at", "twin", "metrics",
-        "details", "samples", "samples_in_report", "reused"}`` where ``metrics`` is
-        ``{"base": {...}, "sft": {...}, "dpo": {...}}`` (no ``dpo`` for an SFT-only version).
+        "comparability", "details", "samples", "samples_in_report", "reused"}`` where
+        ``metrics`` is ``{"base": {...}, "pt": {...}, "sft": {...}, "dpo": {...}}`` (no ``pt``
+        without continued pretraining, no ``dpo`` for an SFT-only version) and
+        ``comparability`` the per-metric hashes the gate compares with production's.
     """
     from llm_twin.model.evaluation.judge import describe, resolve_judge
 
@@ -153,39 +200,33 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
         raise InvalidInput(f"version {version.version} records no instruct dataset version")
     judge_endpoint = resolve_judge(config.judge, settings)
     specs = model_specs(version, settings)
-    fingerprint = config.fingerprint(
-        **_fingerprint_inputs(version, dataset_version, judge_endpoint, specs)
-    )
-    if not config.force:
-        stored = stored_result(version, fingerprint)
-        if stored is not None:
-            logger.info(
-                "version {} was evaluated with this config and data: reusing {} (force: true "
-                "evaluates again)",
-                version.version,
-                version.path / EVALUATION_DIR,
-            )
-            return stored | {"reused": True, "samples_in_report": config.samples_in_report}
-
     dataset = store.load(settings.storage.data_dir, "instruct", dataset_version)
+    heldout = _heldout(config, settings, dataset, specs[0])
+    fingerprint = config.fingerprint(
+        **_fingerprint_inputs(version, dataset_version, judge_endpoint, specs, heldout)
+    )
+    stored = None if config.force else stored_result(version, fingerprint)
+    if stored is not None:
+        logger.info(
+            "version {} was evaluated with this config and data: reusing {} (force: true "
+            "evaluates again)",
+            version.version,
+            version.path / EVALUATION_DIR,
+        )
+        return stored | {"reused": True, "samples_in_report": config.samples_in_report}
     instructions, references = test_rows(dataset, config.max_samples, config.seed)
-    from llm_twin.model.evaluation.stylometry import StyleProfile
-
-    author_texts = [str(answer) for answer in dataset["train"]["answer"]]
-    profile = StyleProfile.from_texts(author_texts or references, config.style_words)
-    answers, metrics, engine, device = _run_models(config, specs, instructions, references)
+    profile = _style_profile(dataset, references, config.style_words)
+    answers, metrics, engine, device = _run_models(
+        config, specs, instructions, references, heldout.texts
+    )
     for name, texts in answers.items():
         metrics[name] |= _style_metrics(profile, texts, references, settings)
     twin = "dpo" if "dpo" in answers else "sft"
-    judgements: dict[str, list[Any]] = {}
-    if judge_endpoint is not None:
-        judgements = _judge(
-            config, judge_endpoint, instructions, references, answers, metrics, twin
-        )
-    metrics = {
-        name: {key: round(float(value), 6) for key, value in values.items()}
-        for name, values in metrics.items()
-    }
+    judgements = (
+        {}
+        if judge_endpoint is None
+        else _judge(config, judge_endpoint, instructions, references, answers, metrics, twin)
+    )
     samples = _samples(instructions, references, answers, judgements)
     return {
         "model_name": version.name,
@@ -193,25 +234,41 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
         "fingerprint": fingerprint,
         "evaluated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "twin": twin,
-        "metrics": metrics,
+        "metrics": {
+            name: {key: round(float(value), 6) for key, value in values.items()}
+            for name, values in metrics.items()
+        },
+        "comparability": config.comparability(
+            base_model=version.base_model,
+            dataset_version=dataset_version,
+            heldout=heldout.digest if heldout.texts else None,
+        ),
         "details": {
             "dataset_version": dataset_version,
             "rows": len(instructions),
+            "heldout": heldout.describe()
+            | ({} if heldout.reason else {"window": config.heldout_window}),
             "style_profile_texts": profile.texts,
             "generation": f"{engine}, greedy, max {config.max_new_tokens} new tokens, "
             f"repetition penalty {config.repetition_penalty}",
             "device": device,
             "judge": describe(judge_endpoint) if judge_endpoint else None,
-            "models": {
-                spec.name: spec.path + (f" + {spec.adapter}" if spec.adapter else "")
-                for spec in specs
-            },
+            "models": {spec.name: spec.describe() for spec in specs},
             "duration_s": round(time.perf_counter() - started, 2),
         },
         "samples": samples,
         "samples_in_report": config.samples_in_report,
         "reused": False,
     }
+
+
+def _style_profile(dataset: "DatasetDict", references: list[str], words: int) -> "StyleProfile":
+    """The author's style profile: from the train split's answers (the test references when the
+    split is empty)."""
+    from llm_twin.model.evaluation.stylometry import StyleProfile
+
+    author_texts = [str(answer) for answer in dataset["train"]["answer"]]
+    return StyleProfile.from_texts(author_texts or references, words)
 
 
 def _style_metrics(
@@ -250,24 +307,16 @@ def _samples(
 
 
 def _run_models(
-    config: EvaluationConfig, specs: list[ModelSpec], instructions: list[str], references: list[str]
+    config: EvaluationConfig,
+    specs: list[ModelSpec],
+    instructions: list[str],
+    references: list[str],
+    heldout: list[str],
 ) -> tuple[dict[str, list[str]], dict[str, dict[str, float]], str, str]:
-    """Perplexity and answers of each model, one model in memory at a time."""
-    import tempfile
-
+    """Perplexities and answers of each model, one model in memory at a time."""
     import torch
 
-    from llm_twin.model.evaluation.generation import (
-        ct2_export_for,
-        generate,
-        generate_ct2,
-        generate_vllm,
-        loaded,
-        resolve_device,
-        save_merged,
-        vllm_available,
-    )
-    from llm_twin.model.evaluation.perplexity import perplexity
+    from llm_twin.model.evaluation.generation import resolve_device, vllm_available
 
     if config.threads > 0:
         torch.set_num_threads(config.threads)
@@ -277,40 +326,74 @@ def _run_models(
     answers: dict[str, list[str]] = {}
     metrics: dict[str, dict[str, float]] = {}
     for spec in specs:
-        with loaded(spec, device) as model:
-            metrics[spec.name] = {
-                "perplexity": perplexity(
-                    model.model,
-                    model.tokenizer,
-                    instructions,
-                    references,
-                    max_length=config.max_length,
-                    batch_size=config.batch_size,
-                    device=device,
-                )
-            }
-            if not use_vllm:
-                export = ct2_export_for(spec, device, get_settings().llm.engine)
-                options = (config.max_new_tokens, config.batch_size, config.repetition_penalty)
-                answers[spec.name] = (
-                    generate_ct2(export, instructions, *options)
-                    if export is not None
-                    else generate(model, instructions, *options)
-                )
-                engines.add("ct2" if export is not None else "transformers")
-                continue
-            with tempfile.TemporaryDirectory() as scratch:
-                path = spec.path
-                if spec.adapter:  # vLLM needs merged weights in a folder
-                    path = str(save_merged(model, Path(scratch) / "merged"))
-                answers[spec.name] = generate_vllm(
-                    path,
-                    spec.tokenizer_path,
-                    instructions,
-                    config.max_new_tokens,
-                    config.repetition_penalty,
-                )
+        started = time.perf_counter()
+        metrics[spec.name], answers[spec.name], engine = _run_model(
+            config, spec, device, use_vllm, instructions, references, heldout
+        )
+        engines.add(engine)
+        logger.info("{} evaluated in {:.1f} s", spec.name, time.perf_counter() - started)
     return answers, metrics, "+".join(sorted(engines)), device
+
+
+def _run_model(
+    config: EvaluationConfig,
+    spec: ModelSpec,
+    device: str,
+    use_vllm: bool,
+    instructions: list[str],
+    references: list[str],
+    heldout: list[str],
+) -> tuple[dict[str, float], list[str], str]:
+    """(perplexities, answers, engine) of one model."""
+    import tempfile
+
+    from llm_twin.model.evaluation.generation import (
+        ct2_export_for,
+        generate,
+        generate_ct2,
+        generate_vllm,
+        loaded,
+        save_merged,
+    )
+    from llm_twin.model.evaluation.perplexity import document_perplexity, perplexity
+
+    with loaded(spec, device) as model:
+        metrics: dict[str, float] = {}
+        if heldout:
+            metrics["heldout_perplexity"], _ = document_perplexity(
+                model.model,
+                model.tokenizer,
+                heldout,
+                window=config.heldout_window,
+                device=device,
+            )
+        metrics["perplexity"] = perplexity(
+            model.model,
+            model.tokenizer,
+            instructions,
+            references,
+            max_length=config.max_length,
+            batch_size=config.batch_size,
+            device=device,
+        )
+        if not use_vllm:
+            export = ct2_export_for(spec, device, get_settings().llm.engine)
+            options = (config.max_new_tokens, config.batch_size, config.repetition_penalty)
+            if export is not None:
+                return metrics, generate_ct2(export, instructions, *options), "ct2"
+            return metrics, generate(model, instructions, *options), "transformers"
+        with tempfile.TemporaryDirectory() as scratch:
+            path = spec.path
+            if spec.adapters:  # vLLM needs merged weights in a folder
+                path = str(save_merged(model, Path(scratch) / "merged"))
+            texts = generate_vllm(
+                path,
+                spec.tokenizer_path,
+                instructions,
+                config.max_new_tokens,
+                config.repetition_penalty,
+            )
+        return metrics, texts, "vllm"
 
 
 def _judge(
@@ -340,6 +423,19 @@ def _judge(
     return verdicts
 
 
+def production_baseline(registry: ModelRegistry, candidate: ModelVersion) -> "Production":
+    """What the gate compares ``candidate`` with: the production version's saved evaluation, or
+    the reason there is none to compare with."""
+    from llm_twin.model.evaluation.gate import Production, load_production
+
+    production = registry.in_stage("production")
+    if production is None:
+        return Production.absent("no version is in production")
+    if production.version == candidate.version:
+        return Production.absent("the candidate is the production version", production.version)
+    return load_production(production.version, production.path / EVALUATION_DIR)
+
+
 def publish(
     result: dict[str, Any],
     config: EvaluationConfig,
@@ -360,12 +456,20 @@ def publish(
     Returns:
         ``result`` with ``gate``, ``promotion``, ``stage``, ``report`` (path) and ``comet``.
     """
-    from llm_twin.model.evaluation.gate import evaluate_gate
+    from llm_twin.model.evaluation.gate import evaluate_gate, gated_comparability, gated_metrics
     from llm_twin.model.evaluation.report import card_section, write_outputs
 
     registry = ModelRegistry(registry_root(settings), result["model_name"], zenml=zenml)
     version = registry.get(int(result["version"]))
-    gate = evaluate_gate(result["metrics"], config.thresholds, result["twin"])
+    gate = evaluate_gate(
+        result["metrics"],
+        config.thresholds,
+        result["twin"],
+        production=production_baseline(registry, version),
+        candidate=gated_metrics(result, rag),
+        comparability=gated_comparability(result, rag),
+    )
+    logger.info("gate {}: {}", "passed" if gate["passed"] else "failed", gate["decided_by"])
     if config.promote_to == "none":
         promotion = "no promotion configured (promote_to: none)"
     elif not gate["passed"]:
@@ -386,7 +490,7 @@ def publish(
     recorded = {f"eval_{key}": twin_metrics[key] for key in RECORDED if key in twin_metrics}
     recorded |= {
         f"eval_base_{key}": result["metrics"]["base"][key]
-        for key in ("perplexity", "style_delta")
+        for key in ("heldout_perplexity", "perplexity", "style_delta")
         if key in result["metrics"]["base"]
     }
     registry.record_evaluation(
@@ -396,6 +500,7 @@ def publish(
             "evaluated_at": result["evaluated_at"],
             "twin": result["twin"],
             "gate_passed": gate["passed"],
+            "gate_decided_by": gate["decided_by"],
             "report": str(paths["report"]),
             "comet": comet or None,
         },

@@ -63,3 +63,56 @@ def test_only_answer_tokens_are_scored_and_long_rows_keep_the_answer(overfit) ->
     assert len(short_ids) == 40 and short_ids[short_start:] == ids[start:]
     with pytest.raises(ValueError, match="instructions"):
         perplexity(None, tokenizer, ["a"], [])
+
+
+def test_document_windows_score_every_token_exactly_once() -> None:
+    from llm_twin.model.evaluation.perplexity import document_windows
+
+    windows = document_windows(list(range(10)), 4, separator=99)
+    assert windows == [([99, 0, 1, 2], 1), ([2, 3, 4, 5], 1), ([5, 6, 7, 8], 1), ([8, 9], 1)]
+    scored = [token for ids, first in windows for token in ids[first:]]
+    assert scored == list(range(10))
+    # Without a separator the first token has no context: it is not scored.
+    assert [t for ids, first in document_windows([5, 6, 7], 8, None) for t in ids[first:]] == [6, 7]
+    assert document_windows([], 4, None) == [] and document_windows([5], 4, None) == []
+    with pytest.raises(ValueError, match="at least 2"):
+        document_windows([1, 2], 1, None)
+
+
+def _nll(model, ids: list[int]) -> tuple[float, int]:
+    """Summed negative log-likelihood of ids[1:] given the ids before, in one forward pass."""
+    import torch
+
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([ids])).logits[0, :-1].float()
+    nll = torch.nn.functional.cross_entropy(logits, torch.tensor(ids[1:]), reduction="sum")
+    return float(nll), len(ids) - 1
+
+
+def test_document_perplexity_is_token_weighted_over_documents(overfit) -> None:
+    import math
+
+    from llm_twin.model.evaluation.perplexity import document_perplexity, document_separator
+
+    model, tokenizer, _ = overfit
+    short, long = TRAINED[1], " ".join(answer for _, answer in FACTS)
+    separator = document_separator(tokenizer)
+    assert separator == tokenizer.bos_token_id
+    pieces = [
+        _nll(model, [separator, *tokenizer(text, add_special_tokens=False)["input_ids"]])
+        for text in (short, long)
+    ]
+    expected = math.exp(sum(nll for nll, _ in pieces) / sum(count for _, count in pieces))
+    value, tokens = document_perplexity(model, tokenizer, [short, long], window=512)
+    assert tokens == sum(count for _, count in pieces)
+    assert value == pytest.approx(expected, rel=1e-4)
+    # Not the mean of the documents' perplexities: the long document weighs more.
+    mean = sum(math.exp(nll / count) for nll, count in pieces) / 2
+    assert abs(value - mean) > 1e-3 * mean
+    # Small windows score the same tokens (with less context each).
+    windowed, windowed_tokens = document_perplexity(
+        model, tokenizer, [short, long], window=8, batch_tokens=16
+    )
+    assert windowed_tokens == tokens and windowed > 1.0
+    with pytest.raises(ValueError, match="no document tokens"):
+        document_perplexity(model, tokenizer, [""])

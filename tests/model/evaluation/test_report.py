@@ -21,6 +21,7 @@ RESULT = {
     "twin": "dpo",
     "metrics": {
         "base": {"perplexity": 20.5, "style_delta": 1.4, "reference_similarity": 0.31},
+        "pt": {"heldout_perplexity": 30.0, "perplexity": 18.0, "style_delta": 1.3},
         "sft": {"perplexity": 12.25, "style_delta": 0.9, "reference_similarity": 0.44},
         "dpo": {
             "perplexity": 11.0,
@@ -30,15 +31,34 @@ RESULT = {
             "judge_accuracy_ci95": 0.3,
         },
     },
-    "details": {"rows": 2, "dataset_version": "20260101-x", "judge": None},
+    "details": {
+        "rows": 2,
+        "dataset_version": "20260101-x",
+        "judge": None,
+        "heldout": {
+            "documents": 3,
+            "tokens_total": 5000,
+            "tokens_scored": 4096,
+            "capped": True,
+            "window": 512,
+        },
+    },
     "gate": {
         "model": "dpo",
         "passed": False,
+        "decided_by": "style_delta vs production v2",
         "checks": [
-            {"name": "perplexity", "value": 11.0, "limit": 20.5, "comparison": "<="}
-            | {"passed": True},
-            {"name": "style_delta", "value": 0.8, "limit": 0.5, "comparison": "<="}
-            | {"passed": False},
+            {"name": "perplexity", "against": "base", "value": 11.0, "reference": 20.5}
+            | {"limit": 20.5, "comparison": "<=", "passed": True},
+            {"name": "style_delta", "against": "production v2", "value": 0.8, "reference": 0.45}
+            | {"limit": 0.5, "comparison": "<=", "passed": False},
+        ],
+        "skipped": [
+            {
+                "name": "faithfulness",
+                "against": "production v2",
+                "reason": "production v2 has no saved value",
+            }
         ],
     },
     "promotion": "not promoted to production (gate failed); stage none",
@@ -60,11 +80,16 @@ RAG = {
 def test_report_compares_models_explains_metrics_and_shows_samples() -> None:
     report = render_report(RESULT)
     assert "# Evaluation of llm-twin version 4" in report
-    assert "| metric | base | sft | dpo | better |" in report
-    assert "| `perplexity` | 20.5 | 12.25 | 11 | lower |" in report
+    assert "| metric | base | pt | sft | dpo | better |" in report
+    assert "| `perplexity` | 20.5 | 18 | 12.25 | 11 | lower |" in report
+    assert "| `heldout_perplexity` | – | 30 | – | – | lower |" in report
+    assert "3 documents, 4096 of 5000 tokens scored (capped" in report
     assert "2.5 ± 0.3" in report  # judge mean with its CI
     assert f"- `style_delta`: {METRICS['style_delta'][0]}" in report
-    assert "Gate **failed**" in report and "| `style_delta` | 0.8 | <= 0.5 | **no** |" in report
+    assert "Gate **failed**" in report
+    assert "Decided by: **style_delta vs production v2** (the first failing check)" in report
+    assert "| `style_delta` | production v2 | 0.8 | 0.45 | <= 0.5 | **no** |" in report
+    assert "- `faithfulness` vs production v2: production v2 has no saved value" in report
     assert "> Vim, always Vim." in report and "**author (reference)**" in report
     assert "## RAG" not in report
 
@@ -88,6 +113,7 @@ def test_outputs_are_written_and_the_card_section_is_replaced_idempotently(tmp_p
     twice = replace_card_section(once, card_section(RESULT, RAG))
     assert once == twice and once.count(CARD_START) == 1 and once.count(CARD_END) == 1
     assert once.startswith(card.rstrip()) and "evaluation/report.md" in once
+    assert "gate: failed (decided by: style_delta vs production v2)" in once
     changed = dict(RESULT, fingerprint="def456")
     updated = replace_card_section(once, card_section(changed))
     assert "def456" in updated and "abc123" not in updated and updated.count(CARD_START) == 1
