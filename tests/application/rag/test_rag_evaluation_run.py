@@ -202,12 +202,14 @@ def test_evaluate_rag_offline_end_to_end(eval_env, fake_server) -> None:
     assert generation["faithfulness"] == round(
         sum(e["faithfulness"] for e in result["examples"]) / 4, 3
     )
-    # Answers came through the API's prompt (context passages + sources) with the config's
-    # generation parameters.
+    # Answers came through the API's prompt (numbered context passages; the links travel in
+    # the response's sources, not the prompt) with the config's generation parameters.
     answering = [body for body in fake_server.requests if body.get("stream")]
     assert len(answering) == 4
     assert all(b["max_tokens"] == 40 and b["temperature"] == 0.0 for b in answering)
-    assert any(ABLITERATION_LINK in m["content"] for m in answering[0]["messages"])
+    user_turn = answering[0]["messages"][-1]["content"]
+    assert user_turn.startswith("Context:\n[1] ") and ABLITERATION[:60] in user_turn
+    assert ABLITERATION_LINK not in user_turn
     # The embedded store was closed: it can be opened again at once.
     from llm_twin.infrastructure.db.vector_store import open_vector_store
 
