@@ -12,13 +12,17 @@ so a second run does (almost) nothing.
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tools.data_warehouse import SAMPLE_DIR
 from tools.stages import pipeline_arguments, run_stage
+
+if TYPE_CHECKING:
+    from llm_twin.settings import Settings
 
 app = typer.Typer(add_completion=False)
 
@@ -47,6 +51,23 @@ def stage_command(name: str, arguments: list[str], directory: Path) -> list[str]
     if name != "end_to_end_data" or directory == SAMPLE_DIR:
         return arguments
     return [*arguments, "--set", f"import_dir={directory.resolve()}"]
+
+
+def warehouse_stopper(settings: "Settings") -> Callable[[], bool]:
+    """What stops the embedded warehouse server at the end of the run if the run started it,
+    so the main command leaves nothing running (a server that was already up stays up).
+
+    Args:
+        settings: The run's settings (``DATABASE_HOST`` unset: the embedded server).
+    """
+    from llm_twin.infrastructure.db.embedded_mongo import EmbeddedMongo
+
+    if not settings.uses_embedded_mongo:
+        return lambda: False
+    server = EmbeddedMongo(settings.warehouse_dir)
+    if server.status() is not None:
+        return lambda: False
+    return server.stop
 
 
 @app.command()
@@ -84,6 +105,7 @@ def main(
     settings = get_settings()
     summary: dict[str, Any] = {}
     timings: dict[str, float] = {}
+    stop_warehouse = warehouse_stopper(settings)
     try:
         stages: dict[str, Any] = {}
         for name, arguments in STAGES:
@@ -111,6 +133,8 @@ def main(
     except (LLMTwinError, RuntimeError) as error:
         typer.secho(f"error: {error}", fg="red", err=True)
         raise typer.Exit(2) from None
+    finally:
+        stop_warehouse()
     summary["timings_s"] = timings
     summary["next"] = NEXT_STEPS
     print(json.dumps(summary))

@@ -107,3 +107,24 @@ def test_warehouse_dying_mid_import_is_one_line(monkeypatch, tmp_path):
     assert result.exit_code == 2, result.output
     assert "the warehouse failed during the import (AutoReconnect)" in result.output
     assert "Traceback" not in result.output
+
+
+def test_quickstart_stops_the_warehouse_server_it_started_and_only_that(tmp_path, monkeypatch):
+    from llm_twin.infrastructure.db.embedded_mongo import EmbeddedMongo
+    from llm_twin.settings import Settings
+    from tools.quickstart import warehouse_stopper
+
+    monkeypatch.delenv("DATABASE_HOST", raising=False)
+    settings = Settings(DATA_DIR=tmp_path)
+    assert settings.uses_embedded_mongo
+    server = EmbeddedMongo(settings.warehouse_dir)
+    server.stop()
+    stop = warehouse_stopper(settings)  # nothing ran when the quickstart began
+    server.ensure_running()  # its stages start the server
+    assert stop() is True and server.status() is None
+    server.ensure_running()  # already up when a quickstart begins: left running
+    assert warehouse_stopper(settings)() is False and server.status() is not None
+    server.stop()
+    # A configured server (DATABASE_HOST) is never stopped.
+    remote = Settings(DATA_DIR=tmp_path, DATABASE_HOST="mongodb://127.0.0.1:9/")
+    assert warehouse_stopper(remote)() is False
