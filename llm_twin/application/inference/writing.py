@@ -142,6 +142,25 @@ def _thread_posts(text: str) -> list[str]:
     return [post for line in lines if line for post in _split_post(line, room)]
 
 
+#: Beginnings of write mode's prompt lines (``WRITE_TEMPLATE``): a small model sometimes copies
+#: them into its draft, where the reader must never see them.
+_PROMPT_LINES = ("material from my own writing:", "conventions:", "length: about")
+
+
+def _without_echoed_prompt(text: str, topic: str) -> str:
+    """``text`` without the prompt's own lines that the model copied ("Write a LinkedIn post
+    about <topic>", "Conventions: ...", "Length: about N words.")."""
+    topic_key = " ".join(topic.lower().split())
+
+    def echoed(line: str) -> bool:
+        key = " ".join(line.lower().split())
+        if key.startswith(_PROMPT_LINES):
+            return True
+        return key.startswith("write ") and bool(topic_key) and topic_key in key
+
+    return "\n".join(line for line in text.splitlines() if not echoed(line))
+
+
 def shape_draft(format_name: str, draft: str, topic: str, author: str | None = None) -> str:
     """``draft`` with the structure of its format (idempotent: a shaped draft is unchanged).
 
@@ -151,7 +170,7 @@ def shape_draft(format_name: str, draft: str, topic: str, author: str | None = N
         topic: The requested topic (a missing heading, subject line or hashtags come from it).
         author: The author's name (a newsletter's sign-off).
     """
-    text = draft.strip()
+    text = re.sub(r"\n{3,}", "\n\n", _without_echoed_prompt(draft, topic)).strip()
     if format_name == "article_section":
         if not _HEADING.match(text):
             text = f"## {_title(topic)}\n\n{text}"

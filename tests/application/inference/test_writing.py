@@ -48,3 +48,22 @@ def test_draft_task_prompt_names_the_format_conventions_and_length():
 def test_unknown_format_or_length_is_invalid_input(name, length):
     with pytest.raises(InvalidInput, match="unknown"):
         DraftTask.of(name, length)
+
+
+def test_prompt_lines_the_model_copied_never_reach_the_reader():
+    # SmolLM2-135M echoed its instructions into a quickstart draft (seen through /write).
+    draft = (
+        "### Merge your own models\n\nWe'll start by installing mergekit from source.\n\n"
+        "Write a LinkedIn post about why I merge models with mergekit\n"
+        "Conventions: open with a one-line hook; short paragraphs.\n"
+        "Length: about 80 words.\n\n#Merge #Models #Mergekit"
+    )
+    shaped = shape_draft("linkedin_post", draft, "why I merge models with mergekit")
+    assert "Conventions" not in shaped and "Length: about" not in shaped
+    assert "Write a LinkedIn post" not in shaped
+    assert "installing mergekit from source" in shaped
+    assert shaped.endswith("#Merge #Models #Mergekit")
+    assert "\n\n\n" not in shaped
+    # The author's own sentences that merely start with "Write" stay.
+    kept = shape_draft("article_section", "## Tips\n\nWrite tests first.", "testing")
+    assert kept == "## Tips\n\nWrite tests first."
