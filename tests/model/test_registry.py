@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from registry_versions import training_outcome
 
 from llm_twin.domain.exceptions import InvalidInput
 from llm_twin.model.finetuning.config import parse_config
@@ -26,27 +27,12 @@ def outcome_in(folder: Path, fingerprint: str, loss_end: float) -> TrainingOutco
     model_dir = run_dir / "dpo" / "merged"
     model_dir.mkdir(parents=True)
     (model_dir / "config.json").write_text('{"model_type": "llama"}')
-    adapters = {}
-    for stage in ("sft", "dpo"):
-        adapter = run_dir / stage / "adapter"
-        adapter.mkdir(parents=True)
-        (adapter / "adapter_config.json").write_text("{}")
-        adapters[stage] = str(adapter)
-    curves = run_dir / "training_curves.png"
-    curves.write_bytes(b"\x89PNG\r\n\x1a\n")
-    return TrainingOutcome(
-        fingerprint=fingerprint,
-        run_dir=run_dir,
-        model_dir=model_dir,
-        adapters=adapters,
+    return training_outcome(
+        run_dir,
+        model_dir,
+        fingerprint,
         base_model="offline:smollm2-135m-instruct",
-        dataset_versions={"instruct": "20260101-aaa", "preference": "20260101-bbb"},
-        device="cpu (cpu)",
-        precision="fp32",
-        quantization="none",
         metrics={"sft_loss_start": 2.5, "sft_loss_end": loss_end, "dpo_reward_margin_end": 0.1},
-        history={"sft": [], "dpo": []},
-        curves=curves,
         comet={"experiment_key": "abc"},
         duration_s=12.5,
     )
