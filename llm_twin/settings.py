@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -813,8 +814,9 @@ class APISettings(SettingsGroup):
         gt=0,
         alias="API_GENERATION_QUEUE_WAIT",
         description=(
-            "Longest wait for the model (s): a request whose estimated wait is longer is refused "
-            "at once with 429, one that waited that long is refused then."
+            "Longest wait for the model (s): a request whose estimated wait (plus one answer's "
+            "time of margin) is longer is refused at once with 429, one that waited that long "
+            "is refused then."
         ),
     )
     generation_deadline: float = Field(
@@ -918,6 +920,16 @@ def _nest(values: Mapping[str, object]) -> dict[str, object]:
     return nested
 
 
+#: Settings that were renamed, with what replaces them: set, they stop the process with this
+#: message instead of being silently ignored.
+RENAMED_SETTINGS = {
+    "LLM_HISTORY_CHARS": (
+        "set LLM_HISTORY_TOKENS instead (the chat history's budget, counted in the served "
+        "model's tokens; default 512)"
+    ),
+}
+
+
 class _FlatEnvSource(PydanticBaseSettingsSource):
     """Every setting from its flat env var name.
 
@@ -939,6 +951,11 @@ class _FlatEnvSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, object]:
         variables = self._source.env_vars
+        for old, new in RENAMED_SETTINGS.items():
+            if variables.get(old.lower()) is not None or variables.get(old) is not None:
+                where = ".env" if isinstance(self._source, DotEnvSettingsSource) else "environment"
+                # A renamed setting left behind would otherwise be ignored without a word.
+                raise ValueError(f"{old} (in the {where}) was renamed: {new}")
         return {
             alias: variables[name]
             for name, (_, alias) in _env_index().items()

@@ -75,3 +75,17 @@ def test_configured_opik_and_comet_are_left_enabled(monkeypatch, tmp_path):
     apply_offline_defaults(Settings(_env_file=None, DATA_DIR=tmp_path))
     assert "OPIK_TRACK_DISABLE" not in os.environ
     assert "COMET_START_ONLINE" not in os.environ
+
+
+def test_a_renamed_setting_stops_with_its_replacement(monkeypatch, tmp_path):
+    monkeypatch.setenv("LLM_HISTORY_CHARS", "900")
+    renamed = r"LLM_HISTORY_CHARS \(in the environment\) was renamed.*LLM_HISTORY_TOKENS"
+    with pytest.raises(ValueError, match=renamed):
+        Settings(_env_file=None)
+    monkeypatch.delenv("LLM_HISTORY_CHARS")
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("llm_history_chars=900\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"LLM_HISTORY_CHARS \(in the \.env\) was renamed"):
+        Settings(_env_file=dotenv)
+    dotenv.write_text("LLM_HISTORY_TOKENS=300\n", encoding="utf-8")
+    assert Settings(_env_file=dotenv).llm.history_tokens == 300

@@ -2,15 +2,18 @@
 cancellation (client gone, deadline passed) and the cap on ``max_tokens``.
 
 A model generates ``slots`` answers at a time (the local model: one). Up to ``depth`` more
-requests wait for a slot, each at most ``max_wait`` seconds; a request beyond that is refused at
-once with :class:`Overloaded` (the API answers 429 with ``Retry-After``), so load is shed before
-any work is done instead of timing out a minute later. A request that is cancelled or times out
+requests wait for a slot, in arrival order, each at most ``max_wait`` seconds. A request beyond
+that, or whose estimated wait (the requests ahead of it times the measured service time, plus
+one service time of margin) is longer than ``max_wait``, is refused at once with
+:class:`Overloaded` (the API answers 429 with ``Retry-After``), so load is shed before any work
+is done instead of timing out a minute later. A request that is cancelled or times out
 while queued never starts generating.
 """
 
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -105,30 +108,49 @@ class GenerationGate:
     """The bounded queue in front of one model.
 
     Args:
-        model: The model's id (in messages).
+        model: The model's id (in messages), or a function returning it (a service whose model
+            is reloaded names the one serving now).
         slots: Answers generated at once.
         depth: Requests that may wait for a slot; more are refused at once.
         max_wait: Longest wait for a slot (s); a request whose estimated wait is longer is
             refused at once, one that waits that long is refused then.
     """
 
-    def __init__(self, model: str, *, slots: int, depth: int, max_wait: float) -> None:
-        self.model = model
+    def __init__(
+        self, model: str | Callable[[], str], *, slots: int, depth: int, max_wait: float
+    ) -> None:
+        self._model = model
         self.slots = max(1, slots)
         self.depth = max(0, depth)
         self.max_wait = max_wait
         self.active = 0
-        self.waiting = 0
+        #: Tickets of the queued requests, oldest first: slots go to them in arrival order, so
+        #: the wait estimated at admission holds (a newer request never overtakes an older one).
+        self._queue: deque[object] = deque()
         #: Moving average of the time one request holds a slot (s); starts unknown.
         self.service_time: float | None = None
         self._condition = threading.Condition()
 
+    @property
+    def model(self) -> str:
+        """The id of the model this queue is in front of."""
+        return self._model() if callable(self._model) else self._model
+
+    @property
+    def waiting(self) -> int:
+        """Requests queued for a slot."""
+        return len(self._queue)
+
     def _estimated_wait(self) -> float:
-        """Seconds a newly queued request would wait (0 while the service time is unknown)."""
+        """Seconds a newly queued request would wait for its slot, with one service time of
+        margin (a request ahead may take longer than the average); 0 while the service time is
+        unknown."""
         if self.service_time is None:
             return 0.0
         ahead = self.active + self.waiting + 1 - self.slots
-        return max(0.0, ahead / self.slots * self.service_time)
+        if ahead <= 0:
+            return 0.0
+        return (ahead + 1) / self.slots * self.service_time
 
     def _refuse_now(self) -> None:
         """Raise :class:`Overloaded` when the queue is full or its wait too long."""
@@ -169,11 +191,12 @@ class GenerationGate:
         """
         with self._condition:
             self._refuse_now()
-            self.waiting += 1
+            ticket = object()
+            self._queue.append(ticket)
             cancellation.on_cancel(self._wake)
             waited_until = time.monotonic() + self.max_wait
             try:
-                while self.active >= self.slots:
+                while self.active >= self.slots or self._queue[0] is not ticket:
                     cancellation.check()
                     left = waited_until - time.monotonic()
                     if left <= 0:
@@ -184,7 +207,9 @@ class GenerationGate:
                     self._condition.wait(left)
                 cancellation.check()
             finally:
-                self.waiting -= 1
+                self._queue.remove(ticket)
+                # The next in line may take a free slot now (this one left, served or not).
+                self._condition.notify_all()
             self.active += 1
         started = time.monotonic()
         held = [True]

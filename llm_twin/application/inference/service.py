@@ -154,7 +154,7 @@ class TwinService:
         self.rewriter = QueryRewriter.from_settings(self.settings)
         api = self.settings.api
         self.gate = GenerationGate(
-            self.model_id,
+            lambda: self.model_id,  # the model serving now (hot reload swaps it)
             slots=api.generation_slots,
             depth=api.generation_queue_depth,
             max_wait=api.generation_queue_wait,

@@ -84,3 +84,59 @@ def test_max_tokens_cap():
     check_max_tokens(512, 512, "max_tokens")
     with pytest.raises(InvalidInput, match=r"^max_tokens: at most 512"):
         check_max_tokens(4096, 512, "max_tokens")
+
+
+def test_queued_requests_get_the_slot_in_arrival_order():
+    gate = GenerationGate("m", slots=1, depth=10, max_wait=30)
+    release = gate.enter(Cancellation())
+    order: list[int] = []
+
+    def queued(index: int) -> None:
+        free = gate.enter(Cancellation())
+        order.append(index)
+        time.sleep(0.01)  # hold the slot a moment, as a generation would
+        free()
+
+    waiters = []
+    for index in range(5):
+        waiter = threading.Thread(target=queued, args=(index,))
+        waiter.start()
+        waiters.append(waiter)
+        deadline = time.monotonic() + 5  # queue them one after another
+        while gate.waiting < index + 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    release()
+    for waiter in waiters:
+        waiter.join(timeout=5)
+    assert order == [0, 1, 2, 3, 4]
+    assert gate.active == 0 and gate.waiting == 0
+
+
+def test_admission_keeps_one_service_time_of_margin():
+    # One generating, none queued, 10 s per answer: the next would wait ~10 s, but a request
+    # ahead may run long, so with max_wait 15 it is refused at once rather than waiting 15 s
+    # for a 429 (the estimate counts one service time of margin: 20 s).
+    gate = GenerationGate("m", slots=1, depth=10, max_wait=15)
+    gate.service_time = 10.0
+    release = gate.enter(Cancellation())
+    started = time.monotonic()
+    with pytest.raises(Overloaded, match="estimated wait of 20 s"):
+        gate.enter(Cancellation())
+    assert time.monotonic() - started < 0.5
+    gate.max_wait = 25  # room for the margin: admitted and queued
+    admitted = threading.Event()
+    waiter = threading.Thread(target=lambda: (gate.enter(Cancellation())(), admitted.set()))
+    waiter.start()
+    release()
+    assert admitted.wait(5)
+    waiter.join()
+
+
+def test_refusals_name_the_model_serving_now():
+    serving = ["v1"]
+    gate = GenerationGate(lambda: serving[0], slots=1, depth=0, max_wait=5)
+    release = gate.enter(Cancellation())
+    serving[0] = "v2"  # hot reload
+    with pytest.raises(Overloaded, match=r"^model v2 is busy"):
+        gate.enter(Cancellation())
+    release()
