@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,9 @@ def judge_reply(prompt: str) -> str:
 
 
 @pytest.fixture
-def base_env(tmp_path: Path, zenml_store: Path) -> dict:
+def base_env(tmp_path: Path, zenml_store: Path) -> Iterator[dict]:
+    from llm_twin.infrastructure.db.embedded_mongo import EmbeddedMongo
+
     data_dir = tmp_path / "data"
     environment = {
         **os.environ,
@@ -80,7 +83,10 @@ def base_env(tmp_path: Path, zenml_store: Path) -> dict:
     }
     for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "JUDGE_BASE_URL", "JUDGE_API_KEY"):
         environment.pop(name, None)
-    return environment
+    yield environment
+    # The pipeline started the embedded warehouse of DATA_DIR (authors for the RAG evaluation)
+    # in its own process; nothing may keep running after the test.
+    EmbeddedMongo(data_dir / "warehouse").stop()
 
 
 @pytest.fixture

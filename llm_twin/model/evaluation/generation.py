@@ -120,9 +120,16 @@ def generate(
     params = GenerationParams(
         max_new_tokens=max_new_tokens, temperature=0.0, repetition_penalty=repetition_penalty
     )
-    conversations = [build_messages(text) for text in instructions]
+    # Batched by prompt length (answers returned in the caller's order): a batch is padded to
+    # its longest prompt, and one long grounded prompt among short ones made the whole batch
+    # pay for it.
+    order = sorted(range(len(instructions)), key=lambda index: len(instructions[index]))
+    conversations = [build_messages(instructions[index]) for index in order]
     completions = model.generate_batch(conversations, params, batch_size=batch_size)
-    return [completion.text.strip() for completion in completions]
+    texts = [""] * len(instructions)
+    for index, completion in zip(order, completions, strict=True):
+        texts[index] = completion.text.strip()
+    return texts
 
 
 def ct2_export_for(spec: ModelSpec, device: str, engine: str = "auto") -> Path | None:

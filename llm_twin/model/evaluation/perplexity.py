@@ -106,6 +106,10 @@ def summed_nll(
     import torch
 
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    # Rows of similar length batched together: padding is computed and thrown away (one long
+    # grounded prompt among short rows padded the whole batch to it). The sums do not depend on
+    # the order.
+    rows = sorted(rows, key=lambda row: len(row[0]))
     total_nll, total_tokens = 0.0, 0
     for start in range(0, len(rows), batch_size):
         batch = rows[start : start + batch_size]

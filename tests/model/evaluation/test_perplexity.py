@@ -116,3 +116,23 @@ def test_document_perplexity_is_token_weighted_over_documents(overfit) -> None:
     assert windowed_tokens == tokens and windowed > 1.0
     with pytest.raises(ValueError, match="no document tokens"):
         document_perplexity(model, tokenizer, [""])
+
+
+def test_generated_answers_come_back_in_the_callers_order(tmp_path) -> None:
+    """Evaluation batches prompts by length; each answer must still match its instruction."""
+    import torch
+
+    from llm_twin.infrastructure.llm.local import TransformersBackend
+    from llm_twin.model.evaluation.generation import generate
+
+    torch.set_num_threads(1)
+    backend = TransformersBackend(build_tiny_model(tmp_path), model_id="tiny")
+    backend.load()
+    try:
+        instructions = ["A much longer instruction about " + "models " * 12, "Hi?", "Why rust?"]
+        answers = generate(backend, instructions, 6, 1)
+        backwards = generate(backend, instructions[::-1], 6, 1)
+    finally:
+        backend.close()
+    assert answers == backwards[::-1]
+    assert len(set(answers)) == 3  # different prompts, different greedy answers

@@ -180,6 +180,7 @@ def _answer_one(
         "supported": scored.supported,
         "failure": scored.failure,
         "model": result.model,
+        "prompt_tokens": result.usage.prompt_tokens,
         "completion_tokens": result.usage.completion_tokens,
         "generation_ms": round(result.latency_ms.generation, 1),
     }
