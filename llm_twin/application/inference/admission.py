@@ -157,6 +157,14 @@ class GenerationGate:
         if self.active < self.slots and self.waiting == 0:
             return
         estimate = self._estimated_wait()
+        if self.service_time is None and self.waiting >= self.slots:
+            # Cold start: with no answer timed yet the wait cannot be estimated, so only one
+            # request per slot queues (a burst would otherwise fill the queue and time out).
+            raise Overloaded(
+                f"model {self.model} is busy: its first answers are not timed yet "
+                f"({self.active} generating, {self.waiting} queued); retry later",
+                1,
+            )
         if self.waiting >= self.depth:
             raise Overloaded(
                 f"model {self.model} is busy: {self.active} generating and {self.waiting} "
@@ -199,7 +207,7 @@ class GenerationGate:
                 while self.active >= self.slots or self._queue[0] is not ticket:
                     cancellation.check()
                     left = waited_until - time.monotonic()
-                    if left <= 0:
+                    if left <= 0 or self._cannot_make_it(ticket, left):
                         raise Overloaded(
                             f"model {self.model} is busy: no slot within {self.max_wait:.0f} s",
                             self._estimated_wait() or self.max_wait,
@@ -220,6 +228,15 @@ class GenerationGate:
                     self._release(time.monotonic() - started)
 
         return release
+
+    def _cannot_make_it(self, ticket: object, left: float) -> bool:
+        """True when the requests ahead of ``ticket`` will, by the measured service time, hold
+        the slots longer than the ``left`` seconds it may still wait: it gives up now rather
+        than when its wait runs out."""
+        if self.service_time is None:
+            return False
+        ahead = self._queue.index(ticket) + max(0, self.active - self.slots + 1)
+        return ahead / self.slots * self.service_time > left
 
     def _release(self, held: float) -> None:
         with self._condition:

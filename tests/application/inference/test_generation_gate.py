@@ -88,6 +88,7 @@ def test_max_tokens_cap():
 
 def test_queued_requests_get_the_slot_in_arrival_order():
     gate = GenerationGate("m", slots=1, depth=10, max_wait=30)
+    gate.service_time = 0.01
     release = gate.enter(Cancellation())
     order: list[int] = []
 
@@ -139,4 +140,46 @@ def test_refusals_name_the_model_serving_now():
     serving[0] = "v2"  # hot reload
     with pytest.raises(Overloaded, match=r"^model v2 is busy"):
         gate.enter(Cancellation())
+    release()
+
+
+def test_cold_start_queues_one_request_per_slot_until_an_answer_is_timed():
+    gate = GenerationGate("m", slots=1, depth=10, max_wait=30)
+    release = gate.enter(Cancellation())
+    waiter = threading.Thread(target=lambda: gate.enter(Cancellation())())
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while gate.waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    started = time.monotonic()
+    with pytest.raises(Overloaded, match="not timed yet"):
+        gate.enter(Cancellation())
+    assert time.monotonic() - started < 0.5
+    release()
+    waiter.join(timeout=5)
+    assert gate.service_time is not None and gate.active == 0 and gate.waiting == 0
+
+
+def test_a_queued_request_gives_up_once_the_measured_time_ahead_exceeds_its_wait():
+    gate = GenerationGate("m", slots=1, depth=10, max_wait=5)
+    gate.service_time = 1.0
+    release = gate.enter(Cancellation())
+    outcome: list[float] = []
+
+    def queued() -> None:
+        started = time.monotonic()
+        with pytest.raises(Overloaded, match="no slot"):
+            gate.enter(Cancellation())
+        outcome.append(time.monotonic() - started)
+
+    waiter = threading.Thread(target=queued)
+    waiter.start()
+    deadline = time.monotonic() + 5
+    while gate.waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    with gate._condition:  # the running answer turns out slow: 10 s per answer now
+        gate.service_time = 10.0
+        gate._condition.notify_all()
+    waiter.join(timeout=5)
+    assert outcome and outcome[0] < 1.0  # not the 5 s max_wait
     release()
