@@ -141,16 +141,25 @@ class GenerationGate:
         """Requests queued for a slot."""
         return len(self._queue)
 
+    def _requests_ahead(self, queued_before: int) -> int:
+        """Requests that must release a slot before one with ``queued_before`` requests queued in
+        front of it gets one: those queued before it, plus the generating ones beyond the
+        slots that are free."""
+        return max(0, queued_before + self.active + 1 - self.slots)
+
+    def _time_for(self, requests: int) -> float | None:
+        """Seconds ``requests`` hold the slots by the measured service time (None while no answer
+        has been timed). The one estimate behind both admission and giving up in the queue."""
+        if self.service_time is None:
+            return None
+        return requests / self.slots * self.service_time
+
     def _estimated_wait(self) -> float:
         """Seconds a newly queued request would wait for its slot, with one service time of
         margin (a request ahead may take longer than the average); 0 while the service time is
-        unknown."""
-        if self.service_time is None:
-            return 0.0
-        ahead = self.active + self.waiting + 1 - self.slots
-        if ahead <= 0:
-            return 0.0
-        return (ahead + 1) / self.slots * self.service_time
+        unknown or a slot is free."""
+        ahead = self._requests_ahead(self.waiting)
+        return (self._time_for(ahead + 1) or 0.0) if ahead else 0.0
 
     def _refuse_now(self) -> None:
         """Raise :class:`Overloaded` when the queue is full or its wait too long."""
@@ -207,11 +216,12 @@ class GenerationGate:
                 while self.active >= self.slots or self._queue[0] is not ticket:
                     cancellation.check()
                     left = waited_until - time.monotonic()
-                    if left <= 0 or self._cannot_make_it(ticket, left):
+                    if left <= 0:
                         raise Overloaded(
-                            f"model {self.model} is busy: no slot within {self.max_wait:.0f} s",
+                            f"model {self.model} is busy: no slot within {self.max_wait:g} s",
                             self._estimated_wait() or self.max_wait,
                         )
+                    self._give_up_if_too_slow(ticket, left)
                     self._condition.wait(left)
                 cancellation.check()
             finally:
@@ -229,14 +239,18 @@ class GenerationGate:
 
         return release
 
-    def _cannot_make_it(self, ticket: object, left: float) -> bool:
-        """True when the requests ahead of ``ticket`` will, by the measured service time, hold
-        the slots longer than the ``left`` seconds it may still wait: it gives up now rather
-        than when its wait runs out."""
-        if self.service_time is None:
-            return False
-        ahead = self._queue.index(ticket) + max(0, self.active - self.slots + 1)
-        return ahead / self.slots * self.service_time > left
+    def _give_up_if_too_slow(self, ticket: object, left: float) -> None:
+        """Raise :class:`Overloaded` when the requests ahead of ``ticket`` will, by the measured
+        service time, hold the slots longer than the ``left`` seconds it may still wait: it gives
+        up now rather than when its wait runs out."""
+        ahead = self._requests_ahead(self._queue.index(ticket))
+        needed = self._time_for(ahead)
+        if needed is not None and needed > left:
+            raise Overloaded(
+                f"model {self.model} is busy: the {ahead} request(s) ahead need about "
+                f"{needed:.0f} s, more than the {left:.0f} s this one may still wait; retry later",
+                needed,
+            )
 
     def _release(self, held: float) -> None:
         with self._condition:

@@ -165,12 +165,14 @@ def test_a_queued_request_gives_up_once_the_measured_time_ahead_exceeds_its_wait
     gate.service_time = 1.0
     release = gate.enter(Cancellation())
     outcome: list[float] = []
+    refusals: list[Overloaded] = []
 
     def queued() -> None:
         started = time.monotonic()
-        with pytest.raises(Overloaded, match="no slot"):
+        with pytest.raises(Overloaded, match="the 1 request") as refused:
             gate.enter(Cancellation())
         outcome.append(time.monotonic() - started)
+        refusals.append(refused.value)
 
     waiter = threading.Thread(target=queued)
     waiter.start()
@@ -182,4 +184,16 @@ def test_a_queued_request_gives_up_once_the_measured_time_ahead_exceeds_its_wait
         gate._condition.notify_all()
     waiter.join(timeout=5)
     assert outcome and outcome[0] < 1.0  # not the 5 s max_wait
+    # It says why it gave up (the measured time ahead), not that its wait ran out.
+    assert "need about 10 s" in str(refusals[0]) and "no slot within" not in str(refusals[0])
+    assert refusals[0].retry_after == pytest.approx(10.0)
+    release()
+
+
+def test_a_queued_request_whose_wait_runs_out_says_so():
+    gate = GenerationGate("m", slots=1, depth=10, max_wait=0.2)
+    release = gate.enter(Cancellation())  # the first answer is not timed: no early give-up
+    with pytest.raises(Overloaded, match=r"no slot within 0\.2 s"):
+        gate.enter(Cancellation())
+    assert gate.waiting == 0
     release()
