@@ -6,9 +6,12 @@ marker file written last (:data:`EXPORT_MARKER`): a folder without it is an unfi
 and is ignored. The same converter serves the twin (a Llama) and the query encoder (a BERT).
 """
 
+import gc
 import json
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from loguru import logger
@@ -29,6 +32,26 @@ _COPIED_FILES = (
     "modules.json",
     "sentence_bert_config.json",
 )
+
+
+@contextmanager
+def frozen_gc() -> Iterator[None]:
+    """Hide the objects alive now from the garbage collector for the ``with`` block.
+
+    CTranslate2's converter calls ``gc.collect()`` after every layer. In a pipeline process
+    (ZenML, transformers and torch loaded: ~500k tracked objects) each call walks all of them:
+    30 calls took 17.6 s of an 18 s SmolLM2-135M export, 2.2 s with them frozen. Garbage made
+    inside the block is still collected; the frozen objects return to the collector after it.
+    A caller that froze objects already keeps its own freeze (nothing is unfrozen then).
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def ct2_export_dir(source: Path, quantization: str = "int8") -> Path:
@@ -90,9 +113,10 @@ def convert_to_ct2(
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     copied = [name for name in _COPIED_FILES if (source / name).is_file()]
-    TransformersConverter(str(source), copy_files=copied).convert(
-        str(staging), quantization=quantization, force=True
-    )
+    with frozen_gc():
+        TransformersConverter(str(source), copy_files=copied).convert(
+            str(staging), quantization=quantization, force=True
+        )
     config = json.loads((source / "config.json").read_text())
     record = {
         "format": "ctranslate2",

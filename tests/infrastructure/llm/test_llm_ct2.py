@@ -1,6 +1,7 @@
 """The CTranslate2 engine with the tiny model converted in a fixture: real streaming, stop on
 close, token counts, the same greedy tokens as transformers, engine selection."""
 
+import gc
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from llm_twin.infrastructure.llm.exports import (
     EXPORT_MARKER,
     convert_to_ct2,
     ct2_export_dir,
+    frozen_gc,
     has_ct2_export,
 )
 from llm_twin.infrastructure.llm.factory import (
@@ -53,6 +55,38 @@ def test_export_is_self_contained_and_marked(exports: dict[str, Path], tiny_mode
         assert not export.with_name(export.name + ".partial").exists()
     assert ct2_export_dir(tiny_model_dir).name == tiny_model_dir.name + "-ct2-int8"
     assert not has_ct2_export(tiny_model_dir)
+
+
+def test_conversion_runs_with_the_existing_objects_frozen(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The converter's per-layer gc.collect() must not walk the process's objects (17.6 s of an
+    # 18 s export in a pipeline process); afterwards every object is collectable again.
+    from ctranslate2.converters import TransformersConverter
+
+    frozen_during: list[int] = []
+    convert = TransformersConverter.convert
+
+    def recording(self, *args, **kwargs):
+        frozen_during.append(gc.get_freeze_count())
+        return convert(self, *args, **kwargs)
+
+    monkeypatch.setattr(TransformersConverter, "convert", recording)
+    before = gc.get_freeze_count()
+    convert_to_ct2(tiny_model_dir, tmp_path / "export")
+    assert frozen_during and frozen_during[0] > 0
+    assert gc.get_freeze_count() == before
+
+
+def test_frozen_gc_keeps_a_callers_freeze():
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with frozen_gc():
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen  # not unfrozen by the inner block
+    finally:
+        gc.unfreeze()
 
 
 def test_streams_several_deltas_with_counts(ct2: CTranslate2Backend):
