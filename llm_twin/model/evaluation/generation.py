@@ -5,7 +5,8 @@ model's own chat template, exactly as the inference service does (no retrieved c
 format the twin was trained on). Each model is the service's local backend
 (:class:`~llm_twin.infrastructure.llm.local.TransformersBackend`, which also scores perplexity):
 generation is greedy and batched with its ``generate_batch``, on the CTranslate2 export where the
-service would use it (:func:`ct2_export_for`); with ``use_vllm=auto`` it runs on vLLM when
+service would use it (:func:`ct2_export_for`; the pt and sft models then answer on an export
+of their merged weights, :func:`merged_ct2_wanted`); with ``use_vllm=auto`` it runs on vLLM when
 vLLM is importable and CUDA is available (a GPU-only path: this project's CPU environment cannot
 run it).
 """
@@ -135,8 +136,7 @@ def generate(
 def ct2_export_for(spec: ModelSpec, device: str, engine: str = "auto") -> Path | None:
     """The CTranslate2 export that answers for ``spec`` (the engine the service would use), or
     None: on the CPU, a folder with an export and its own tokenizer, no adapter. The pt and sft
-    models (adapters merged in memory) keep transformers: exporting them would mean saving the
-    merged weights and converting them for one batch of answers.
+    models (adapters merged in memory) have none: see :func:`merged_ct2_wanted`.
 
     Args:
         spec: The model.
@@ -152,6 +152,35 @@ def ct2_export_for(spec: ModelSpec, device: str, engine: str = "auto") -> Path |
     if engine_for(folder, "transformers" if engine == "transformers" else "auto", device) != "ct2":
         return None
     return ct2_export_dir(folder)
+
+
+def merged_ct2_wanted(spec: ModelSpec, device: str, engine: str = "auto") -> bool:
+    """True when ``spec`` is adapters merged into a model that answers on CTranslate2 (the base's
+    export exists, CPU): its merged weights are exported for its answers too
+    (:func:`export_merged`), so every compared model answers on the same engine, and faster
+    (about 4 s to save and convert SmolLM2-135M against ~15 s saved on transformers' answers).
+
+    Args:
+        spec: The model.
+        device: The resolved device.
+        engine: ``LLM_ENGINE`` (``transformers``: never).
+    """
+    from llm_twin.infrastructure.llm.factory import engine_for
+
+    folder = Path(spec.path)
+    if not spec.adapters or not folder.is_dir():
+        return False
+    mode = "transformers" if engine == "transformers" else "auto"
+    return engine_for(folder, mode, device) == "ct2"
+
+
+def export_merged(model: "TransformersBackend", directory: Path) -> Path:
+    """The int8 CTranslate2 export of ``model`` (adapters merged), written under ``directory``
+    (a scratch folder the caller removes)."""
+    from llm_twin.infrastructure.llm.exports import convert_to_ct2
+
+    merged = save_merged(model, directory / "merged")
+    return convert_to_ct2(merged, directory / "merged-ct2-int8")
 
 
 def generate_ct2(

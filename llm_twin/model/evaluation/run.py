@@ -349,10 +349,12 @@ def _run_model(
 
     from llm_twin.model.evaluation.generation import (
         ct2_export_for,
+        export_merged,
         generate,
         generate_ct2,
         generate_vllm,
         loaded,
+        merged_ct2_wanted,
         save_merged,
     )
     from llm_twin.model.evaluation.perplexity import document_perplexity, perplexity
@@ -377,10 +379,16 @@ def _run_model(
             device=device,
         )
         if not use_vllm:
-            export = ct2_export_for(spec, device, get_settings().llm.engine)
-            options = (config.max_new_tokens, config.batch_size, config.repetition_penalty)
+            engine = get_settings().llm.engine
+            export = ct2_export_for(spec, device, engine)
+            on_ct2 = (config.max_new_tokens, config.ct2_batch_size, config.repetition_penalty)
             if export is not None:
-                return metrics, generate_ct2(export, instructions, *options), "ct2"
+                return metrics, generate_ct2(export, instructions, *on_ct2), "ct2"
+            if merged_ct2_wanted(spec, device, engine):
+                with tempfile.TemporaryDirectory() as scratch:
+                    export = export_merged(model, Path(scratch))
+                    return metrics, generate_ct2(export, instructions, *on_ct2), "ct2"
+            options = (config.max_new_tokens, config.batch_size, config.repetition_penalty)
             return metrics, generate(model, instructions, *options), "transformers"
         with tempfile.TemporaryDirectory() as scratch:
             path = spec.path
