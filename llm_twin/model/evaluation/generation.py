@@ -144,14 +144,21 @@ def ct2_export_for(spec: ModelSpec, device: str, engine: str = "auto") -> Path |
         engine: ``LLM_ENGINE`` (``transformers``: never).
     """
     from llm_twin.infrastructure.llm.exports import ct2_export_dir
-    from llm_twin.infrastructure.llm.factory import engine_for
 
     folder = Path(spec.path)
     if spec.adapters or spec.tokenizer_path != spec.path or not folder.is_dir():
         return None
-    if engine_for(folder, "transformers" if engine == "transformers" else "auto", device) != "ct2":
-        return None
-    return ct2_export_dir(folder)
+    return ct2_export_dir(folder) if _answers_on_ct2(folder, device, engine) else None
+
+
+def _answers_on_ct2(folder: Path, device: str, engine: str) -> bool:
+    """True when the model folder ``folder`` answers on CTranslate2 for ``LLM_ENGINE`` ``engine``
+    (``ct2`` is honoured only where an export exists: the evaluation never converts a model the
+    service would not run on it)."""
+    from llm_twin.infrastructure.llm.factory import engine_for
+
+    mode = "transformers" if engine == "transformers" else "auto"
+    return engine_for(folder, mode, device) == "ct2"
 
 
 def merged_ct2_wanted(spec: ModelSpec, device: str, engine: str = "auto") -> bool:
@@ -165,13 +172,8 @@ def merged_ct2_wanted(spec: ModelSpec, device: str, engine: str = "auto") -> boo
         device: The resolved device.
         engine: ``LLM_ENGINE`` (``transformers``: never).
     """
-    from llm_twin.infrastructure.llm.factory import engine_for
-
     folder = Path(spec.path)
-    if not spec.adapters or not folder.is_dir():
-        return False
-    mode = "transformers" if engine == "transformers" else "auto"
-    return engine_for(folder, mode, device) == "ct2"
+    return bool(spec.adapters) and folder.is_dir() and _answers_on_ct2(folder, device, engine)
 
 
 def export_merged(model: "TransformersBackend", directory: Path) -> Path:
