@@ -40,8 +40,8 @@ else
   .venv/bin/python -m pip install -qq --upgrade pip
   # The lock pins torch==2.13.0: on a CPU machine point pip at a CPU wheel (see README).
   # --no-compile: pip would byte-compile all ~28k .py files of the venv, one at a time (about
-  # 2 of the setup's ~3.5 minutes on 2 cores); Python compiles the modules a command imports on
-  # first use and caches them, as uv does by default.
+  # 2 of the setup's ~3.5 minutes on 2 cores); tools/bytecode.py below compiles only what the
+  # project imports, in two processes.
   .venv/bin/python -m pip install -qq --no-compile -r requirements.lock
   .venv/bin/python -m pip install -qq --no-compile --no-deps -r requirements-nodeps.lock
   .venv/bin/python -m pip install -qq --no-compile --no-deps -e .
@@ -50,6 +50,9 @@ else
   if problems=$(.venv/bin/python -m pip check 2>&1 | grep -v -i -E "^((${nodeps}) |No broken requirements)"); then
     echo "$problems" >&2; exit 1
   fi
+  # Cache the bytecode of what the commands import (~30 s): with PYTHONDONTWRITEBYTECODE set
+  # nothing else would, and each pipeline process would compile torch, transformers and ZenML.
+  .venv/bin/python -m tools.bytecode
   echo "$want" > "$stamp"
   log "installed in $((SECONDS - started)) s; .venv is $(du -sh .venv | cut -f1)"
 fi

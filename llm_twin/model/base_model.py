@@ -10,6 +10,8 @@ import importlib.util
 import json
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from loguru import logger
@@ -79,16 +81,18 @@ def prepare_base_model(target: Path | None = None, *, force: bool = False) -> Pa
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
     started = time.perf_counter()
-    logger.info("converting {} into {} (about a minute)", source.name, target)
-    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
-    loaded = AutoModelForCausalLM.from_pretrained(
-        source.parent, gguf_file=source.name, dtype=torch.float32
-    )
+    logger.info("converting {} into {} (about half a minute)", source.name, target)
+    with _parsed_once(source):
+        tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+        loaded = AutoModelForCausalLM.from_pretrained(
+            source.parent, gguf_file=source.name, dtype=torch.float32
+        )
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    model = LlamaForCausalLM(config)
-    model.load_state_dict(loaded.state_dict())
+    with torch.device("meta"):  # no random initialisation: every weight is assigned below
+        model = LlamaForCausalLM(config)
+    model.load_state_dict(loaded.state_dict(), assign=True)
     model.generation_config = loaded.generation_config
     del loaded
     # Write to a sibling folder, then swap: an interrupted run never leaves a half folder.
@@ -105,6 +109,34 @@ def prepare_base_model(target: Path | None = None, *, force: bool = False) -> Pa
     logger.info("base model ready at {} in {:.0f} s", target, time.perf_counter() - started)
     _export(target, force=True)
     return target
+
+
+@contextmanager
+def _parsed_once(source: Path) -> Iterator[None]:
+    """Let transformers parse ``source`` once instead of three times.
+
+    ``from_pretrained(..., gguf_file=...)`` builds a new ``gguf.GGUFReader`` for the tokenizer,
+    for the config and for the weights; each reads the 49k-token vocabulary field by field
+    (~10 s here). Within this block the ``GGUFReader`` that transformers imports (inside
+    ``load_gguf_checkpoint``, at call time) hands back one parse of ``source``; any other path
+    is read as usual. The reader is read-only (a memory map opened with ``mode="r"``), so sharing
+    it is safe.
+    """
+    import gguf
+
+    original = gguf.GGUFReader
+    reader = original(source)
+
+    def shared_reader(path: object, mode: str = "r") -> object:
+        if mode == "r" and Path(str(path)).resolve() == source.resolve():
+            return reader
+        return original(path, mode)
+
+    gguf.GGUFReader = shared_reader  # type: ignore[assignment,misc]
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original  # type: ignore[misc]
 
 
 def _export(target: Path, force: bool = False) -> None:

@@ -51,3 +51,35 @@ def test_llm_settings_build_the_fallback_chain(tmp_path):
     assert settings.traces_dir == tmp_path / "traces"
     chain = build_llm(settings)
     assert [backend.name for backend in chain.backends] == ["openai", "local"]
+
+
+def test_the_conversion_parses_the_gguf_once(tmp_path):
+    """transformers builds a GGUFReader per from_pretrained call; within the conversion they
+    share one parse of the wheel's file, any other file is read as usual, and the library's
+    reader is restored afterwards."""
+    import gguf
+    import numpy as np
+
+    from llm_twin.model.base_model import _parsed_once
+
+    def write(path, name):
+        writer = gguf.GGUFWriter(path, "llama")
+        writer.add_name(name)
+        writer.add_tensor("token_embd.weight", np.zeros((2, 4), dtype=np.float32))
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+
+    source, other = tmp_path / "source.gguf", tmp_path / "other.gguf"
+    write(source, "source")
+    write(other, "other")
+    original = gguf.GGUFReader
+    with _parsed_once(source):
+        first = gguf.GGUFReader(source)
+        assert gguf.GGUFReader(str(source)) is first
+        assert bytes(first.fields["general.name"].parts[-1]) == b"source"
+        elsewhere = gguf.GGUFReader(other)
+        assert elsewhere is not first
+        assert bytes(elsewhere.fields["general.name"].parts[-1]) == b"other"
+    assert gguf.GGUFReader is original
