@@ -148,8 +148,10 @@ class EvaluationConfig(BaseModel):
         metric may be compared when these agree.
 
         Args:
-            inputs: ``base_model`` (the tokenizer), ``dataset_version`` (test rows) and
-                ``heldout`` (a digest of the scored held-out texts).
+            inputs: ``base_model`` (the tokenizer), ``dataset_version`` (test rows),
+                ``heldout`` (a digest of the scored held-out texts) and ``generation`` (the
+                engine and batch size that decoded the answers: greedy int8 answers decoded in
+                a padded batch differ from one-at-a-time ones, and so does their style).
         """
         answers = {
             "dataset_version": inputs.get("dataset_version"),
@@ -172,6 +174,7 @@ class EvaluationConfig(BaseModel):
                     "max_new_tokens": self.max_new_tokens,
                     "repetition_penalty": self.repetition_penalty,
                     "style_words": self.style_words,
+                    "generation": inputs.get("generation"),
                 }
             ),
         }

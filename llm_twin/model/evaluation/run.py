@@ -242,6 +242,7 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
             base_model=version.base_model,
             dataset_version=dataset_version,
             heldout=heldout.digest if heldout.texts else None,
+            generation=_generation(engine, config),
         ),
         "details": {
             "dataset_version": dataset_version,
@@ -304,6 +305,16 @@ def _samples(
         }
         for index, (instruction, reference) in enumerate(zip(instructions, references, strict=True))
     ]
+
+
+def _generation(engine: str, config: EvaluationConfig) -> str:
+    """How the answers were decoded, as the style comparison with production needs it: the
+    engine(s) and the batch size each used (``"ct2 batch 1"``, ``"ct2 batch 1+transformers
+    batch 10"``)."""
+    batches = {"ct2": config.ct2_batch_size, "transformers": config.batch_size}
+    return "+".join(
+        f"{name} batch {batches[name]}" if name in batches else name for name in engine.split("+")
+    )
 
 
 def _run_models(

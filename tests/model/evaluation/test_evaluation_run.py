@@ -69,7 +69,9 @@ def first(trained: Settings) -> dict:
     return evaluate(config(), trained)
 
 
-def test_base_sft_and_dpo_are_scored_on_every_offline_metric(first: dict) -> None:
+def test_base_sft_and_dpo_are_scored_on_every_offline_metric(
+    trained: Settings, first: dict
+) -> None:
     assert first["reused"] is False and first["version"] == 1 and first["twin"] == "dpo"
     assert set(first["metrics"]) == {"base", "sft", "dpo"}
     for model, values in first["metrics"].items():
@@ -93,6 +95,16 @@ def test_base_sft_and_dpo_are_scored_on_every_offline_metric(first: dict) -> Non
     # dpo (the registered model/, exported to CT2 at registration) answers on the CT2 engine,
     # base (no export) and sft (an adapter merged in memory) on transformers.
     assert first["details"]["generation"].startswith("ct2+transformers, greedy, max 12")
+    # The style comparison with production knows how the answers were decoded.
+    registry = ModelRegistry(registry_root(trained), "llm-twin", zenml=False)
+    inputs = {
+        "base_model": registry.select(str(first["version"])).base_model,
+        "dataset_version": first["details"]["dataset_version"],
+    }
+    decoded_so = config().comparability(**inputs, generation="ct2 batch 1+transformers batch 10")
+    assert first["comparability"]["style_delta"] == decoded_so["style_delta"]
+    batched = config().comparability(**inputs, generation="ct2 batch 10+transformers batch 10")
+    assert first["comparability"]["style_delta"] != batched["style_delta"]
 
 
 def test_publish_writes_the_report_records_the_version_and_promotes(

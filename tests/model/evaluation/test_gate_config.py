@@ -253,3 +253,18 @@ def test_comparability_follows_what_measures_each_metric() -> None:
     )
     window = parse_config({"heldout_window": 64}).comparability(**inputs)
     assert window["heldout_perplexity"] != base["heldout_perplexity"]
+    # Answers decoded one at a time vs in a padded int8 batch differ: their style is not
+    # compared with production's (perplexities are, they do not depend on decoding).
+    decoded = parse_config({}).comparability(**(inputs | {"generation": "ct2 batch 1"}))
+    batched = parse_config({}).comparability(**(inputs | {"generation": "ct2 batch 10"}))
+    assert decoded["style_delta"] != batched["style_delta"]
+    assert decoded["perplexity"] == batched["perplexity"]
+
+
+def test_the_generation_names_each_engine_with_its_batch_size() -> None:
+    from llm_twin.model.evaluation.run import _generation
+
+    config = parse_config({"batch_size": 4, "ct2_batch_size": 1})
+    assert _generation("ct2", config) == "ct2 batch 1"
+    assert _generation("ct2+transformers", config) == "ct2 batch 1+transformers batch 4"
+    assert _generation("vllm", config) == "vllm"
