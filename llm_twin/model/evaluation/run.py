@@ -238,12 +238,7 @@ def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
             name: {key: round(float(value), 6) for key, value in values.items()}
             for name, values in metrics.items()
         },
-        "comparability": config.comparability(
-            base_model=version.base_model,
-            dataset_version=dataset_version,
-            heldout=heldout.digest if heldout.texts else None,
-            generation=_generation(engine, config),
-        ),
+        "comparability": _comparability(config, version, dataset_version, heldout, engine),
         "details": {
             "dataset_version": dataset_version,
             "rows": len(instructions),
@@ -305,6 +300,22 @@ def _samples(
         }
         for index, (instruction, reference) in enumerate(zip(instructions, references, strict=True))
     ]
+
+
+def _comparability(
+    config: EvaluationConfig,
+    version: ModelVersion,
+    dataset_version: str,
+    heldout: "HeldOutTexts",
+    engine: str,
+) -> dict[str, str]:
+    """What makes each gated metric of this evaluation comparable with production's."""
+    return config.comparability(
+        base_model=version.base_model,
+        dataset_version=dataset_version,
+        heldout=heldout.digest if heldout.texts else None,
+        generation=_generation(engine, config),
+    )
 
 
 def _generation(engine: str, config: EvaluationConfig) -> str:
