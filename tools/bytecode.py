@@ -39,15 +39,19 @@ TORCH_FAMILY = frozenset(
 )
 
 
+def _sources() -> list[Path]:
+    """The ``.py`` files of the project's packages, in a stable order."""
+    return [path for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))]
+
+
 def project_modules() -> list[str]:
     """Dotted names of the project's own modules (``llm_twin.settings``, ``steps.training``…)."""
     names = []
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
-            if parts[-1] == "__init__":
-                parts.pop()
-            names.append(".".join(parts))
+    for path in _sources():
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names.append(".".join(parts))
     return names
 
 
@@ -56,14 +60,13 @@ def imported_modules() -> dict[str, set[str]]:
     imports inside functions (heavy libraries are imported lazily there), with the names taken
     from it (``from transformers import Trainer``: transformers loads ``Trainer`` lazily)."""
     names: dict[str, set[str]] = {}
-    for package in PACKAGES:
-        for path in (ROOT / package).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Import):
-                    for alias in node.names:
-                        names.setdefault(alias.name, set())
-                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    names.setdefault(node.module, set()).update(a.name for a in node.names)
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    names.setdefault(alias.name, set())
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.setdefault(node.module, set()).update(a.name for a in node.names)
     return dict(sorted(names.items()))
 
 
@@ -80,27 +83,37 @@ def groups() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     return torch_family, rest | {name: set() for name in project_modules()}
 
 
-def import_all(modules: dict[str, set[str]]) -> int:
-    """Import ``modules`` and the names taken from them with bytecode writing on; returns how
-    many could not be imported (optional extras such as the GPU-only ``bitsandbytes`` may be
-    missing)."""
+def import_all(modules: dict[str, set[str]]) -> list[str]:
+    """Import ``modules`` and the names taken from them with bytecode writing on.
+
+    Returns:
+        ``"module (error)"`` for each module that could not be imported (optional extras such
+        as the GPU-only ``bitsandbytes`` are absent on CPU machines); the rest is compiled.
+    """
     sys.dont_write_bytecode = False
-    missing = 0
+    missing = []
     for name, taken in modules.items():
         try:
             module = importlib.import_module(name)
             for attribute in taken:
                 if not hasattr(module, attribute):  # a lazy attribute loads here
                     importlib.import_module(f"{name}.{attribute}")
-        except Exception:  # an optional extra (bitsandbytes…); compiling the rest still helps
-            missing += 1
+        except Exception as error:  # reported by main(); compiling the rest still helps
+            missing.append(f"{name} ({type(error).__name__})")
     return missing
+
+
+#: Prefix of a child's report lines on stderr (the rest of its stderr is library warnings).
+REPORT = "==> not byte-compiled (its import failed; optional extras are absent on CPU): "
 
 
 def main() -> None:
     if len(sys.argv) > 1:  # a child: import the group named on the command line
         group = groups()[int(sys.argv[1])]
-        sys.exit(0 if import_all(group) < len(group) else 1)
+        missing = import_all(group)
+        for line in missing:
+            print(REPORT + line, file=sys.stderr)
+        sys.exit(0 if len(missing) < len(group) else 1)
     from llm_twin.settings import apply_offline_defaults
 
     apply_offline_defaults()  # the children inherit it: importing ZenML, Comet… stays offline
@@ -110,11 +123,19 @@ def main() -> None:
             [sys.executable, "-m", "tools.bytecode", str(index)],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,  # import-time warnings of libraries; nothing to act on
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for index in (0, 1)
     ]
-    failed = [child for child in children if child.wait() != 0]
+    failed = False
+    for child in children:
+        _, errors = child.communicate()
+        # Only the children's own report: import-time warnings of libraries are not actionable.
+        for line in errors.splitlines():
+            if line.startswith(REPORT):
+                print(line, file=sys.stderr)
+        failed = failed or child.returncode != 0
     if failed:
         sys.exit("error: byte-compiling the project's imports failed")
     print(
