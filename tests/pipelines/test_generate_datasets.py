@@ -116,7 +116,7 @@ def test_instruct_and_preference_pipelines(
     for split in ("train", "test"):
         for row in dataset[split]:
             assert row["answer"] in contents[row["document_id"]]  # the author's own text
-            assert row["generator"] == "structure-v1"
+            assert row["generator"] == "structure-v2"
             templates[row["template"]] = templates.get(row["template"], 0) + 1
             if row["template"] == "grounded_qa":
                 assert row["instruction"] == format_user_message(row["question"], row["context"])
@@ -124,7 +124,7 @@ def test_instruct_and_preference_pipelines(
     assert set(templates) <= set(TEMPLATES) and len(templates) >= 2
     assert sum(templates.values()) == (counts["train_samples"] + counts["test_samples"])
     card = (store.resolve(data_dir, "instruct") / "README.md").read_text()
-    assert "structure-v1" in card and "seed=1" in card and "| template | train | test |" in card
+    assert "structure-v2" in card and "seed=1" in card and "| template | train | test |" in card
 
     # Same input, same dataset: the re-run saves no new version.
     again = run_pipeline("generate_instruct_datasets", config, no_cache=True)

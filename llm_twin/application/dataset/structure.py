@@ -20,9 +20,11 @@ document's outline (:mod:`llm_twin.application.dataset.outline`):
 - ``keyphrase``: the fallback when none fits (no title, no paragraph before it): the
   :class:`~llm_twin.application.dataset.keyphrase.KeyphraseGenerator`'s instruction.
 
-Extracts in the middle of a document become ``grounded_qa`` (when a question is found) with
-probability ``grounded_share``, else ``continuation``; the draw is a hash of the seed, the
-document and the extract, so a re-run writes the same dataset.
+Extracts in the middle of a document, and those that start a section, become ``grounded_qa``
+(when a question is found) with probability ``grounded_share``, else ``continuation`` or
+``section``; the draw is a hash of the seed, the document and the extract, so a re-run writes the
+same dataset. Version 2 (``structure-v2``) also grounds section starts: version 1 grounded only
+middle extracts, and 3 % of its samples taught the twin to answer from a context.
 """
 
 import hashlib
@@ -42,7 +44,7 @@ from llm_twin.domain.vectors import Embedder
 if TYPE_CHECKING:
     from llm_twin.application.dataset.keyphrase import KeyphraseGenerator
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 TEMPLATES = ("opening", "section", "post", "code", "grounded_qa", "continuation", "keyphrase")
 
 #: Longest paragraph quoted in a continuation instruction (the tail of a longer one is kept).
@@ -130,9 +132,10 @@ class StructureGenerator(Generator):
 
     Args:
         seed: Fixes which middle extracts become grounded questions.
-        grounded_share: Fraction of middle extracts (with a question found) that become
-            ``grounded_qa`` samples; the rest are ``continuation`` samples. 0 for datasets
-            whose prompts get no retrieved context (the preference pipeline).
+        grounded_share: Fraction of the middle and section-start extracts (with a question
+            found) that become ``grounded_qa`` samples; the rest are ``continuation`` and
+            ``section`` samples. 0 for datasets whose prompts get no retrieved context (the
+            preference pipeline).
         distractors: Other passages of the same author put beside the answer's passage in a
             grounded sample's context.
         context_chars: Most characters of a grounded sample's context (default: the inference
@@ -148,7 +151,7 @@ class StructureGenerator(Generator):
     def __init__(
         self,
         seed: int = 42,
-        grounded_share: float = 0.35,
+        grounded_share: float = 0.75,
         distractors: int = 2,
         context_chars: int | None = None,
         embedder: Embedder | None = None,
@@ -243,7 +246,8 @@ class StructureGenerator(Generator):
         content = extract.document.content
         starts_region = region is not None and not content[region.start : extract.start].strip()
         if region is not None and region.kind == "section" and starts_region:
-            return self._section(extract, outline, region)
+            grounded = self._grounded(extract, region.heading)
+            return grounded or self._section(extract, outline, region)
         if extract.index == 0 and _before_sections(outline, extract.start) and outline.title:
             return self._opening(outline)
         return self._middle(extract, outline, region)
@@ -288,20 +292,27 @@ class StructureGenerator(Generator):
         start = "Write" if whole else "Write the beginning of"
         return _generated("code", f"{start} {region.heading} for {repository}{aside}.")
 
+    def _grounded(self, extract: Extract, heading: str, always: bool = False) -> Generated | None:
+        """A ``grounded_qa`` sample when a reader's question about the extract is found and the
+        seeded draw falls within ``grounded_share`` (``always``: whenever one is found)."""
+        if self.grounded_share == 0:
+            return None
+        question = question_for(extract.text, heading)
+        if question is None or not (always or _draw(self.seed, extract) < self.grounded_share):
+            return None
+        return Generated(
+            instruction=question.text,
+            extra={"template": "grounded_qa", "question": question.text},
+        )
+
     def _middle(self, extract: Extract, outline: Outline, region: Region | None) -> Generated:
         """A grounded question or a continuation for an extract inside the text."""
         heading = region.heading if region is not None and region.kind == "section" else ""
-        question = question_for(extract.text, heading)
         content = extract.document.content
         before = previous_paragraph(content, extract.start)
-        grounded = question is not None and (
-            _draw(self.seed, extract) < self.grounded_share or not before
-        )
-        if question is not None and grounded and self.grounded_share > 0:
-            return Generated(
-                instruction=question.text,
-                extra={"template": "grounded_qa", "question": question.text},
-            )
+        grounded = self._grounded(extract, heading, always=not before)
+        if grounded is not None:
+            return grounded
         if not before:
             return Generated()
         kind = "post" if extract.document.category == "posts" else "article"

@@ -23,7 +23,7 @@ def _exact(rows, documents):
     for row in rows:
         start = contents[row["document_id"]].index(row["answer"])
         assert row["answer"] == contents[row["document_id"]][start : start + len(row["answer"])]
-        assert row["generator"] == "structure-v1" and row["mode"] == "backtranslation"
+        assert row["generator"] == "structure-v2" and row["mode"] == "backtranslation"
 
 
 def test_article_templates_follow_the_outline():
@@ -65,7 +65,13 @@ def test_grounded_questions_and_their_share():
     for row in grounded:
         assert row["instruction"] == row["question"]  # the assembly adds the context
         assert row["question"].endswith("?")
-    # Same seed, same choice; the share decides how many middle extracts are grounded.
+    # A section start with a question is grounded too (structure-v2); at share 0 it stays a
+    # section sample.
+    start = next(r for r in grounded if r["answer"].startswith("LoRA is a method"))
+    assert start["question"] == "What is LoRA?"
+    sections = _rows([document], grounded_share=0.0)[1]
+    assert next(r for r in sections if r["answer"] == start["answer"])["template"] == "section"
+    # Same seed, same choice; the share decides how many extracts are grounded.
     assert (
         _rows([document], grounded_share=0.5, seed=3)[1]
         == _rows([document], grounded_share=0.5, seed=3)[1]
@@ -131,7 +137,7 @@ def test_card_counts_rows_per_template():
         "instruct",
         train,
         test,
-        generators=["structure-v1"],
+        generators=["structure-v2"],
         filter_settings={},
         counts={},
         seed=1,
