@@ -1,8 +1,9 @@
 """What retrieval returns: ranked chunks with their source, and the prompt context built
 from them."""
 
+import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -46,9 +47,14 @@ class RetrievedChunk:
 
     @classmethod
     def from_payload(
-        cls, point_id: str, payload: Mapping[str, Any], score: float
+        cls,
+        point_id: str,
+        payload: Mapping[str, Any],
+        score: float,
+        scores: Mapping[str, float] | None = None,
     ) -> "RetrievedChunk":
-        """Build a chunk from a vector-store hit whose payload holds the ``Chunk`` fields."""
+        """Build a chunk from a vector-store hit whose payload holds the ``Chunk`` fields
+        (``scores``: the per-stage scores behind ``score``)."""
         return cls(
             id=str(point_id),
             content=str(payload.get("content", "")),
@@ -63,11 +69,18 @@ class RetrievedChunk:
             chunk_index=int(payload.get("chunk_index", 0) or 0),
             start_char=int(payload.get("start_char", 0) or 0),
             end_char=int(payload.get("end_char", 0) or 0),
+            scores=dict(scores or {}),
         )
 
     def with_score(self, score: float, stage: str) -> "RetrievedChunk":
-        """A copy scored ``score`` by ``stage`` (kept in :attr:`scores` too)."""
-        return replace(self, score=float(score), scores={**self.scores, stage: float(score)})
+        """A copy scored ``score`` by ``stage`` (kept in :attr:`scores` too).
+
+        A shallow copy with the two fields set: ``dataclasses.replace`` runs ``__init__``
+        again and cost twice as much, for every candidate of every query."""
+        clone = copy.copy(self)
+        object.__setattr__(clone, "score", float(score))
+        object.__setattr__(clone, "scores", {**self.scores, stage: float(score)})
+        return clone
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready fields."""

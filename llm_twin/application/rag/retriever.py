@@ -5,12 +5,13 @@ expansion, dense + sparse search with the filters applied inside the vector stor
 reranking and dedup. The embedder, stores and author list are loaded once and reused.
 """
 
-import dataclasses
 import datetime as dt
+import heapq
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from loguru import logger
 
@@ -150,6 +151,7 @@ class ContextRetriever:
         self.options = options or RetrievalOptions()
         self.collection = collection
         self._owns_store = owns_store
+        self._pool: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_settings(
@@ -229,11 +231,12 @@ class ContextRetriever:
 
     def warm_up(self) -> None:
         """Load the models and open the collection now, so the first ``search`` is not slowed
-        by one-time loading (the embedder loads lazily; the first forward pass is slow)."""
+        by one-time loading (the embedder loads lazily; the first forward pass is slow; the
+        keyword tokenizer, its stemmer and the search thread start on first use)."""
         for _ in range(2):
-            vector = self.embedder.embed(["warm up the retrieval models"])[0]
+            self.embedder.embed(["warm up the retrieval models"])
         if self.store.collection_exists(self.collection):
-            self.store.search(self.collection, vector, limit=1)
+            self.search("How do I warm up the retrieval models?", k=1)
 
     # -- the search --------------------------------------------------------------------------
     def search(
@@ -279,7 +282,7 @@ class ContextRetriever:
             # The filters came from reading the question; a wrong guess must not hide results.
             logger.info("no hits with self-query filters {}; searching without them", where)
             hits = self._candidates(filters.query, None)
-        ranked = self.reranker.rerank(filters.query, hits[: self.options.rerank_depth])
+        ranked = self.reranker.rerank(filters.query, hits)
         if self.options.dedup_threshold > 0:
             ranked = deduplicate(ranked, self.options.dedup_threshold, limit=k)
         logger.debug(
@@ -308,60 +311,80 @@ class ContextRetriever:
         return QueryFilters(search_text, authors, parsed, extracted.dates)
 
     def _candidates(self, text: str, where: Where | None) -> list[RetrievedChunk]:
-        """Fused dense + sparse hits for ``text`` and its expansions, best first."""
+        """Fused dense + sparse hits for ``text`` and its expansions, best first: the
+        ``rerank_depth`` best only, the rest is never reranked (and costs no chunk)."""
         options = self.options
         texts = [text]
         if self.expander is not None and options.expansion_count > 0:
             texts += self.expander.expand(text, options.expansion_count)
-        chunks: dict[str, RetrievedChunk] = {}
-        rankings: list[list[str]] = []
+        payloads: dict[str, Mapping[str, Any]] = {}
         raw_scores: list[dict[str, float]] = []
         weights: list[float] = []
         best: dict[str, dict[str, float]] = {}
 
         def collect(stage: str, hits: list[ScoredPoint], weight: float) -> None:
-            ranking = []
             scores = {}
             for hit in hits:
-                if hit.id not in chunks:
-                    chunks[hit.id] = RetrievedChunk.from_payload(hit.id, hit.payload, 0.0)
-                ranking.append(hit.id)
+                payloads.setdefault(hit.id, hit.payload)
                 scores[hit.id] = hit.score
                 stage_scores = best.setdefault(hit.id, {})
                 stage_scores[stage] = max(stage_scores.get(stage, float("-inf")), hit.score)
-            rankings.append(ranking)
-            raw_scores.append(scores)
+            raw_scores.append(scores)  # a dict keeps the store's order: the ranking for RRF
             weights.append(weight)
 
+        # The keyword searches run on a second thread while the query is embedded (the encoder
+        # releases the GIL): on 2 free cores that hides them; the results are collected in the
+        # same order as before, so the ranking does not depend on which finished first.
+        sparse_hits = (
+            self._sparse_pool().submit(self._sparse_searches, texts, where)
+            if options.sparse_weight > 0
+            else None
+        )
         if options.dense_weight > 0:
             for vector in self._embed_queries(texts):
                 hits = self.store.search(
                     self.collection, vector, limit=options.candidates, where=where
                 )
                 collect("dense", hits, options.dense_weight)
-        if options.sparse_weight > 0:
-            for variant in texts:
-                sparse = self.sparse_encoder.encode_query(variant)
-                if not sparse.indices:
-                    continue
-                hits = self.store.search_sparse(
-                    self.collection, sparse, limit=options.candidates, where=where
-                )
-                collect("sparse", hits, options.sparse_weight)
+        for hits in sparse_hits.result() if sparse_hits is not None else []:
+            collect("sparse", hits, options.sparse_weight)
         if options.fusion == "rrf":
-            fused = reciprocal_rank_fusion(rankings, weights, options.rrf_k)
+            fused = reciprocal_rank_fusion([list(s) for s in raw_scores], weights, options.rrf_k)
         else:
             fused = score_fusion(raw_scores, weights)
-        ordered = sorted(fused.items(), key=lambda item: item[1], reverse=True)
-        result = []
-        for point_id, score in ordered:
-            scores = {**best[point_id], "fused": score}
-            result.append(dataclasses.replace(chunks[point_id], score=score, scores=scores))
-        return result
+        ordered = heapq.nlargest(options.rerank_depth, fused.items(), key=lambda item: item[1])
+        return [
+            RetrievedChunk.from_payload(
+                point_id, payloads[point_id], score, {**best[point_id], "fused": score}
+            )
+            for point_id, score in ordered
+        ]
+
+    def _sparse_searches(self, texts: list[str], where: Where | None) -> list[list[ScoredPoint]]:
+        """The keyword (BM25) hits of each query text that has known terms."""
+        results = []
+        for variant in texts:
+            sparse = self.sparse_encoder.encode_query(variant)
+            if sparse.indices:
+                results.append(
+                    self.store.search_sparse(
+                        self.collection, sparse, limit=self.options.candidates, where=where
+                    )
+                )
+        return results
+
+    def _sparse_pool(self) -> ThreadPoolExecutor:
+        """The thread the keyword searches run on (started on first use)."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparse-search")
+        return self._pool
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the vector store if this retriever opened it."""
+        """Stop the keyword-search thread; close the vector store if this retriever opened it."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._owns_store:
             self.store.close()
 

@@ -1,5 +1,7 @@
 """Fusion, dedup, reranker plug-in contract and the prompt context."""
 
+import dataclasses
+
 import pytest
 
 from llm_twin.application.rag.chunks import RetrievedChunk, to_context
@@ -123,3 +125,12 @@ def test_to_context_numbers_sources_once_per_link():
     assert to_context([]) == ""
     short = to_context(chunks, max_chars=60)
     assert "Graphs." not in short and short.startswith("[1] GPTQ — Ada Lovelace")
+
+
+def test_with_score_copies_and_keeps_the_earlier_stage_scores():
+    original = chunk("a", "LoRA trains two small matrices.", 0.5)
+    scored = original.with_score(0.9, "evidence")
+    assert scored is not original and (original.score, dict(original.scores)) == (0.5, {})
+    assert scored.score == 0.9 and scored.scores == {"evidence": 0.9}
+    assert scored.with_score(0.7, "cross").scores == {"evidence": 0.9, "cross": 0.7}
+    assert dataclasses.replace(scored, score=0.9) == scored  # every other field copied

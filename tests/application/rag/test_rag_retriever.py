@@ -142,3 +142,36 @@ def test_works_on_the_local_mode_backend(tmp_path, embedder, authors):
         results = retriever.search("What did Maxime write about refusals?", k=3)
         assert results[0].link == "https://m.example/abliteration"
         assert {r.author for r in results} == {"Maxime Labonne"}
+
+
+def test_only_the_fused_best_within_the_rerank_depth_become_chunks(retriever):
+    import dataclasses
+
+    from llm_twin.application.rag.fusion import score_fusion
+
+    question = "How are weights compressed to 4 bits layer by layer?"
+    dense = retriever.store.search(
+        retriever.collection, retriever.embedder.embed([question])[0], limit=20
+    )
+    sparse = retriever.store.search_sparse(
+        retriever.collection, retriever.sparse_encoder.encode_query(question), limit=20
+    )
+    fused = score_fusion([{h.id: h.score for h in dense}, {h.id: h.score for h in sparse}])
+    expected = sorted(fused, key=fused.__getitem__, reverse=True)[:4]
+    retriever.options = dataclasses.replace(retriever.options, rerank_depth=4)
+    candidates = retriever._candidates(question, None)
+    assert [c.id for c in candidates] == expected  # the fused order, cut at the depth
+    for chunk in candidates:
+        assert chunk.score == chunk.scores["fused"] == fused[chunk.id]
+        assert {"dense", "sparse"} & set(chunk.scores)
+    assert len(retriever.search(question, k=10)) <= 4
+
+
+def test_close_stops_the_keyword_search_thread(retriever):
+    import threading
+
+    retriever.search("What is self-query?")
+    assert any(t.name.startswith("sparse-search") for t in threading.enumerate())
+    retriever.close()
+    assert retriever._pool is None
+    assert not any(t.name.startswith("sparse-search") for t in threading.enumerate())
