@@ -232,11 +232,14 @@ class ContextRetriever:
     def warm_up(self) -> None:
         """Load the models and open the collection now, so the first ``search`` is not slowed
         by one-time loading (the embedder loads lazily; the first forward pass is slow; the
-        keyword tokenizer, its stemmer and the search thread start on first use)."""
+        keyword tokenizer, its stemmer and the search thread start on first use). No LLM is
+        called: self-query and expansion may use a server that is not up yet."""
+        text = "How do I warm up the retrieval models?"
         for _ in range(2):
-            self.embedder.embed(["warm up the retrieval models"])
+            vector = self.embedder.embed([text])[0]
         if self.store.collection_exists(self.collection):
-            self.search("How do I warm up the retrieval models?", k=1)
+            self._sparse_pool().submit(self._sparse_searches, [text], None).result()
+            self.store.search(self.collection, vector, limit=1)
 
     # -- the search --------------------------------------------------------------------------
     def search(

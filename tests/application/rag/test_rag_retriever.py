@@ -175,3 +175,20 @@ def test_close_stops_the_keyword_search_thread(retriever):
     retriever.close()
     assert retriever._pool is None
     assert not any(t.name.startswith("sparse-search") for t in threading.enumerate())
+
+
+def test_warm_up_starts_the_keyword_thread_without_calling_an_llm(retriever):
+    import dataclasses
+    import threading
+
+    class DownLLM:
+        def expand(self, query, count):
+            raise AssertionError("warm_up called the expansion LLM")
+
+        def extract(self, query):
+            raise AssertionError("warm_up called the self-query LLM")
+
+    retriever.expander = retriever.self_query = DownLLM()
+    retriever.options = dataclasses.replace(retriever.options, expansion_count=2)
+    retriever.warm_up()
+    assert any(t.name.startswith("sparse-search") for t in threading.enumerate())
