@@ -588,6 +588,15 @@ class LLMSettings(SettingsGroup):
     top_p: float = Field(
         default=0.9, gt=0, le=1, alias="LLM_TOP_P", description="Nucleus sampling mass."
     )
+    top_k: int = Field(
+        default=50,
+        ge=0,
+        alias="LLM_TOP_K",
+        description=(
+            "Sample among the k most likely tokens, before the nucleus cut (0: no limit; local "
+            "engines only). 50 is transformers' own default; CTranslate2 gets it explicitly."
+        ),
+    )
     repetition_penalty: float = Field(
         default=1.1,
         ge=1,

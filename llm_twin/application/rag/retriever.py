@@ -7,6 +7,7 @@ reranking and dedup. The embedder, stores and author list are loaded once and re
 
 import datetime as dt
 import heapq
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -152,6 +153,7 @@ class ContextRetriever:
         self.collection = collection
         self._owns_store = owns_store
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()  # the service searches from several threads
 
     @classmethod
     def from_settings(
@@ -377,17 +379,19 @@ class ContextRetriever:
         return results
 
     def _sparse_pool(self) -> ThreadPoolExecutor:
-        """The thread the keyword searches run on (started on first use)."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparse-search")
-        return self._pool
+        """The thread the keyword searches run on (started on first use, once)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sparse-search")
+            return self._pool
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
         """Stop the keyword-search thread; close the vector store if this retriever opened it."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         if self._owns_store:
             self.store.close()
 

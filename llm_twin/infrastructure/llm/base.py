@@ -20,6 +20,8 @@ class GenerationParams:
         max_new_tokens: Most tokens to generate.
         temperature: Sampling temperature; 0 means greedy decoding.
         top_p: Nucleus sampling mass.
+        top_k: Sample among the ``top_k`` most likely tokens before the nucleus cut (0: no
+            limit; the local engines only: OpenAI's API has no such parameter).
         repetition_penalty: Penalty on repeated tokens (1: none; local backend only).
         json_mode: Ask for a JSON object (``response_format={"type": "json_object"}``) where
             the backend supports it (:attr:`LLMBackend.supports_json_mode`); ignored elsewhere.
@@ -28,6 +30,7 @@ class GenerationParams:
     max_new_tokens: int = 256
     temperature: float = 0.3
     top_p: float = 0.9
+    top_k: int = 50
     repetition_penalty: float = 1.1
     json_mode: bool = False
 
@@ -40,6 +43,7 @@ class GenerationParams:
             "max_new_tokens": settings.llm.max_new_tokens,
             "temperature": settings.llm.temperature,
             "top_p": settings.llm.top_p,
+            "top_k": settings.llm.top_k,
             "repetition_penalty": settings.llm.repetition_penalty,
         }
         values |= {name: value for name, value in overrides.items() if value is not None}

@@ -179,7 +179,9 @@ class CTranslate2Backend(LLMBackend):
             options["suppress_sequences"] = self._suppressed
         if params.temperature > 0:
             options |= {
-                "sampling_topk": 0,
+                # transformers' top-k 50 too: sampling over the whole 49k vocabulary sorted
+                # it at every step (measured 35.6 -> 43.3 tok/s on SmolLM2-135M int8).
+                "sampling_topk": params.top_k,
                 "sampling_topp": params.top_p,
                 "sampling_temperature": params.temperature,
             }

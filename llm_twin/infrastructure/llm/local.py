@@ -319,9 +319,15 @@ class TransformersBackend(LLMBackend):
 
 
 def _sampling(params: GenerationParams) -> dict[str, bool | float]:
-    """``generate``'s sampling arguments: greedy at temperature 0, nucleus sampling otherwise."""
+    """``generate``'s sampling arguments: greedy at temperature 0, top-k then nucleus sampling
+    otherwise."""
     if params.temperature > 0:
-        return {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
+        return {
+            "do_sample": True,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "top_k": params.top_k,
+        }
     return {"do_sample": False}
 
 

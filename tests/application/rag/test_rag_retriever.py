@@ -177,6 +177,19 @@ def test_close_stops_the_keyword_search_thread(retriever):
     assert not any(t.name.startswith("sparse-search") for t in threading.enumerate())
 
 
+def test_searches_from_many_threads_share_one_keyword_thread(retriever):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["What is self-query?", "How does GPTQ work?", "What is RAG?"] * 4
+    with ThreadPoolExecutor(max_workers=6) as callers:
+        results = list(callers.map(lambda q: retriever.search(q, k=3), questions))
+    assert all(results)
+    assert sum(t.name.startswith("sparse-search") for t in threading.enumerate()) == 1
+    retriever.close()
+    assert not any(t.name.startswith("sparse-search") for t in threading.enumerate())
+
+
 def test_warm_up_starts_the_keyword_thread_without_calling_an_llm(retriever):
     import dataclasses
     import threading

@@ -144,6 +144,17 @@ def test_same_greedy_tokens_as_transformers(ct2: CTranslate2Backend, tiny_backen
     assert batched[1].prompt_tokens < batched[0].prompt_tokens
 
 
+def test_top_k_reaches_both_engines(ct2: CTranslate2Backend, tiny_backend):
+    """Sampling at a high temperature among the top 1 token is greedy decoding, in both engines
+    (top_k was dropped before: CTranslate2 sampled over the whole vocabulary)."""
+    greedy = GenerationParams(max_new_tokens=16, temperature=0.0, repetition_penalty=1.0)
+    top_1 = GenerationParams(max_new_tokens=16, temperature=1.5, top_k=1, repetition_penalty=1.0)
+    expected = tiny_backend.complete(QUESTION, greedy).text
+    assert tiny_backend.complete(QUESTION, top_1).text == expected
+    assert ct2.complete(QUESTION, top_1).text == expected
+    assert ct2.complete(QUESTION, greedy).text == expected
+
+
 def test_int8_export_answers(exports: dict[str, Path], tiny_backend):
     """int8 rounding flips near-tied tokens, so its greedy text is not transformers' (measured on
     SmolLM2-135M, 3 prompts: float32 export identical to transformers, int8 the same first
