@@ -450,3 +450,11 @@ class EvaluatingConfig(EvaluationConfig, PipelineConfig):
     rag: RagEvaluationConfig = Field(
         default_factory=RagEvaluationConfig, description="The RAG evaluation's settings."
     )
+    reevaluate_production: bool = Field(
+        default=True,
+        description=(
+            "When the production version's saved evaluation was measured with other settings "
+            "(another evaluation profile), evaluate it again with these before the gate, so "
+            "that no comparison is skipped for that reason (costs one more evaluation, once)."
+        ),
+    )

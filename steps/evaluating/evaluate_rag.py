@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from zenml import log_metadata, step
 
 from llm_twin.application.rag.evaluation.config import RagEvaluationConfig
-from llm_twin.settings import Settings, get_settings
+from llm_twin.settings import get_settings
 from steps.metadata import record_counts
 
 #: The metrics attached to the step as metadata (``rag_metrics``), per section.
@@ -29,16 +29,12 @@ def evaluate_rag(
 
     Returns:
         ``{"retrieval", "generation", "examples", "k", "seconds", "fingerprint"}`` (see
-        ``evaluate_rag``; ``fingerprint``: :func:`comparability_fingerprint`, which the gate
-        uses to decide whether two versions' RAG metrics may be compared).
+        ``evaluate_rag``; ``fingerprint``: the hash the gate uses to decide whether two
+        versions' RAG metrics may be compared, see :mod:`llm_twin.model.evaluation.rag`).
     """
-    from llm_twin.application.rag.evaluation.run import evaluate_rag as run_evaluation
+    from llm_twin.model.evaluation.rag import evaluate_version_rag
 
-    settings = get_settings()
-    if twin is not None:
-        settings, config = _for_version(settings, config, twin)
-    result = run_evaluation(settings, config)
-    result["fingerprint"] = comparability_fingerprint(config, settings, result["generation"])
+    result = evaluate_version_rag(config, get_settings(), twin)
     retrieval, generation = result["retrieval"], result["generation"]
     log_metadata(
         metadata={
@@ -67,55 +63,3 @@ def evaluate_rag(
         rag_eval_judge_failures=generation.get("judge_failures", 0),
     )
     return result
-
-
-def comparability_fingerprint(
-    config: RagEvaluationConfig, settings: Settings, generation: dict[str, Any]
-) -> str:
-    """A hash of what the RAG metrics of two versions must share to be compared: the RAG
-    evaluation's config (its instruct dataset version resolved), the labelled questions file's
-    content, the retrieval settings (``RAG_*`` and the embedding model; not the threads,
-    timeouts, device or engine, which do not change results) and how the answers were scored
-    (offline or by which judge). The index's content is not hashed: re-indexing other documents
-    between two evaluations goes unnoticed.
-
-    Args:
-        config: The RAG evaluation's config.
-        settings: The settings it ran with.
-        generation: Its result's ``generation`` section (scoring mode, judge model).
-    """
-    from llm_twin.application.rag.evaluation.questions import resolve_path
-    from llm_twin.model.evaluation.config import digest
-
-    questions = None
-    if config.questions_file:
-        path = resolve_path(config.questions_file)
-        questions = digest(path.read_text(encoding="utf-8")) if path.is_file() else str(path)
-    return digest(
-        {
-            "config": config.model_dump(mode="json"),
-            "questions": questions,
-            "scoring": [generation.get("mode"), generation.get("judge_model")],
-            "rag": {
-                name: value
-                for name, value in settings.rag.model_dump(mode="json").items()
-                if not any(word in name for word in ("threads", "timeout", "device", "engine"))
-            },
-        }
-    )
-
-
-def _for_version(
-    settings: Settings, config: RagEvaluationConfig, twin: dict[str, Any]
-) -> tuple[Settings, RagEvaluationConfig]:
-    """Settings whose local model is the evaluated version's, and the config reading that
-    version's instruct dataset when it says ``latest``."""
-    from llm_twin.model.registry import ModelRegistry, registry_root
-
-    registry = ModelRegistry(registry_root(settings), twin["model_name"], zenml=False)
-    version = registry.get(int(twin["version"]))
-    settings = settings.updated(LLM_MODEL_PATH=version.model_dir)
-    dataset_version = twin.get("details", {}).get("dataset_version")
-    if config.dataset_version == "latest" and dataset_version:
-        config = config.model_copy(update={"dataset_version": dataset_version})
-    return settings, config

@@ -42,7 +42,10 @@ def summary_metrics(published: dict[str, Any], rag: dict[str, Any] | None) -> di
 
 @step(enable_cache=False)
 def publish_evaluation(
-    twin: dict[str, Any], config: EvaluationConfig, rag: dict[str, Any] | None = None
+    twin: dict[str, Any],
+    config: EvaluationConfig,
+    rag: dict[str, Any] | None = None,
+    baseline: dict[str, Any] | None = None,
 ) -> Annotated[dict[str, Any], "evaluation_summary"]:
     """Publish ``twin`` (and ``rag``) for the evaluated version.
 
@@ -50,6 +53,8 @@ def publish_evaluation(
         twin: Output of ``evaluate_twin``.
         config: The evaluation's config (promotion target, tracking...).
         rag: Output of the RAG evaluation step, when the pipeline runs one.
+        baseline: Output of ``refresh_production`` (taking it makes this step run after it,
+            when production's saved evaluation is up to date); returned in the summary.
     """
     from llm_twin.model.evaluation.run import publish
 
@@ -78,4 +83,5 @@ def publish_evaluation(
         gate_checks_skipped=len(published["gate"]["skipped"]),
         promoted=int(published["promotion"].startswith("promoted")),
     )
-    return {key: value for key, value in published.items() if key != "samples"}
+    summary = {key: value for key, value in published.items() if key != "samples"}
+    return summary | ({"production_baseline": baseline} if baseline else {})

@@ -155,9 +155,12 @@ def test_evaluation_pipeline_reports_every_model_and_reuses_results(
     assert counts["model_version"] == 1 and counts["promoted"] == 1
     assert counts["evaluation_reused"] == 0 and counts["test_rows"] == 3
     assert again["counts"]["evaluation_reused"] == 1 and again["counts"]["promoted"] == 0
-    assert {k: v for k, v in again["metrics"].items() if k not in ("rag", "gate")} == {
-        k: v for k, v in metrics.items() if k not in ("rag", "gate")
+    unchanging = ("rag", "gate", "production_baseline")
+    assert {k: v for k, v in again["metrics"].items() if k not in unchanging} == {
+        k: v for k, v in metrics.items() if k not in unchanging
     }
+    assert metrics["production_baseline"]["reason"] == "no version is in production"
+    assert again["metrics"]["production_baseline"]["reevaluated"] is False
     # Now in production itself: nothing else to compare with, and the gate says so.
     assert again["metrics"]["gate"]["skipped"][0]["against"] == "production v1"
     assert again["metrics"]["gate"]["skipped"][0]["reason"] == (
@@ -184,6 +187,63 @@ def test_evaluation_pipeline_reports_every_model_and_reuses_results(
     mirrored = Client().get_model_version("llm-twin", "v1").run_metadata
     assert mirrored["evaluation"]["gate"]["passed"] is True
     assert mirrored["evaluation"]["dpo"]["perplexity"] == metrics["dpo"]["perplexity"]
+
+
+def test_production_measured_otherwise_is_evaluated_again_before_the_gate(
+    env: dict, tmp_path: Path
+) -> None:
+    """Production v1 was evaluated by another profile (2 rows, 1 grounded answer); candidate v2
+    is evaluated on 3 rows and 2 answers: production is measured again the same way first, and
+    the gate compares every metric with it instead of skipping them."""
+    from llm_twin.model.registry import ModelRegistry, registry_root
+    from llm_twin.settings import Settings
+    from tests.model.evaluation.test_evaluation_run import _clone_version
+
+    rag = {"generated": False, "questions_file": str(labelled_questions(tmp_path))}
+    rag |= {"max_tokens": 4, "judge": "off"}
+    parameters = {
+        "max_new_tokens": 8,
+        "device": "cpu",
+        "judge": "never",
+        "tracking": "none",
+        "thresholds": {"max_style_delta_ratio": 100, "max_perplexity_ratio": 100},
+        "promote_to": "production",
+        "rag_evaluation": True,
+    }
+    index_small_corpus(Path(env["DATA_DIR"]))
+    quick = tmp_path / "quick.yaml"
+    parameters_quick = parameters | {"max_samples": 2, "rag": rag | {"n_generation": 1}}
+    quick.write_text(yaml.safe_dump({"parameters": parameters_quick}))
+    result, first = run_evaluation(quick, env)
+    assert result.returncode == 0 and first["counts"]["promoted"] == 1, result.stderr[-3000:]
+
+    registry = ModelRegistry(
+        registry_root(Settings(_env_file=None, DATA_DIR=env["DATA_DIR"])), zenml=False
+    )
+    _clone_version(registry, 1, 2, model=None)
+    thorough = tmp_path / "thorough.yaml"
+    parameters_thorough = parameters | {"max_samples": 3, "rag": rag | {"n_generation": 2}}
+    thorough.write_text(yaml.safe_dump({"parameters": parameters_thorough}))
+    result, second = run_evaluation(thorough, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    baseline = second["metrics"]["production_baseline"]
+    assert baseline["reevaluated"] is True and baseline["rag_reevaluated"] is True
+    assert baseline["production"] == 1
+    assert {"perplexity", "style_delta", "faithfulness"} <= set(baseline["stale"])
+    gate = second["metrics"]["gate"]
+    compared = {c["name"] for c in gate["checks"] if c["against"] == "production v1"}
+    assert {"heldout_perplexity", "perplexity", "style_delta", "retrieval_recall"} <= compared
+    # Only what neither measured is skipped (4-token answers are too short to score).
+    skipped = [skip for skip in gate["skipped"] if skip["against"] == "production v1"]
+    assert skipped == [
+        {
+            "name": "faithfulness",
+            "against": "production v1",
+            "reason": "the candidate has no value (not measured)",
+        }
+    ]
+    saved = json.loads((registry.get(1).path / "evaluation" / "metrics.json").read_text())
+    assert saved["details"]["rows"] == 3 and saved["rag"]["generation"]["questions"] == 2
 
 
 def test_bad_config_fails_before_any_step(base_env: dict, tmp_path: Path) -> None:

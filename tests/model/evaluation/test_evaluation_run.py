@@ -316,3 +316,49 @@ def test_gate_refuses_a_candidate_worse_than_production(trained: Settings, tmp_p
     assert [c["name"] for c in compared] == ["heldout_perplexity", "perplexity", "style_delta"]
     assert same["promotion"] == "promoted to production"
     assert registry.get(1).stage == "archived" and registry.in_stage("production").version == 3
+
+
+def test_production_is_evaluated_again_like_the_candidate(
+    trained: Settings, tmp_path: Path
+) -> None:
+    from llm_twin.model.evaluation.baseline import refresh_production
+    from llm_twin.model.evaluation.gate import load_production
+
+    settings = _copy_data(trained, tmp_path)
+    registry = ModelRegistry(registry_root(settings), zenml=False)
+    loose = {"max_style_delta_ratio": 100, "max_perplexity_ratio": 100}
+    loose |= {"max_heldout_perplexity_ratio": 100}
+    # Production v1 was evaluated on 2 test rows (another profile); the candidate on 3.
+    publish(
+        evaluate(config(force=True, max_samples=2), settings),
+        config(max_samples=2, thresholds=loose, promote_to="production"),
+        settings,
+        zenml=False,
+    )
+    _clone_version(registry, 1, 2, model=None)
+    candidate_config = config(model_version=2, max_samples=3, thresholds=loose)
+    candidate = evaluate(candidate_config, settings)
+    unrefreshed = publish(candidate, candidate_config, settings, zenml=False)["gate"]["skipped"]
+    assert {skip["name"] for skip in unrefreshed} >= {"perplexity", "style_delta"}
+
+    summary = refresh_production(candidate_config, settings, candidate)
+    assert summary["reevaluated"] and summary["production"] == 1
+    assert summary["stale"] == ["perplexity", "style_delta"]  # the held-out texts are the same
+    saved = json.loads((registry.get(1).path / "evaluation" / "metrics.json").read_text())
+    assert saved["details"]["rows"] == 3 and saved["comparability"] == candidate["comparability"]
+    assert registry.in_stage("production").version == 1 and registry.get(2).stage == "none"
+    production = load_production(1, registry.get(1).path / "evaluation")
+    assert production.metrics["perplexity"] == saved["metrics"]["dpo"]["perplexity"]
+
+    # Nothing is measured twice, and the gate now compares every twin metric.
+    again = refresh_production(candidate_config, settings, candidate)
+    assert not again["reevaluated"] and "measured like the candidate's" in again["reason"]
+    gate = publish(candidate, candidate_config, settings, zenml=False)["gate"]
+    compared = {c["name"] for c in gate["checks"] if c["against"] == "production v1"}
+    assert compared == {"heldout_perplexity", "perplexity", "style_delta"}
+    assert not [skip for skip in gate["skipped"] if skip["name"] in compared]
+
+    # Other test rows (another instruct dataset) cannot be made comparable: left alone.
+    other = candidate | {"details": candidate["details"] | {"dataset_version": "other"}}
+    left = refresh_production(candidate_config, settings, other)
+    assert not left["reevaluated"] and "instruct dataset" in left["reason"]

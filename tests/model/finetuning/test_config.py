@@ -48,12 +48,21 @@ def test_shipped_configs_are_valid() -> None:
     assert smoke.sft.max_steps > 0 and smoke.dpo.max_steps > 0
     # The smoke version waits in staging for the evaluation gate, which promotes it.
     assert smoke.promote_to == "staging"
-    from llm_twin.model.evaluation.config import parse_config
-    from pipelines.configs import load_parameters
+    from pipelines.configs import EvaluatingConfig, load_parameters
 
-    evaluation = load_parameters("configs/evaluating.yaml")
-    evaluation.pop("rag_evaluation"), evaluation.pop("rag")
-    assert parse_config(evaluation).promote_to == "production"
+    quick, thorough = (
+        EvaluatingConfig.model_validate(load_parameters(f"configs/{name}.yaml"))
+        for name in ("evaluating", "evaluating_cpu")
+    )
+    assert quick.promote_to == thorough.promote_to == "production"
+    assert quick.reevaluate_production and thorough.reevaluate_production
+    # The training_cpu profile's evaluation is the larger one, the rest alike.
+    assert (quick.max_samples, quick.rag.n_generation) == (10, 10)
+    assert (thorough.max_samples, thorough.rag.n_generation) == (30, 30)
+    differing = {
+        name for name, value in quick.model_dump().items() if thorough.model_dump()[name] != value
+    }
+    assert differing == {"max_samples", "rag"}
     full = load_config_file(ROOT / "configs" / "training_full.yaml")
     assert full.device == "cuda" and full.quantization == "4bit"
     cpu = load_config_file(ROOT / "configs" / "training_cpu.yaml")
