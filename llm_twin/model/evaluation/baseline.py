@@ -7,7 +7,8 @@ comes from another profile: the quickstart evaluates 10 test rows and 10 grounde
 ``configs/evaluating_cpu.yaml`` 30 and 30. :func:`refresh_production` therefore evaluates the
 production version again with the candidate's settings before the gate runs (its twin metrics,
 and its RAG metrics when the candidate has them) and saves that as production's evaluation, so
-the gate compares like with like. An identical saved evaluation is reused, not recomputed.
+the gate compares like with like. Every evaluation of a version is kept by its fingerprint
+(``evaluation/history/``): a profile measured once is found again, never recomputed.
 
 What a re-evaluation cannot make comparable it leaves alone, and says why: production trained
 on another instruct dataset version (other test rows) or from another base model (another
@@ -62,8 +63,8 @@ def refresh_production(
     reason = _incomparable(production, registry.get(int(candidate["version"])), candidate)
     if reason:
         return _left(production.version, reason)
-    saved = load_production(production.version, production.path / EVALUATION_DIR)
     wanted = gated_comparability(candidate, candidate_rag)
+    saved = load_production(production.version, production.path / EVALUATION_DIR, wanted)
     stale = sorted(name for name, value in wanted.items() if saved.comparability.get(name) != value)
     if not stale:
         return _left(production.version, "its saved evaluation was measured like the candidate's")
@@ -110,7 +111,8 @@ def _reevaluate(
         update={"model_version": str(production.version), "promote_to": "none", "force": False}
     )
     result = evaluate(as_production, settings)
-    rag = _saved_rag(production.path / EVALUATION_DIR / "metrics.json")
+    wanted_rag = (candidate_rag or {}).get("fingerprint")
+    rag = _saved_rag(production.path / EVALUATION_DIR, wanted_rag)
     rag_stale = candidate_rag is not None and any(name in RAG_METRICS for name in stale)
     if rag_stale:
         if rag_config is None:
@@ -127,13 +129,20 @@ def _reevaluate(
     }
 
 
-def _saved_rag(path: Path) -> dict[str, Any] | None:
-    """The RAG evaluation saved with a version's evaluation (kept when only the twin metrics
-    are evaluated again)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("rag")
-    except (OSError, ValueError):
-        return None
+def _saved_rag(folder: Path, fingerprint: str | None) -> dict[str, Any] | None:
+    """The RAG evaluation saved with the version (its latest evaluation or one kept in
+    ``history/``) that has ``fingerprint``; without one, the latest's."""
+    from llm_twin.model.evaluation.report import HISTORY_DIR
+
+    saved = [folder / "metrics.json", *sorted((folder / HISTORY_DIR).glob("*.json"))]
+    for path in saved if fingerprint else saved[:1]:
+        try:
+            rag = json.loads(path.read_text(encoding="utf-8")).get("rag")
+        except (OSError, ValueError):
+            continue
+        if rag and (not fingerprint or rag.get("fingerprint") == fingerprint):
+            return rag
+    return None
 
 
 def _left(version: int | None, reason: str) -> dict[str, Any]:

@@ -138,7 +138,9 @@ class EvaluationConfig(BaseModel):
     def fingerprint(self, **inputs: object) -> str:
         """Hash of every setting that changes the results plus ``inputs`` (version, its training
         fingerprint, dataset version, judge): same fingerprint, same evaluation."""
+        # model_version only selects: the version it resolved to is among ``inputs``.
         ignored = {"promote_to", "thresholds", "tracking", "force", "samples_in_report", "threads"}
+        ignored |= {"model_version"}
         payload = {k: v for k, v in self.model_dump(mode="json").items() if k not in ignored}
         return digest({"config": payload, "inputs": inputs})
 

@@ -135,8 +135,12 @@ def gated_comparability(evaluation: dict[str, Any], rag: dict[str, Any] | None) 
     return hashes
 
 
-def load_production(version: int, folder: Path) -> Production:
-    """The saved evaluation of production version ``version`` (its ``evaluation/`` folder)."""
+def load_production(version: int, folder: Path, wanted: dict[str, str] | None = None) -> Production:
+    """The saved evaluation of production version ``version`` (its ``evaluation/`` folder):
+    the latest, unless ``wanted`` (the candidate's comparability hashes) is given and only one
+    kept in ``history/`` was measured like that."""
+    from llm_twin.model.evaluation.report import HISTORY_DIR
+
     path = folder / "metrics.json"
     if not path.is_file():
         return Production.absent(f"production v{version} has no saved evaluation ({path})", version)
@@ -144,8 +148,23 @@ def load_production(version: int, folder: Path) -> Production:
         stored = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         return Production.absent(f"production v{version}'s {path} is unreadable ({error})", version)
+    if wanted and not _measured_like(stored, wanted):
+        for kept in sorted((folder / HISTORY_DIR).glob("*.json")):
+            try:
+                other = json.loads(kept.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # a damaged kept copy: the latest evaluation still stands
+            if _measured_like(other, wanted):
+                stored = other
+                break
     rag = stored.get("rag")
     return Production(version, gated_metrics(stored, rag), gated_comparability(stored, rag))
+
+
+def _measured_like(stored: dict[str, Any], wanted: dict[str, str]) -> bool:
+    """True when the saved evaluation ``stored`` measured every metric of ``wanted`` alike."""
+    hashes = gated_comparability(stored, stored.get("rag"))
+    return all(hashes.get(name) == value for name, value in wanted.items())
 
 
 def _base_checks(

@@ -79,6 +79,8 @@ PLOTTED = (
 
 CARD_START = "<!-- llm-twin:evaluation:start -->"
 CARD_END = "<!-- llm-twin:evaluation:end -->"
+#: Where each evaluation of a version is kept by fingerprint (under its ``evaluation/``).
+HISTORY_DIR = "history"
 
 
 def _number(value: object) -> str:
@@ -335,13 +337,16 @@ def write_outputs(
     directory: Path, result: dict[str, Any], rag: dict[str, Any] | None = None
 ) -> dict[str, Path]:
     """Write ``report.md``, ``metrics.png``, ``metrics.json`` and ``samples.jsonl`` into
-    ``directory`` (each replaced atomically); return their paths."""
-    directory.mkdir(parents=True, exist_ok=True)
+    ``directory`` (each replaced atomically), and ``history/<fingerprint>.json`` (metrics and
+    samples: an evaluation with other settings replaces the files above, not this one); return
+    their paths."""
+    (directory / HISTORY_DIR).mkdir(parents=True, exist_ok=True)
     paths = {
         "report": directory / "report.md",
         "plot": directory / "metrics.png",
         "metrics": directory / "metrics.json",
         "samples": directory / "samples.jsonl",
+        "history": directory / HISTORY_DIR / f"{result['fingerprint']}.json",
     }
     stored = {key: value for key, value in result.items() if key != "samples"}
     if rag:
@@ -352,6 +357,7 @@ def write_outputs(
         "samples": "".join(
             json.dumps(sample, ensure_ascii=False) + "\n" for sample in result.get("samples", [])
         ),
+        "history": json.dumps(stored | {"samples": result.get("samples", [])}, default=str),
     }
     for key, text in contents.items():
         temporary = paths[key].with_name(paths[key].name + ".tmp")

@@ -163,21 +163,26 @@ def _heldout(
 
 
 def stored_result(version: ModelVersion, fingerprint: str) -> dict[str, Any] | None:
-    """The stored evaluation of ``version`` when it has this ``fingerprint``, else None."""
+    """The stored evaluation of ``version`` with this ``fingerprint`` (its latest, else one
+    kept in ``evaluation/history/``), else None."""
+    from llm_twin.model.evaluation.report import HISTORY_DIR
+
     folder = version.path / EVALUATION_DIR
-    metrics = folder / "metrics.json"
-    if not metrics.is_file():
+    kept = folder / HISTORY_DIR / f"{fingerprint}.json"
+    if kept.is_file():
+        stored = json.loads(kept.read_text(encoding="utf-8"))
+    elif (folder / "metrics.json").is_file():  # saved before evaluations were kept by fingerprint
+        stored = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        samples_file = folder / "samples.jsonl"
+        lines = samples_file.read_text().splitlines() if samples_file.is_file() else []
+        stored["samples"] = [json.loads(line) for line in lines if line]
+    else:
         return None
-    stored = json.loads(metrics.read_text(encoding="utf-8"))
     if stored.get("fingerprint") != fingerprint:
         return None
-    samples_file = folder / "samples.jsonl"
-    samples = []
-    if samples_file.is_file():
-        samples = [json.loads(line) for line in samples_file.read_text().splitlines() if line]
     for key in ("rag", "gate", "promotion", "stage"):  # published extras, recomputed
         stored.pop(key, None)
-    return stored | {"samples": samples}
+    return stored
 
 
 def evaluate(config: EvaluationConfig, settings: Settings) -> dict[str, Any]:
@@ -453,9 +458,12 @@ def _judge(
     return verdicts
 
 
-def production_baseline(registry: ModelRegistry, candidate: ModelVersion) -> "Production":
-    """What the gate compares ``candidate`` with: the production version's saved evaluation, or
-    the reason there is none to compare with."""
+def production_baseline(
+    registry: ModelRegistry, candidate: ModelVersion, wanted: dict[str, str] | None = None
+) -> "Production":
+    """What the gate compares ``candidate`` with: the production version's saved evaluation
+    (the one measured like ``wanted``, the candidate's comparability hashes, when it has one),
+    or the reason there is none to compare with."""
     from llm_twin.model.evaluation.gate import Production, load_production
 
     production = registry.in_stage("production")
@@ -463,7 +471,7 @@ def production_baseline(registry: ModelRegistry, candidate: ModelVersion) -> "Pr
         return Production.absent("no version is in production")
     if production.version == candidate.version:
         return Production.absent("the candidate is the production version", production.version)
-    return load_production(production.version, production.path / EVALUATION_DIR)
+    return load_production(production.version, production.path / EVALUATION_DIR, wanted)
 
 
 def publish(
@@ -491,13 +499,14 @@ def publish(
 
     registry = ModelRegistry(registry_root(settings), result["model_name"], zenml=zenml)
     version = registry.get(int(result["version"]))
+    comparability = gated_comparability(result, rag)
     gate = evaluate_gate(
         result["metrics"],
         config.thresholds,
         result["twin"],
-        production=production_baseline(registry, version),
+        production=production_baseline(registry, version, comparability),
         candidate=gated_metrics(result, rag),
-        comparability=gated_comparability(result, rag),
+        comparability=comparability,
     )
     logger.info("gate {}: {}", "passed" if gate["passed"] else "failed", gate["decided_by"])
     if config.promote_to == "none":

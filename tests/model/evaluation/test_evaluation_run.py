@@ -358,6 +358,17 @@ def test_production_is_evaluated_again_like_the_candidate(
     assert compared == {"heldout_perplexity", "perplexity", "style_delta"}
     assert not [skip for skip in gate["skipped"] if skip["name"] in compared]
 
+    # The 2-row evaluation is kept beside the latest: a 2-row candidate finds it, and
+    # evaluating production on 2 rows again reuses it.
+    assert evaluate(config(model_version=1, max_samples=2), settings)["reused"]
+    quick_config = config(model_version=2, max_samples=2, thresholds=loose)
+    quick = evaluate(quick_config, settings)
+    kept = refresh_production(quick_config, settings, quick)
+    assert not kept["reevaluated"] and "measured like the candidate's" in kept["reason"]
+    quick_gate = publish(quick, quick_config, settings, zenml=False)["gate"]
+    assert {c["name"] for c in quick_gate["checks"] if c["against"] == "production v1"} == compared
+    assert json.loads((registry.get(1).path / "evaluation" / "metrics.json").read_text()) == saved
+
     # Other test rows (another instruct dataset) cannot be made comparable: left alone.
     other = candidate | {"details": candidate["details"] | {"dataset_version": "other"}}
     left = refresh_production(candidate_config, settings, other)
