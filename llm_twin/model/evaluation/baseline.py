@@ -15,9 +15,7 @@ on another instruct dataset version (other test rows) or from another base model
 tokenizer). The gate then skips those checks and lists them, as before.
 """
 
-import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -25,6 +23,9 @@ from llm_twin.application.rag.evaluation.config import RagEvaluationConfig
 from llm_twin.model.evaluation.config import EvaluationConfig
 from llm_twin.model.registry import ModelRegistry, ModelVersion, registry_root
 from llm_twin.settings import Settings
+
+if TYPE_CHECKING:
+    from llm_twin.model.evaluation.gate import Production
 
 
 def refresh_production(
@@ -73,7 +74,7 @@ def refresh_production(
         production.version,
         ", ".join(stale),
     )
-    return _reevaluate(production, config, settings, stale, candidate_rag, rag_config)
+    return _reevaluate(production, saved, config, settings, stale, candidate_rag, rag_config)
 
 
 def _incomparable(
@@ -97,6 +98,7 @@ def _incomparable(
 
 def _reevaluate(
     production: ModelVersion,
+    saved: "Production",
     config: EvaluationConfig,
     settings: Settings,
     stale: list[str],
@@ -105,14 +107,13 @@ def _reevaluate(
 ) -> dict[str, Any]:
     from llm_twin.model.evaluation.gate import RAG_METRICS
     from llm_twin.model.evaluation.rag import evaluate_version_rag
-    from llm_twin.model.evaluation.run import EVALUATION_DIR, evaluate, publish
+    from llm_twin.model.evaluation.run import evaluate, publish
 
     as_production = config.model_copy(
         update={"model_version": str(production.version), "promote_to": "none", "force": False}
     )
     result = evaluate(as_production, settings)
-    wanted_rag = (candidate_rag or {}).get("fingerprint")
-    rag = _saved_rag(production.path / EVALUATION_DIR, wanted_rag)
+    rag = saved.rag  # measured like the candidate's unless the RAG metrics are stale
     rag_stale = candidate_rag is not None and any(name in RAG_METRICS for name in stale)
     if rag_stale:
         if rag_config is None:
@@ -127,22 +128,6 @@ def _reevaluate(
         "twin_reused": bool(result["reused"]),
         "rag_reevaluated": rag_stale,
     }
-
-
-def _saved_rag(folder: Path, fingerprint: str | None) -> dict[str, Any] | None:
-    """The RAG evaluation saved with the version (its latest evaluation or one kept in
-    ``history/``) that has ``fingerprint``; without one, the latest's."""
-    from llm_twin.model.evaluation.report import HISTORY_DIR
-
-    saved = [folder / "metrics.json", *sorted((folder / HISTORY_DIR).glob("*.json"))]
-    for path in saved if fingerprint else saved[:1]:
-        try:
-            rag = json.loads(path.read_text(encoding="utf-8")).get("rag")
-        except (OSError, ValueError):
-            continue
-        if rag and (not fingerprint or rag.get("fingerprint") == fingerprint):
-            return rag
-    return None
 
 
 def _left(version: int | None, reason: str) -> dict[str, Any]:

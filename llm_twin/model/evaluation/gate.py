@@ -96,12 +96,14 @@ class Production:
         comparability: Its per-metric comparability hashes (:func:`gated_comparability`).
         note: Why it cannot be compared at all (none in production, it is the candidate, no
             saved evaluation...), else None.
+        rag: The RAG evaluation saved with that evaluation, if any.
     """
 
     version: int | None
     metrics: dict[str, float]
     comparability: dict[str, str]
     note: str | None = None
+    rag: dict[str, Any] | None = None
 
     @property
     def label(self) -> str:
@@ -158,7 +160,9 @@ def load_production(version: int, folder: Path, wanted: dict[str, str] | None = 
                 stored = other
                 break
     rag = stored.get("rag")
-    return Production(version, gated_metrics(stored, rag), gated_comparability(stored, rag))
+    return Production(
+        version, gated_metrics(stored, rag), gated_comparability(stored, rag), rag=rag
+    )
 
 
 def _measured_like(stored: dict[str, Any], wanted: dict[str, str]) -> bool:
