@@ -22,7 +22,18 @@ from pathlib import Path
 from bench.rag_common import DEFAULT_DIR, load_questions, log, use_data_dir
 
 SYNTHETIC = "bench_chunks_10k"
-SYNTHETIC_AUTHORS = 10
+SYNTHETIC_AUTHOR_NAMES = (
+    "Ada Lovelace",
+    "Alan Turing",
+    "Grace Hopper",
+    "Edsger Dijkstra",
+    "Barbara Liskov",
+    "Donald Knuth",
+    "Frances Allen",
+    "John McCarthy",
+    "Karen Sparck Jones",
+    "Claude Shannon",
+)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -43,11 +54,16 @@ def build_synthetic(store, source_store, size: int) -> list:
     from llm_twin.domain.features import EMBEDDED_CHUNKS_COLLECTION
     from llm_twin.domain.vectors import VectorPoint
 
+    # Names a reader could type, one author each: "Author3 Bench" and "Author4 Bench" are one
+    # typo apart, so an author filter on them resolved to all ten and filtered nothing.
     authors = [
-        Author(str(uuid.uuid5(uuid.NAMESPACE_DNS, f"author{i}")), f"Author{i} Bench")
-        for i in range(SYNTHETIC_AUTHORS)
+        Author(str(uuid.uuid5(uuid.NAMESPACE_DNS, f"author{i}")), name)
+        for i, name in enumerate(SYNTHETIC_AUTHOR_NAMES)
     ]
-    if store.count(SYNTHETIC) >= size:
+    built = store.count(SYNTHETIC) >= size and store.count(
+        SYNTHETIC, where={"author_full_name": authors[-1].full_name}
+    )
+    if built:
         return authors
     store.delete_collection(SYNTHETIC)
     source = list(source_store.scroll(EMBEDDED_CHUNKS_COLLECTION, with_vectors=True))
@@ -63,7 +79,7 @@ def build_synthetic(store, source_store, size: int) -> list:
         base = source[i % len(source)]
         vector = [x + rng.gauss(0, 0.01) for x in base.vector]
         norm = sum(x * x for x in vector) ** 0.5
-        author = authors[i % SYNTHETIC_AUTHORS]
+        author = authors[i % len(authors)]
         payload = {**base.payload, "author_id": author.id, "author_full_name": author.full_name}
         payload["link"] = f"{payload['link']}#copy{i // len(source)}"
         points.append(

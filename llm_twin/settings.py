@@ -444,12 +444,14 @@ class RagSettings(SettingsGroup):
         ),
     )
     query_threads: int = Field(
-        default=1,
+        default=0,
         ge=0,
         alias="RAG_QUERY_THREADS",
+        json_schema_extra={"shown_default": "`0` (auto)"},
         description=(
-            "CPU threads of the ct2 query encoder of the retriever (0: one per core); 1 is "
-            "fastest for one short query, especially on a busy machine."
+            "CPU threads of the ct2 query encoder of the retriever. 0 (auto): one inside the "
+            "inference service, where generations run beside the queries, and one per core "
+            "elsewhere (the CLI, the evaluation, benchmarks), where nothing else runs."
         ),
     )
 

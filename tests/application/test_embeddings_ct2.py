@@ -58,3 +58,20 @@ def test_engine_choice(tmp_path: Path):
     chosen = get_embedder(engine="sentence-transformers")
     assert isinstance(chosen, SentenceTransformerEmbedder)
     assert isinstance(get_embedder(engine="auto", threads=1), CTranslate2Embedder)
+
+
+def test_tokens_match_the_hugging_face_tokenizer_one_by_one_and_in_batches(encoders):
+    """Queries are tokenized one by one (the GIL is kept), batches in parallel; both give the
+    Hugging Face tokenizer's tokens, truncated to the model's length."""
+    from llm_twin.application import embeddings
+
+    fast, _ = encoders
+    tokenizer = fast.tokenizer
+    expected = [
+        tokenizer.convert_ids_to_tokens(ids)
+        for ids in tokenizer(TEXTS, truncation=True, max_length=fast.max_seq_length)["input_ids"]
+    ]
+    assert len(expected[-1]) == fast.max_seq_length  # the long text is truncated
+    assert fast._tokens(TEXTS) == expected
+    many = TEXTS * embeddings._ENCODE_ONE_BY_ONE  # past the one-by-one limit: encode_batch
+    assert fast._tokens(many) == expected * embeddings._ENCODE_ONE_BY_ONE

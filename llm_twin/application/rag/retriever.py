@@ -5,12 +5,14 @@ expansion, dense + sparse search with the filters applied inside the vector stor
 reranking and dedup. The embedder, stores and author list are loaded once and reused.
 """
 
+import dataclasses
 import datetime as dt
 import heapq
+import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -85,6 +87,9 @@ class RetrievalOptions:
         expansion_count: Query reformulations to search as well (needs an expander).
         rerank_depth: Fused candidates handed to the reranker.
         dedup_threshold: Near-duplicate threshold for dedup (0: dedup off).
+        keyword_search_thread: Run the keyword searches on a second thread while the query
+            is embedded. Worth it when the encoder runs on one thread and leaves a core free:
+            an encoder on every core is slowed by it more than the searches take.
     """
 
     top_k: int = 5
@@ -96,6 +101,7 @@ class RetrievalOptions:
     expansion_count: int = 0
     rerank_depth: int = 50
     dedup_threshold: float = 0.8
+    keyword_search_thread: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RetrievalOptions":
@@ -163,6 +169,7 @@ class ContextRetriever:
         store: "VectorStore | None" = None,
         authors: Sequence[Author] | None = None,
         warm_up: bool = True,
+        serving: bool = False,
     ) -> "ContextRetriever":
         """A retriever configured by the ``RAG_*`` settings.
 
@@ -173,6 +180,9 @@ class ContextRetriever:
             authors: Known authors; when ``None`` they are read (only read) from the
                 warehouse's users.
             warm_up: Load the models now (see :meth:`warm_up`).
+            serving: For the inference service, where generations run beside the queries:
+                with ``RAG_QUERY_THREADS=0`` the query encoder takes one thread, not one per
+                core.
         """
         from llm_twin.application.embeddings import get_embedder
         from llm_twin.application.rag.expansion import LLMQueryExpander
@@ -201,6 +211,10 @@ class ContextRetriever:
             doc_weight=settings.rag.evidence_doc_weight,
             title_weight=settings.rag.evidence_title_weight,
         )
+        threads = settings.rag.query_threads or (1 if serving else os.cpu_count() or 1)
+        options = dataclasses.replace(
+            RetrievalOptions.from_settings(settings), keyword_search_thread=threads == 1
+        )
         owns_store = store is None
         store = store if store is not None else open_vector_store(settings)
         retriever = cls(
@@ -209,7 +223,7 @@ class ContextRetriever:
                 settings.rag.embedding_model_id,
                 settings.rag.embedding_device,
                 engine=settings.rag.embedding_engine,
-                threads=settings.rag.query_threads,
+                threads=threads,
             ),
             Bm25SparseEncoder(),
             directory,
@@ -218,7 +232,7 @@ class ContextRetriever:
             expander=LLMQueryExpander(llm)
             if llm is not None and settings.rag.expansion_count
             else None,
-            options=RetrievalOptions.from_settings(settings),
+            options=options,
             owns_store=owns_store,
         )
         if warm_up:
@@ -234,13 +248,19 @@ class ContextRetriever:
     def warm_up(self) -> None:
         """Load the models and open the collection now, so the first ``search`` is not slowed
         by one-time loading (the embedder loads lazily; the first forward pass is slow; the
-        keyword tokenizer, its stemmer and the search thread start on first use). No LLM is
-        called: self-query and expansion may use a server that is not up yet."""
+        keyword tokenizer, its stemmer and the search thread start on first use; the embedded
+        store reads payloads on first use). No LLM is called: self-query and expansion may use
+        a server that is not up yet."""
         text = "How do I warm up the retrieval models?"
         for _ in range(2):
             vector = self.embedder.embed([text])[0]
+        self.embedder.embed([text * 8])  # a long question sizes the encoder's buffers
         if self.store.collection_exists(self.collection):
-            self._sparse_pool().submit(self._sparse_searches, [text], None).result()
+            self.store.preload(self.collection)
+            if self.options.keyword_search_thread:
+                self._sparse_pool().submit(self._sparse_searches, [text], None).result()
+            else:
+                self._sparse_searches([text], None)
             self.store.search(self.collection, vector, limit=1)
 
     # -- the search --------------------------------------------------------------------------
@@ -337,21 +357,23 @@ class ContextRetriever:
             raw_scores.append(scores)  # a dict keeps the store's order: the ranking for RRF
             weights.append(weight)
 
-        # The keyword searches run on a second thread while the query is embedded (the encoder
-        # releases the GIL): on 2 free cores that hides them; the results are collected in the
-        # same order as before, so the ranking does not depend on which finished first.
-        sparse_hits = (
-            self._sparse_pool().submit(self._sparse_searches, texts, where)
-            if options.sparse_weight > 0
-            else None
-        )
+        # With ``keyword_search_thread`` the keyword searches run on a second thread while the
+        # query is embedded (the encoder releases the GIL). Either way the results are
+        # collected in the same order, so the ranking does not depend on which finished first.
+        sparse_hits: Future[list[list[ScoredPoint]]] | None = None
+        if options.sparse_weight > 0 and options.keyword_search_thread:
+            sparse_hits = self._sparse_pool().submit(self._sparse_searches, texts, where)
         if options.dense_weight > 0:
             for vector in self._embed_queries(texts):
                 hits = self.store.search(
                     self.collection, vector, limit=options.candidates, where=where
                 )
                 collect("dense", hits, options.dense_weight)
-        for hits in sparse_hits.result() if sparse_hits is not None else []:
+        if sparse_hits is not None:
+            sparse_results = sparse_hits.result()
+        else:
+            sparse_results = self._sparse_searches(texts, where) if options.sparse_weight else []
+        for hits in sparse_results:
             collect("sparse", hits, options.sparse_weight)
         if options.fusion == "rrf":
             fused = reciprocal_rank_fusion([list(s) for s in raw_scores], weights, options.rrf_k)

@@ -109,11 +109,13 @@ class AuthorDirectory:
             return True
         # Typos keep the first letter and about the length; checking that first keeps this
         # cheap (it runs for every word of every question against every name part).
+        # Words with digits ("author3", "r2d2") are identifiers, not misspellable names.
         if (
             len(token) < 4
             or len(part) < 4
             or token[0] != part[0]
             or abs(len(token) - len(part)) > 2
+            or not (token.isalpha() and part.isalpha())
         ):
             return False
         matcher = difflib.SequenceMatcher(None, token, part)

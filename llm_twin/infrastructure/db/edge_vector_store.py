@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TypedDict
+from typing import IO, TYPE_CHECKING, Any, TypedDict
 
 from llm_twin.domain.exceptions import StoreUnavailable
 from llm_twin.domain.vectors import PayloadRange, PointId, ScoredPoint, SparseVector, VectorPoint
@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 
 LOCK_FILE = ".lock"
 COLLECTION_FILE = "collection.json"
+#: Payloads kept in memory per collection (see ``EdgeVectorStore._nearest``): the sample
+#: corpus has ~1.2k chunks, a large author ~10k; at ~3 KB each this bounds it to ~60 MB.
+PAYLOAD_CACHE_SIZE = 20_000
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -69,6 +72,11 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
         self.path = path
         self._lock_handle: IO[str] | None = lock_handle
         self._shards: dict[str, qdrant_edge.EdgeShard] = {}
+        # Only this process reads or writes the folder (it holds the lock), so what it read
+        # stays true until it writes: the metadata of existing collections, and the payloads
+        # of points found by searches (cleared by every write to the collection).
+        self._metas: dict[str, _CollectionMeta] = {}
+        self._payloads: dict[str, dict[str, dict[str, Any]]] = {}
         # The shard handles are shared by every thread of the process (e.g. an API server);
         # one lock keeps opening, writing and closing them consistent.
         self._mutex = threading.RLock()
@@ -82,10 +90,15 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
         return self.path / name
 
     def _meta(self, name: str) -> _CollectionMeta | None:
+        meta = self._metas.get(name)
+        if meta is not None:
+            return meta
         meta_file = self._collection_dir(name) / COLLECTION_FILE
         if not meta_file.is_file():
             return None
-        return json.loads(meta_file.read_text())
+        meta = json.loads(meta_file.read_text())
+        self._metas[name] = meta
+        return meta
 
     def _shard(self, name: str) -> "qdrant_edge.EdgeShard":
         """The open shard of collection ``name``; ``KeyError`` if it does not exist."""
@@ -139,6 +152,7 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
         meta: _CollectionMeta = {"vector_size": vector_size, "sparse": sparse}
         (folder / COLLECTION_FILE).write_text(json.dumps(meta))
         self._shards[name] = shard
+        self._metas[name] = meta
 
     def collection_exists(self, name: str) -> bool:
         return self._meta(name) is not None
@@ -152,6 +166,8 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
     def delete_collection(self, name: str) -> None:
         with self._exclusive():
             shard = self._shards.pop(name, None)
+            self._metas.pop(name, None)
+            self._payloads.pop(name, None)
             if shard is not None:
                 shard.close()
             shutil.rmtree(self._collection_dir(name), ignore_errors=True)
@@ -171,6 +187,7 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
                 vectors[SPARSE_VECTOR] = _sparse(point.sparse)
             batch.append(Point(_point_id(point.id), vectors, point.payload))
         with self._mutex:
+            self._payloads.pop(name, None)
             shard.update(UpdateOperation.upsert_points(batch))
 
     def _flush(self, name: str) -> None:
@@ -185,6 +202,7 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
             return
         shard = self._shard(name)
         with self._mutex:
+            self._payloads.pop(name, None)
             shard.update(UpdateOperation.delete_points_by_filter(native))
             shard.flush()
 
@@ -195,6 +213,7 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
             return
         shard = self._shard(name)
         with self._mutex:
+            self._payloads.pop(name, None)
             shard.update(UpdateOperation.delete_points([_point_id(i) for i in ids]))
             shard.flush()
 
@@ -210,15 +229,61 @@ class EdgeVectorStore(VectorStore["qdrant_edge.Filter"]):
         # Reads hold the mutex too: the service writes points ingested through it (see
         # remote_vector_store) while it searches.
         with self._mutex:
+            # The engine finds 50 ids in ~0.2 ms but takes ~1 ms more to hand over their
+            # payloads, whatever their size; a search repeats most of the previous ones'.
             hits = shard.query(
                 QueryRequest(
                     limit=request.limit,
                     query=Query.Nearest(vector, using=request.using),
                     filter=request.filter,
-                    with_payload=True,
+                    with_payload=False,
                 )
             )
-        return [ScoredPoint(str(hit.id), float(hit.score), hit.payload or {}) for hit in hits]
+            ids = [str(hit.id) for hit in hits]
+            payloads = self._cached_payloads(name, shard, ids)
+        return [
+            ScoredPoint(point_id, float(hit.score), dict(payloads[point_id]))
+            for point_id, hit in zip(ids, hits, strict=True)
+        ]
+
+    def _cached_payloads(
+        self, name: str, shard: "qdrant_edge.EdgeShard", ids: list[str]
+    ) -> dict[str, dict[str, Any]]:
+        """The payloads of ``ids`` (which exist), read from the shard only for the ids not
+        cached yet; the oldest entries go beyond :data:`PAYLOAD_CACHE_SIZE`."""
+        cache = self._payloads.setdefault(name, {})
+        missing = [point_id for point_id in ids if point_id not in cache]
+        if missing:
+            records = shard.retrieve([_point_id(i) for i in missing], True, False)
+            for record in records:
+                cache[str(record.id)] = record.payload or {}
+        found = {point_id: cache.get(point_id, {}) for point_id in ids}
+        for stale in list(cache)[: max(0, len(cache) - PAYLOAD_CACHE_SIZE)]:
+            del cache[stale]
+        return found
+
+    def preload(self, name: str) -> None:
+        """Cache the payloads of ``name`` (up to :data:`PAYLOAD_CACHE_SIZE`): ~60 ms for the
+        sample's 1.2k chunks, instead of ~1 ms more in each of the first searches."""
+        if not self.collection_exists(name):
+            return
+        from qdrant_edge import ScrollRequest
+
+        shard = self._shard(name)
+        offset = None
+        with self._mutex:
+            if name in self._payloads:  # preloaded, or searched since the last write
+                return
+            cache = self._payloads.setdefault(name, {})
+            while len(cache) < PAYLOAD_CACHE_SIZE:
+                limit = min(1024, PAYLOAD_CACHE_SIZE - len(cache))
+                records, offset = shard.scroll(
+                    ScrollRequest(offset=offset, limit=limit, with_payload=True, with_vector=False)
+                )
+                for record in records:
+                    cache[str(record.id)] = record.payload or {}
+                if offset is None:
+                    return
 
     def _scroll_page(
         self, name: str, page: "ScrollPage[qdrant_edge.Filter]"

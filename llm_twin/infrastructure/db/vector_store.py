@@ -213,6 +213,11 @@ class VectorStore(abc.ABC, Generic[NativeFilter]):
             name, ScrollPage(self._native_filter(where), limit, offset, with_vectors)
         )
 
+    def preload(self, name: str) -> None:
+        """Read into memory now what searches of ``name`` would read on first use, where the
+        backend keeps it (the embedded backend keeps payloads), so that the first searches
+        are as fast as the later ones. Backends that keep nothing do nothing."""
+
     def count(self, name: str, *, where: PayloadFilter | None = None) -> int:
         """Points matching ``where`` (0 for a missing collection)."""
         if not self.collection_exists(name):

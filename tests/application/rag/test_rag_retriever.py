@@ -205,3 +205,43 @@ def test_warm_up_starts_the_keyword_thread_without_calling_an_llm(retriever):
     retriever.options = dataclasses.replace(retriever.options, expansion_count=2)
     retriever.warm_up()
     assert any(t.name.startswith("sparse-search") for t in threading.enumerate())
+
+
+def test_keyword_search_on_the_calling_thread_ranks_the_same(retriever):
+    """Without ``keyword_search_thread`` (an encoder on every core) no thread starts and the
+    ranking is the same."""
+    import dataclasses
+    import threading
+
+    question = "How are weights compressed to 4 bits layer by layer?"
+    threaded_options = retriever.options
+    retriever.options = dataclasses.replace(threaded_options, keyword_search_thread=False)
+    retriever.warm_up()
+    inline = retriever.search(question, k=5)
+    assert retriever._pool is None
+    assert not any(t.name.startswith("sparse-search") for t in threading.enumerate())
+    retriever.options = threaded_options
+    threaded = retriever.search(question, k=5)
+    assert retriever._pool is not None
+    assert [(c.id, c.score) for c in inline] == [(c.id, c.score) for c in threaded]
+
+
+@pytest.mark.parametrize(
+    ("setting", "serving", "threads"),
+    [("0", True, 1), ("0", False, "cores"), ("2", True, 2), ("1", False, 1)],
+)
+def test_query_encoder_threads(monkeypatch, settings_env, setting, serving, threads):
+    """RAG_QUERY_THREADS=0: one thread in the service (generations run beside it), every core
+    elsewhere; the keyword search gets its own thread only beside a one-thread encoder."""
+    import os
+
+    from llm_twin.application.rag import ContextRetriever
+    from llm_twin.settings import get_settings
+
+    monkeypatch.setenv("RAG_QUERY_THREADS", setting)
+    monkeypatch.setenv("EMBEDDING_ENGINE", "ct2")
+    get_settings.cache_clear()
+    expected = os.cpu_count() if threads == "cores" else threads
+    with ContextRetriever.from_settings(authors=[], warm_up=False, serving=serving) as retriever:
+        assert retriever.embedder.threads == expected
+        assert retriever.options.keyword_search_thread == (expected == 1)

@@ -81,6 +81,16 @@ def test_resolve_is_tolerant_and_rejects_unknown_names():
         directory.resolve("Bob")
 
 
+def test_names_with_digits_are_not_typos_of_each_other():
+    """ "Author3" is one letter from "Author4" but names another author: fuzzy matching is for
+    misspelt words, not identifiers."""
+    third, fourth = Author("id-3", "Author3 Smith"), Author("id-4", "Author4 Smith")
+    directory = AuthorDirectory([third, fourth])
+    assert directory.resolve("Author3 Smith") == [third]
+    assert directory.resolve("author4") == [fourth]
+    assert directory.resolve("Smith") == [third, fourth]
+
+
 class _FakeChat(BaseHTTPRequestHandler):
     """An OpenAI-compatible /chat/completions endpoint answering a canned text."""
 

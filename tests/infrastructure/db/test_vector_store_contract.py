@@ -139,6 +139,25 @@ def test_upsert_filtered_search_scroll_delete(store):
     assert not store.collection_exists("c") and store.count("c") == 0
 
 
+def test_searches_see_every_write_made_after_earlier_searches_and_preload(store):
+    """The embedded backend keeps the payloads it read; a write must make it read again."""
+    store.ensure_collection("c", 3, sparse=True)
+    store.upsert("c", [_point(1, [1, 0, 0], "ada"), _point(2, [0, 1, 0], "alan")])
+    store.preload("c")
+    assert store.search("c", [1, 0, 0], limit=1)[0].payload["author_id"] == "ada"
+    store.upsert("c", [_point(1, [1, 0, 0], "grace")])  # same id, new payload
+    assert store.search("c", [1, 0, 0], limit=1)[0].payload["author_id"] == "grace"
+    sparse = store.search_sparse("c", SparseVector(indices=[1], values=[1.0]))
+    assert [h.payload["author_id"] for h in sparse] == ["grace"]
+    store.delete_where("c", author_id="grace")
+    assert [h.payload["author_id"] for h in store.search("c", [1, 0, 0])] == ["alan"]
+    store.delete_collection("c")
+    store.ensure_collection("c", 3, sparse=True)
+    store.upsert("c", [_point(2, [0, 1, 0], "barbara")])
+    assert [h.payload["author_id"] for h in store.search("c", [0, 1, 0])] == ["barbara"]
+    store.preload("missing")  # nothing to read
+
+
 def test_data_survives_reopening(opener):
     with opener() as store:
         store.ensure_collection("c", 3, sparse=True)
@@ -201,6 +220,22 @@ def test_edge_reads_of_a_missing_collection_find_nothing_and_names_are_checked(t
         assert store.search("missing", [1, 0, 0]) == []
         with pytest.raises(ValueError, match="invalid collection name"):
             store.ensure_collection("../escape", 3)
+
+
+def test_edge_payload_cache_is_bounded_and_hits_keep_their_payloads(tmp_path, monkeypatch):
+    from llm_twin.infrastructure.db import edge_vector_store
+
+    monkeypatch.setattr(edge_vector_store, "PAYLOAD_CACHE_SIZE", 3)
+    with open_edge_vector_store(tmp_path / "edge") as store:
+        store.ensure_collection("c", 3)
+        store.upsert("c", [_point(i, [1, i / 10, 0], f"a{i}") for i in range(6)])
+        store.preload("c")
+        assert len(store._payloads["c"]) == 3
+        hits = store.search("c", [1, 0, 0], limit=6)  # more hits than the cache holds
+        assert [h.payload["author_id"] for h in hits] == [f"a{i}" for i in range(6)]
+        assert len(store._payloads["c"]) == 3
+        hits[0].payload["author_id"] = "changed by a caller"
+        assert store.search("c", [1, 0, 0], limit=1)[0].payload["author_id"] == "a0"
 
 
 def test_edge_closed_store_is_a_clear_error(tmp_path):
