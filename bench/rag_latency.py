@@ -120,8 +120,11 @@ def run_backend(backend: str, data_dir: Path, rounds: int) -> dict:
             "10k_author": [],
             "query_embedding": [],
         }
-        synthetic = ContextRetriever.from_settings(settings, store=store, authors=authors)
+        synthetic = ContextRetriever.from_settings(
+            settings, store=store, authors=authors, warm_up=False
+        )
         synthetic.collection = SYNTHETIC
+        synthetic.warm_up()  # as a service searching this collection would have
         for round_ in range(rounds):
             for i, question in enumerate(questions):
                 for name, target, author in (
