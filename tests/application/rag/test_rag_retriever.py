@@ -167,32 +167,37 @@ def test_only_the_fused_best_within_the_rerank_depth_become_chunks(retriever):
     assert len(retriever.search(question, k=10)) <= 4
 
 
-def test_close_stops_the_keyword_search_thread(retriever):
+def _keyword_threads() -> set:
+    """The running keyword-search threads (of any retriever of the test process)."""
     import threading
 
+    return {t for t in threading.enumerate() if t.name.startswith("sparse-search")}
+
+
+def test_close_stops_the_keyword_search_thread(retriever):
+    others = _keyword_threads()  # left by retrievers of other tests, if any
     retriever.search("What is self-query?")
-    assert any(t.name.startswith("sparse-search") for t in threading.enumerate())
+    assert _keyword_threads() - others
     retriever.close()
     assert retriever._pool is None
-    assert not any(t.name.startswith("sparse-search") for t in threading.enumerate())
+    assert not _keyword_threads() - others
 
 
 def test_searches_from_many_threads_share_one_keyword_thread(retriever):
-    import threading
     from concurrent.futures import ThreadPoolExecutor
 
+    others = _keyword_threads()
     questions = ["What is self-query?", "How does GPTQ work?", "What is RAG?"] * 4
     with ThreadPoolExecutor(max_workers=6) as callers:
         results = list(callers.map(lambda q: retriever.search(q, k=3), questions))
     assert all(results)
-    assert sum(t.name.startswith("sparse-search") for t in threading.enumerate()) == 1
+    assert len(_keyword_threads() - others) == 1
     retriever.close()
-    assert not any(t.name.startswith("sparse-search") for t in threading.enumerate())
+    assert not _keyword_threads() - others
 
 
 def test_warm_up_starts_the_keyword_thread_without_calling_an_llm(retriever):
     import dataclasses
-    import threading
 
     class DownLLM:
         def expand(self, query, count):
@@ -203,23 +208,24 @@ def test_warm_up_starts_the_keyword_thread_without_calling_an_llm(retriever):
 
     retriever.expander = retriever.self_query = DownLLM()
     retriever.options = dataclasses.replace(retriever.options, expansion_count=2)
+    others = _keyword_threads()
     retriever.warm_up()
-    assert any(t.name.startswith("sparse-search") for t in threading.enumerate())
+    assert _keyword_threads() - others
 
 
 def test_keyword_search_on_the_calling_thread_ranks_the_same(retriever):
     """Without ``keyword_search_thread`` (an encoder on every core) no thread starts and the
     ranking is the same."""
     import dataclasses
-    import threading
 
     question = "How are weights compressed to 4 bits layer by layer?"
     threaded_options = retriever.options
+    others = _keyword_threads()
     retriever.options = dataclasses.replace(threaded_options, keyword_search_thread=False)
     retriever.warm_up()
     inline = retriever.search(question, k=5)
     assert retriever._pool is None
-    assert not any(t.name.startswith("sparse-search") for t in threading.enumerate())
+    assert not _keyword_threads() - others
     retriever.options = threaded_options
     threaded = retriever.search(question, k=5)
     assert retriever._pool is not None
