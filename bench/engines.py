@@ -7,9 +7,10 @@ encoder on sentence-transformers vs CTranslate2 int8.
 - **LLM**: a ~700-token RAG prompt (the twin's system prompt, numbered passages of the sample
   corpus, a question) streamed greedily: TTFT, total time for ``--max-tokens`` tokens and decode
   tokens/s (tokens after the first over the time after it), median of ``--runs`` runs after a
-  warm-up. ``DIR`` defaults to the offline base model (prepared, with its CT2 export, if
-  missing: ``poe prepare-base-model``).
-- **Query encoder**: p50/p95 of embedding one dev-set question (1 thread, as the retriever).
+  warm-up, the two engines' runs alternated. ``DIR`` defaults to the offline base model
+  (prepared, with its CT2 export, if missing: ``poe prepare-base-model``).
+- **Query encoder**: p50/p95 of embedding one dev-set question (1 thread, as the retriever in
+  the service), three passes over the dev questions, the two encoders taking turns.
 - **Batch embedding**: chunks/s embedding 256-token chunks of the sample corpus (the feature
   pipeline's dense stage; ``poe bench-feature-engineering`` times the whole pipeline).
 
@@ -28,6 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "bench" / "rag_dev_questions.jsonl"
 CORPUS = ROOT / "llm_twin" / "sample_data" / "warehouse" / "ArticleDocument.json"
+#: Seconds of idle before each timed generation and batch (see ``bench_llm``).
+IDLE_BEFORE_RUN_S = 0.5
+#: Passes of each query encoder over the dev questions (see ``bench_encoders``).
+QUERY_ROUNDS = 3
 
 
 def load() -> float:
@@ -78,60 +83,81 @@ def time_stream(backend, messages, max_tokens: int) -> dict[str, float]:
 
 
 def bench_llm(model_dir: Path, runs: int, max_tokens: int, threads: int) -> dict[str, dict]:
+    """Both engines loaded side by side, their runs alternated (transformers, ct2, transformers,
+    ...): this machine's speed drifts over minutes, and alternating gives both the same share of
+    fast and slow stretches. A pause before each run lets the other engine's worker threads go
+    idle (torch's OpenMP threads spin for a while after a call)."""
     from llm_twin.infrastructure.llm.exports import convert_to_ct2
     from llm_twin.infrastructure.llm.factory import engine_backend
 
     convert_to_ct2(model_dir)
-    results = {}
-    for engine in ("transformers", "ct2"):
-        backend = engine_backend(model_dir, engine=engine, threads=threads, timeout=600)
-        backend.load()
-        messages = rag_prompt(backend.tokenizer)
-        backend.warm_up()
-        measured = [time_stream(backend, messages, max_tokens) for _ in range(runs)]
-        results[engine] = {
-            name: round(statistics.median(run[name] for run in measured), 3) for name in measured[0]
-        } | {"load": load()}
-        backend.close()
-    return results
+    engines = ("transformers", "ct2")
+    backends = {
+        engine: engine_backend(model_dir, engine=engine, threads=threads, timeout=600)
+        for engine in engines
+    }
+    measured: dict[str, list[dict[str, float]]] = {engine: [] for engine in engines}
+    try:
+        for backend in backends.values():
+            backend.load()
+            backend.warm_up()
+        messages = rag_prompt(backends["transformers"].tokenizer)
+        for _ in range(runs):
+            for engine in engines:
+                time.sleep(IDLE_BEFORE_RUN_S)
+                measured[engine].append(time_stream(backends[engine], messages, max_tokens))
+    finally:
+        for backend in backends.values():
+            backend.close()
+    return {
+        engine: {name: round(statistics.median(run[name] for run in rows), 3) for name in rows[0]}
+        | {"load": load()}
+        for engine, rows in measured.items()
+    }
 
 
 def bench_encoders(threads: int, chunks: int) -> dict[str, dict]:
+    """One-query latency, the two encoders taking turns over the whole question set (as the LLM
+    runs alternate, see ``bench_llm``; turns of one question would measure each encoder with the
+    other's weights in the CPU caches), then batch throughput, one engine after the other."""
+    import torch
+
     from llm_twin.application.embeddings import get_embedder
 
     questions = [json.loads(line)["question"] for line in QUESTIONS.read_text().splitlines()]
     articles = json.loads(CORPUS.read_text())
     words = " ".join(article["content"]["Content"] for article in articles).split()
     texts = [" ".join(words[i : i + 200]) for i in range(0, 200 * chunks, 200)]
-    results = {}
-    for engine in ("sentence-transformers", "ct2"):
-        if engine == "sentence-transformers":
-            import torch
-
-            torch.set_num_threads(1)  # the fastest setting for one query (see FACTS)
-        query = get_embedder(engine=engine, threads=1)
-        query.embed_query("warm up")
-        latencies = []
-        for question in questions:
-            started = time.perf_counter()
-            query.embed_query(question)
-            latencies.append((time.perf_counter() - started) * 1000)
-        row = {
-            "query_ms_p50": round(percentile(latencies, 0.5), 2),
-            "query_ms_p95": round(percentile(latencies, 0.95), 2),
+    engines = ("sentence-transformers", "ct2")
+    torch.set_num_threads(1)  # the fastest setting for one query (see FACTS)
+    queries = {engine: get_embedder(engine=engine, threads=1) for engine in engines}
+    latencies: dict[str, list[float]] = {engine: [] for engine in engines}
+    for _ in range(QUERY_ROUNDS):
+        for engine, query in queries.items():
+            query.embed_query("warm up")
+            for question in questions:
+                started = time.perf_counter()
+                query.embed_query(question)
+                latencies[engine].append((time.perf_counter() - started) * 1000)
+    results = {
+        engine: {
+            "query_ms_p50": round(percentile(values, 0.5), 2),
+            "query_ms_p95": round(percentile(values, 0.95), 2),
             "query_load": load(),
         }
-        if engine == "sentence-transformers":
-            torch.set_num_threads(threads or os.cpu_count() or 1)
+        for engine, values in latencies.items()
+    }
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+    for engine in engines:
         batch = get_embedder(engine=engine, threads=threads)
         batch.embed(texts[:4])
+        time.sleep(IDLE_BEFORE_RUN_S)
         started = time.perf_counter()
         batch.embed(texts)
-        row |= {
+        results[engine] |= {
             "chunks_per_s": round(len(texts) / (time.perf_counter() - started), 1),
             "batch_load": load(),
         }
-        results[engine] = row
     return results
 
 

@@ -75,3 +75,26 @@ def test_tokens_match_the_hugging_face_tokenizer_one_by_one_and_in_batches(encod
     assert fast._tokens(TEXTS) == expected
     many = TEXTS * embeddings._ENCODE_ONE_BY_ONE  # past the one-by-one limit: encode_batch
     assert fast._tokens(many) == expected * embeddings._ENCODE_ONE_BY_ONE
+
+
+def test_texts_spread_over_several_batches_keep_their_order(encoders):
+    """More texts than one forward pass takes, of mixed lengths (sorted by length into
+    batches, then put back): each vector is the one the text gets alone."""
+    import numpy as np
+
+    fast, _ = encoders
+    texts = [
+        *TEXTS,
+        "Qdrant stores the embedded chunks with their author and link.",
+        "The twin is fine-tuned with LoRA adapters, then with DPO.",
+        "Bananas ripen faster in a paper bag.",
+        "MongoDB keeps the raw articles, posts and repositories.",
+        "Evaluate on held-out documents, not only held-out instructions. " * 20,
+        "A crawler extracts the article text from HTML pages.",
+        "Streaming tokens lowers the time to the first word.",
+    ][::-1]
+    assert len(texts) > fast.batch_size
+    together = np.array(fast.embed(texts))
+    alone = np.array([fast.embed_query(text) for text in texts])
+    assert (together * alone).sum(axis=1).min() >= 0.99
+    assert (together @ alone.T).argmax(axis=1).tolist() == list(range(len(texts)))
